@@ -1,0 +1,1 @@
+"""Products, SKUs, bundles, batches, warehouses, shipping lanes and stock levels."""

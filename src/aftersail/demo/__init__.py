@@ -1,0 +1,1 @@
+"""Deterministic demo data: two sellers, five warehouses, catalog, customers, orders, live sessions."""

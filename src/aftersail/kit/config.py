@@ -1,0 +1,78 @@
+"""The one Settings object, read from `AFTERSAIL_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - the sentinel we refuse outside development
+SUPPORTED_LOCALES = ("en", "zh", "es", "fr", "de", "it", "pt", "ja", "ko", "ar")
+CONSOLE_LOCALES = ("zh", "en")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERSAIL_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means an SQLite file in the data directory. "
+        "PostgreSQL: postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL for realtime fan-out across processes")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = ""
+    default_locale: str = "en"
+    console_default_locale: str = "zh"
+    log_json: bool = False
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_048_576
+    run_dispatcher: bool = Field(default=True, description="Run the outbox dispatcher inside the server")
+    session_max_age_seconds: int = 12 * 3600
+    buyer_link_max_age_seconds: int = 30 * 24 * 3600
+    secure_cookies: bool | None = Field(default=None, description="Defaults to on when the base URL is https")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError(
+                "AFTERSAIL_SECRET_KEY is still the default; set a long random value outside development"
+            )
+        if self.env is Environment.PRODUCTION and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("AFTERSAIL_SECRET_KEY must be at least 32 characters in production")
+        if self.default_locale not in SUPPORTED_LOCALES:
+            raise ValueError(f"AFTERSAIL_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'aftersail.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

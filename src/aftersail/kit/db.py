@@ -1,0 +1,149 @@
+"""Database plumbing: the declarative base, portable column types, engines and sessions.
+
+The request or job owns the transaction (`Database.transaction`); services only `flush()`.
+On PostgreSQL every transaction also sets `aftersail.tenant_id` (or `aftersail.system`) so that
+row-level security policies back up the tenant filter each query already carries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import JSON, TypeDecorator
+
+from aftersail.kit.clock import as_utc, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias that autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TenantMixin:
+    """Every tenant-owned table carries `tenant_id`; RLS policies key on it (see docs/subsystems/tenancy.md)."""
+
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+def Code(length: int = 64) -> String:  # noqa: N802 - reads like a type
+    return String(length)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30, "isolation_level": None},
+            json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
+        )
+        sync_engine = engine.sync_engine
+        event.listen(sync_engine, "connect", _sqlite_on_connect)
+
+        # pysqlite's own transaction handling is off (isolation_level=None); begin explicitly so that
+        # SAVEPOINTs work and a transaction spans every statement of a unit of work.
+        @event.listens_for(sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
+    )
+
+
+class Database:
+    """An engine and a session factory; `transaction()` is the unit of work of a request or job."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self, *, tenant_id: int | None = None, system: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction, committed on success and rolled back on error.
+
+        `tenant_id` scopes the PostgreSQL RLS policies to one tenant; `system=True` is for the few
+        cross-tenant reads that have no tenant yet (login by email, API key lookup, workers).
+        """
+        async with self.sessionmaker() as session, session.begin():
+            session.info["tenant_id"] = tenant_id
+            if self.is_postgres:
+                await set_rls_context(session, tenant_id=tenant_id, system=system)
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def set_rls_context(session: AsyncSession, *, tenant_id: int | None, system: bool) -> None:
+    """Scope PostgreSQL row-level security for the rest of this transaction (SET LOCAL semantics)."""
+    await session.execute(
+        text("SELECT set_config('aftersail.tenant_id', :tenant, true), set_config('aftersail.system', :system, true)"),
+        {"tenant": "" if tenant_id is None else str(tenant_id), "system": "on" if system else "off"},
+    )

@@ -1,0 +1,49 @@
+"""Domain errors. Services raise these; `kit.http` maps them to HTTP responses in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base for every error a person can act on. `code` is stable and machine-readable."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidInput(DomainError):
+    """Input that passed the schema but breaks a rule; `field` names the offending path."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+    def __init__(self, machine: str, current: str, target: str) -> None:
+        super().__init__(f"{machine}: cannot move from {current!r} to {target!r}", current=current, target=target)

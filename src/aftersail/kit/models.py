@@ -1,0 +1,14 @@
+"""Imports every domain's tables so that `Base.metadata` is complete (for Alembic and tests)."""
+
+from aftersail.catalog import models as catalog_models
+from aftersail.kit import outbox_models
+from aftersail.kit.db import Base
+from aftersail.orders import models as orders_models
+from aftersail.tenants import models as tenants_models
+
+__all__ = ["Base", "catalog_models", "orders_models", "outbox_models", "tenants_models"]
+
+
+def tenant_tables() -> list[str]:
+    """Tables with a `tenant_id` column: each gets an RLS policy on PostgreSQL."""
+    return sorted(t.name for t in Base.metadata.sorted_tables if "tenant_id" in t.c and t.name != "tenants")

@@ -1,0 +1,1 @@
+"""Tenants, users, roles, teams, API keys, console sessions and signed buyer links."""

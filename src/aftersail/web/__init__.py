@@ -1,0 +1,1 @@
+"""The HTTP shell: app factory, shared dependencies, base templates and static files."""

@@ -1,0 +1,16 @@
+"""Every router of every domain, mounted in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+API_PREFIX = "/api/v1"
+
+
+def include_routers(app: FastAPI) -> None:
+    from aftersail.catalog.api import router as catalog_api
+    from aftersail.orders.api import router as orders_api
+    from aftersail.tenants.api import router as tenants_api
+
+    for router in (tenants_api, catalog_api, orders_api):
+        app.include_router(router, prefix=API_PREFIX)

@@ -1,0 +1,38 @@
+"""End-to-end fixtures: the real app on a migrated database, driven over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from aftersail.app import create_app
+from aftersail.kit.config import Environment, Settings
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    return Settings(env=Environment.TEST, database_url=db_url, data_dir=data_dir,
+                    secret_key="test-secret-key-that-is-long-enough-123", **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def app(db_url: str, tmp_data_dir: Path) -> AsyncIterator[FastAPI]:
+    application = create_app(make_settings(db_url, tmp_data_dir), configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def database(app: FastAPI):  # type: ignore[no-untyped-def]
+    """The app's own Database, so factories and requests share one engine."""
+    return app.state.services.db
