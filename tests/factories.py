@@ -29,10 +29,18 @@ async def make_tenant(db: Database, *, name: str = "Test Seller") -> TenantFixtu
     slug = f"t-{uuid.uuid4().hex[:10]}"
     async with db.transaction(system=True) as session:
         tenant = await tenants.do_create_tenant(session, slug=slug, name=name)
-        admin = await tenants.do_create_user(session, tenant_id=tenant.id, email=f"admin@{slug}.test",
-                                             name="Admin", password=PASSWORD, role=Role.ADMIN)
+        admin = await tenants.do_create_user(
+            session,
+            tenant_id=tenant.id,
+            email=f"admin@{slug}.test",
+            name="Admin",
+            password=PASSWORD,
+            role=Role.ADMIN,
+        )
         keys = {}
         for role in Role:
-            full, _ = await tenants.do_create_api_key(session, tenant_id=tenant.id, name=f"{role} key", role=role)
+            full, _ = await tenants.do_create_api_key(
+                session, tenant_id=tenant.id, name=f"{role} key", role=role
+            )
             keys[role] = full
         return TenantFixture(tenant.id, slug, admin.email, admin.id, keys)

@@ -46,8 +46,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             await stop_background(services)
             await db.dispose()
 
-    app = FastAPI(title="AfterSail", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="AfterSail",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -66,18 +73,19 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             async with db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
         bus = services.extras.get("bus")
         if settings.redis_url:
             try:
                 await bus.ping()  # type: ignore[union-attr]
                 checks["redis"] = "ok"
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
 
     include_routers(app)
     return app

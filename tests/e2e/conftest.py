@@ -14,8 +14,13 @@ from aftersail.kit.config import Environment, Settings
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
-    return Settings(env=Environment.TEST, database_url=db_url, data_dir=data_dir,
-                    secret_key="test-secret-key-that-is-long-enough-123", **overrides)  # type: ignore[arg-type]
+    return Settings(
+        env=Environment.TEST,
+        database_url=db_url,
+        data_dir=data_dir,
+        secret_key="test-secret-key-that-is-long-enough-123",
+        **overrides,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

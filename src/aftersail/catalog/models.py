@@ -68,8 +68,12 @@ class BundleComponent(TenantMixin, Base):
     __tablename__ = "bundle_components"
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
-    bundle_sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
-    component_sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("skus.id", ondelete="RESTRICT"), primary_key=True)
+    bundle_sku_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_sku_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("skus.id", ondelete="RESTRICT"), primary_key=True
+    )
     quantity: Mapped[int] = mapped_column(Integer)
 
 
@@ -111,7 +115,9 @@ class Lane(IdMixin, TenantMixin, TimestampMixin, Base):
         CheckConstraint("cost_minor >= 0", name="cost_not_negative"),
     )
 
-    warehouse_id: Mapped[int] = mapped_column(BigId, ForeignKey("warehouses.id", ondelete="CASCADE"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("warehouses.id", ondelete="CASCADE"), index=True
+    )
     country: Mapped[str] = mapped_column(String(2))
     carrier: Mapped[str] = mapped_column(String(64), default="")
     transit_days_median: Mapped[int] = mapped_column(Integer)
@@ -134,7 +140,9 @@ class StockLevel(IdMixin, TenantMixin, Base):
         CheckConstraint("on_hand - reserved >= 0", name="available_not_negative"),
     )
 
-    warehouse_id: Mapped[int] = mapped_column(BigId, ForeignKey("warehouses.id", ondelete="CASCADE"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("warehouses.id", ondelete="CASCADE"), index=True
+    )
     sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("skus.id", ondelete="CASCADE"), index=True)
     batch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batches.id", ondelete="CASCADE"))
     on_hand: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,8 +6,11 @@ import typer
 
 from aftersail.cli import admin, data, demo, server
 
-app = typer.Typer(help="AfterSail: after-sales service desk for cross-border sellers.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="AfterSail: after-sales service desk for cross-border sellers.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 server.register(app)
 demo.register(app)
 data.register(app)

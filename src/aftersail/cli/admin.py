@@ -36,8 +36,15 @@ def create_user(
         try:
             async with db.transaction(system=True) as session:
                 found = await tenants.find_tenant_by_slug(session, tenant)
-                user = await tenants.do_create_user(session, tenant_id=found.id, email=email, name=name,
-                                                    password=password, role=role, locale=locale)
+                user = await tenants.do_create_user(
+                    session,
+                    tenant_id=found.id,
+                    email=email,
+                    name=name,
+                    password=password,
+                    role=role,
+                    locale=locale,
+                )
                 return user.id
         finally:
             await db.dispose()

@@ -27,7 +27,9 @@ def migrate() -> None:
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default AFTERSAIL_PORT or 8000)")] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")
+    ] = True,
 ) -> None:
     """Serve the API, the console and the buyer pages."""
     import uvicorn
@@ -42,11 +44,19 @@ def serve(
         settings.host = host
     if migrate_first:
         upgrade(settings.resolved_database_url)
-    console.print(f"[bold]AfterSail[/bold] console: [link]{settings.base_url}/login[/link]   "
-                  f"API docs: {settings.base_url}/docs")
+    console.print(
+        f"[bold]AfterSail[/bold] console: [link]{settings.base_url}/login[/link]   "
+        f"API docs: {settings.base_url}/docs"
+    )
     _print_demo_logins()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=True, ws="websockets-sansio")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        ws="websockets-sansio",
+    )
 
 
 def worker(

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - the sentinel we refuse outside development
+DEFAULT_SECRET = "change-me-in-production"
 SUPPORTED_LOCALES = ("en", "zh", "es", "fr", "de", "it", "pt", "ja", "ko", "ar")
 CONSOLE_LOCALES = ("zh", "en")
 

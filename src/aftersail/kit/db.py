@@ -53,7 +53,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012
 
 
 class IdMixin:
@@ -66,12 +66,12 @@ class TimestampMixin:
 
 
 class TenantMixin:
-    """Every tenant-owned table carries `tenant_id`; RLS policies key on it (see docs/subsystems/tenancy.md)."""
+    """Every tenant-owned table carries `tenant_id`; RLS policies key on it (docs/subsystems/tenancy.md)."""
 
     tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
-def Code(length: int = 64) -> String:  # noqa: N802 - reads like a type
+def Code(length: int = 64) -> String:
     return String(length)
 
 
@@ -125,7 +125,9 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def transaction(self, *, tenant_id: int | None = None, system: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, *, tenant_id: int | None = None, system: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """One transaction, committed on success and rolled back on error.
 
         `tenant_id` scopes the PostgreSQL RLS policies to one tenant; `system=True` is for the few
@@ -144,6 +146,9 @@ class Database:
 async def set_rls_context(session: AsyncSession, *, tenant_id: int | None, system: bool) -> None:
     """Scope PostgreSQL row-level security for the rest of this transaction (SET LOCAL semantics)."""
     await session.execute(
-        text("SELECT set_config('aftersail.tenant_id', :tenant, true), set_config('aftersail.system', :system, true)"),
+        text(
+            "SELECT set_config('aftersail.tenant_id', :tenant, true),"
+            " set_config('aftersail.system', :system, true)"
+        ),
         {"tenant": "" if tenant_id is None else str(tenant_id), "system": "on" if system else "off"},
     )

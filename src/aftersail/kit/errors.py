@@ -46,4 +46,6 @@ class IllegalTransition(DomainError):
     code = "illegal_transition"
 
     def __init__(self, machine: str, current: str, target: str) -> None:
-        super().__init__(f"{machine}: cannot move from {current!r} to {target!r}", current=current, target=target)
+        super().__init__(
+            f"{machine}: cannot move from {current!r} to {target!r}", current=current, target=target
+        )

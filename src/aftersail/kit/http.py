@@ -35,8 +35,9 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 }
 
 
-def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None,
-               **details: Any) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, fields: list[dict[str, str]] | None = None, **details: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
@@ -47,7 +48,7 @@ def error_body(code: str, message: str, fields: list[dict[str, str]] | None = No
 def _status_for(exc: DomainError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 400
 
 
@@ -63,25 +64,42 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = _status_for(exc)
-        fields = [{"path": exc.field, "message": exc.message}] if isinstance(exc, InvalidInput) and exc.field else None
+        fields = (
+            [{"path": exc.field, "message": exc.message}]
+            if isinstance(exc, InvalidInput) and exc.field
+            else None
+        )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         details = {k: v for k, v in exc.details.items() if k != "field"}
-        return JSONResponse(error_body(exc.code, exc.message, fields, **details), status_code=status,
-                            headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, fields, **details), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [{"path": field_path(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        fields = [
+            {"path": field_path(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+        ]
         summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:5])
-        return JSONResponse(error_body("validation_error", f"Invalid request — {summary}", fields),
-                            status_code=422)
+        return JSONResponse(
+            error_body("validation_error", f"Invalid request — {summary}", fields), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
-                413: "payload_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        code = {
+            401: "unauthenticated",
+            403: "permission_denied",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            429: "rate_limited",
+        }.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
 
 class RequestIdMiddleware:
@@ -156,8 +174,9 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    response = JSONResponse(error_body("payload_too_large", f"Request body is over the {limit:,}-byte limit."),
-                            status_code=413)
+    response = JSONResponse(
+        error_body("payload_too_large", f"Request body is over the {limit:,}-byte limit."), status_code=413
+    )
     await response({"type": "http"}, _empty_receive, send)
 
 

@@ -21,7 +21,9 @@ class Money:
 
     def __post_init__(self) -> None:
         if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise InvalidInput(f"currency must be a 3-letter ISO code, got {self.currency!r}", field="currency")
+            raise InvalidInput(
+                f"currency must be a 3-letter ISO code, got {self.currency!r}", field="currency"
+            )
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:

@@ -56,7 +56,9 @@ class HandledEvent(Base):
 
     __tablename__ = "handled_events"
 
-    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("outbox_events.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("outbox_events.id", ondelete="CASCADE"), primary_key=True
+    )
     handler: Mapped[str] = mapped_column(String(100), primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(BigId)
     handled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,8 +45,9 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-async def paginate(session: AsyncSession, query: Select[Any], id_column: Any, *, cursor: str | None,
-                   limit: int) -> Page[Any]:
+async def paginate(
+    session: AsyncSession, query: Select[Any], id_column: Any, *, cursor: str | None, limit: int
+) -> Page[Any]:
     """Newest first by `id_column`; `query` selects one entity and already carries the tenant filter."""
     check_limit(limit)
     if cursor:

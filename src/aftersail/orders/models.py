@@ -64,14 +64,18 @@ class Order(IdMixin, TenantMixin, TimestampMixin, Base):
     )
 
     number: Mapped[str] = mapped_column(String(40))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="RESTRICT"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="RESTRICT"), index=True
+    )
     channel: Mapped[OrderChannel] = mapped_column(enum_column(OrderChannel))
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus), default=OrderStatus.PENDING)
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
     country: Mapped[str] = mapped_column(String(2), index=True)
-    live_session_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("live_sessions.id", ondelete="SET NULL"))
+    live_session_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("live_sessions.id", ondelete="SET NULL")
+    )
     external_ref: Mapped[str] = mapped_column(String(120), default="")
     placed_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]

@@ -40,8 +40,9 @@ class Principal:
         return f"user:{self.user_id}" if self.user_id is not None else f"api_key:{self.api_key_id}"
 
 
-async def do_create_tenant(session: AsyncSession, *, slug: str, name: str, default_locale: str = "en",
-                           time_zone: str = "UTC") -> Tenant:
+async def do_create_tenant(
+    session: AsyncSession, *, slug: str, name: str, default_locale: str = "en", time_zone: str = "UTC"
+) -> Tenant:
     if not _SLUG.match(slug):
         raise InvalidInput("slug: lowercase letters, digits and dashes, 2–63 characters", field="slug")
     if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
@@ -52,9 +53,18 @@ async def do_create_tenant(session: AsyncSession, *, slug: str, name: str, defau
     return tenant
 
 
-async def do_create_user(session: AsyncSession, *, tenant_id: int, email: str, name: str, password: str,
-                         role: Role, locale: str = "zh", time_zone: str = "Asia/Shanghai",
-                         languages: list[str] | None = None) -> User:
+async def do_create_user(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    locale: str = "zh",
+    time_zone: str = "Asia/Shanghai",
+    languages: list[str] | None = None,
+) -> User:
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput("email: not an email address", field="email")
@@ -62,15 +72,24 @@ async def do_create_user(session: AsyncSession, *, tenant_id: int, email: str, n
         raise InvalidInput(f"password: at least {MIN_PASSWORD_LENGTH} characters", field="password")
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with email {email} already exists", field="email")
-    user = User(tenant_id=tenant_id, email=email, name=name, password_hash=hash_password(password), role=role,
-                locale=locale, time_zone=time_zone, languages=languages or [])
+    user = User(
+        tenant_id=tenant_id,
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+        locale=locale,
+        time_zone=time_zone,
+        languages=languages or [],
+    )
     session.add(user)
     await session.flush()
     return user
 
 
-async def do_create_team(session: AsyncSession, *, tenant_id: int, name: str, languages: list[str],
-                         member_ids: list[int]) -> Team:
+async def do_create_team(
+    session: AsyncSession, *, tenant_id: int, name: str, languages: list[str], member_ids: list[int]
+) -> Team:
     team = Team(tenant_id=tenant_id, name=name, languages=languages)
     session.add(team)
     await session.flush()
@@ -89,13 +108,20 @@ async def check_login(session: AsyncSession, *, email: str, password: str) -> Us
     return user
 
 
-async def do_start_session(session: AsyncSession, *, user: User, max_age: timedelta,
-                           user_agent: str = "") -> tuple[str, ConsoleSession]:
+async def do_start_session(
+    session: AsyncSession, *, user: User, max_age: timedelta, user_agent: str = ""
+) -> tuple[str, ConsoleSession]:
     token = new_token()
     now = utcnow()
-    console_session = ConsoleSession(tenant_id=user.tenant_id, user_id=user.id, token_hash=sha256_hex(token),
-                                     csrf_token=new_token(24), created_at=now, expires_at=now + max_age,
-                                     user_agent=user_agent[:300])
+    console_session = ConsoleSession(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        token_hash=sha256_hex(token),
+        csrf_token=new_token(24),
+        created_at=now,
+        expires_at=now + max_age,
+        user_agent=user_agent[:300],
+    )
     session.add(console_session)
     await session.flush()
     return token, console_session
@@ -122,13 +148,20 @@ async def do_end_session(session: AsyncSession, token: str) -> None:
         await session.delete(found)
 
 
-async def do_create_api_key(session: AsyncSession, *, tenant_id: int, name: str, role: Role,
-                            created_by_id: int | None = None) -> tuple[str, ApiKey]:
+async def do_create_api_key(
+    session: AsyncSession, *, tenant_id: int, name: str, role: Role, created_by_id: int | None = None
+) -> tuple[str, ApiKey]:
     """Returns the full key (shown once) and the stored row (prefix and hash only)."""
     prefix = f"{API_KEY_PREFIX}_{new_token(6)}".replace("-", "x")
     secret = new_token(32)
-    key = ApiKey(tenant_id=tenant_id, name=name, role=role, prefix=prefix, secret_hash=sha256_hex(secret),
-                 created_by_id=created_by_id)
+    key = ApiKey(
+        tenant_id=tenant_id,
+        name=name,
+        role=role,
+        prefix=prefix,
+        secret_hash=sha256_hex(secret),
+        created_by_id=created_by_id,
+    )
     session.add(key)
     await session.flush()
     return f"{prefix}.{secret}", key

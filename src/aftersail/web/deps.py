@@ -71,8 +71,9 @@ async def get_principal(request: Request, session: SessionDep, services: Service
             request.headers.get(CSRF_HEADER, ""), console_session.csrf_token
         ):
             raise PermissionDenied("Missing or wrong CSRF token.")
-        principal = Principal(tenant_id=user.tenant_id, role=user.role, user_id=user.id, name=user.name,
-                              locale=user.locale)
+        principal = Principal(
+            tenant_id=user.tenant_id, role=user.role, user_id=user.id, name=user.name, locale=user.locale
+        )
     await scope_to_tenant(session, services, principal.tenant_id)
     request.state.principal = principal
     return principal
@@ -86,7 +87,9 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
 
     async def _check(principal: PrincipalDep) -> Principal:
         if not role_allows(principal.role, permission):
-            raise PermissionDenied(f"The {principal.role.value} role may not {permission.value.replace('_', ' ')}.")
+            raise PermissionDenied(
+                f"The {principal.role.value} role may not {permission.value.replace('_', ' ')}."
+            )
         return principal
 
     return _check
