@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from aftersail.cli.common import console, load_settings
+from aftersail.cli.common import console, load_settings, open_database, run
+from aftersail.kit.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +49,8 @@ def serve(
         f"[bold]AfterSail[/bold] console: [link]{settings.base_url}/login[/link]   "
         f"API docs: {settings.base_url}/docs"
     )
-    _print_demo_logins()
+    if run(_has_demo_tenant(settings)):
+        _print_demo_logins()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -66,6 +68,21 @@ def worker(
     from aftersail.kit.worker import run_worker
 
     run_worker(load_settings(), concurrency=concurrency)
+
+
+async def _has_demo_tenant(settings: Settings) -> bool:
+    from sqlalchemy import select
+
+    from aftersail.demo.accounts import DEMO_TENANT_SLUGS
+    from aftersail.tenants.models import Tenant
+
+    db = open_database(settings)
+    try:
+        async with db.transaction(system=True) as session:
+            found = await session.scalar(select(Tenant.id).where(Tenant.slug.in_(DEMO_TENANT_SLUGS)).limit(1))
+            return found is not None
+    finally:
+        await db.dispose()
 
 
 def _print_demo_logins() -> None:

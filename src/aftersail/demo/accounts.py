@@ -9,3 +9,5 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("viewer@shenzhen-gadgets.demo", "Shenzhen Gadgets & Apparel — viewer"),
     ("admin@lumiere-beauty.demo", "Lumière Beauty — admin (English)"),
 ]
+
+DEMO_TENANT_SLUGS = ("shenzhen-gadgets", "lumiere-beauty")
