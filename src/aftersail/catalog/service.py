@@ -5,12 +5,281 @@ Every query filters by `tenant_id`; another tenant's row is `NotFound`. Services
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.catalog.models import Sku, StockLevel, Warehouse
-from aftersail.kit.errors import NotFound
+from aftersail.catalog.models import Batch, BundleComponent, Lane, Product, Sku, StockLevel, Warehouse
+from aftersail.catalog.schemas import (
+    BatchCreate,
+    BundleComponentIn,
+    LaneCreate,
+    ProductCreate,
+    SkuCreate,
+    StockSet,
+    WarehouseCreate,
+)
+from aftersail.kit.clock import utcnow
+from aftersail.kit.errors import Conflict, InvalidInput, NotFound
 from aftersail.kit.pagination import Page, paginate
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def flush_or_conflict(session: AsyncSession, message: str, field: str) -> None:
+    """Flush; a unique index that a concurrent writer won is a Conflict, not a server error."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, field=field) from exc
+
+
+# --- products and SKUs ------------------------------------------------------------------------------------
+
+
+async def list_products(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    category: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Product]:
+    query = select(Product).where(Product.tenant_id == tenant_id)
+    if category:
+        query = query.where(Product.category == category)
+    if q and q.strip():
+        pattern = f"%{like_escape(q.strip().lower())}%"
+        query = query.where(
+            or_(
+                func.lower(Product.title).like(pattern, escape="\\"),
+                func.lower(Product.handle).like(pattern, escape="\\"),
+            )
+        )
+    return await paginate(session, query, Product.id, cursor=cursor, limit=limit)
+
+
+async def access_product(session: AsyncSession, tenant_id: int, product_id: int) -> Product:
+    product = await session.scalar(
+        select(Product).where(Product.tenant_id == tenant_id, Product.id == product_id)
+    )
+    if product is None:
+        raise NotFound("product not found", field="product_id")
+    return product
+
+
+async def find_product_by_handle(session: AsyncSession, tenant_id: int, handle: str) -> Product | None:
+    return await session.scalar(
+        select(Product).where(Product.tenant_id == tenant_id, Product.handle == handle)
+    )
+
+
+async def skus_of_products(
+    session: AsyncSession, tenant_id: int, product_ids: Iterable[int]
+) -> dict[int, list[Sku]]:
+    ids = list(product_ids)
+    found: dict[int, list[Sku]] = {pid: [] for pid in ids}
+    if ids:
+        rows = await session.scalars(
+            select(Sku).where(Sku.tenant_id == tenant_id, Sku.product_id.in_(ids)).order_by(Sku.id)
+        )
+        for sku in rows:
+            found[sku.product_id].append(sku)
+    return found
+
+
+async def list_skus(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    product_id: int | None = None,
+    category: str | None = None,
+    code: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Sku]:
+    query = select(Sku).where(Sku.tenant_id == tenant_id)
+    if product_id is not None:
+        query = query.where(Sku.product_id == product_id)
+    if category:
+        query = query.where(Sku.category == category)
+    if code:
+        query = query.where(Sku.code == code)
+    return await paginate(session, query, Sku.id, cursor=cursor, limit=limit)
+
+
+async def access_sku(session: AsyncSession, tenant_id: int, sku_id: int) -> Sku:
+    sku = await session.scalar(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id == sku_id))
+    if sku is None:
+        raise NotFound("SKU not found", field="sku_id")
+    return sku
+
+
+async def find_skus_by_code(session: AsyncSession, tenant_id: int, codes: Iterable[str]) -> dict[str, Sku]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Sku).where(Sku.tenant_id == tenant_id, Sku.code.in_(wanted)))
+    return {sku.code: sku for sku in rows}
+
+
+async def do_create_product(
+    session: AsyncSession, tenant_id: int, data: ProductCreate
+) -> tuple[Product, list[Sku]]:
+    """A product and its SKUs; the handle and every SKU code must be new in the tenant."""
+    if await find_product_by_handle(session, tenant_id, data.handle) is not None:
+        raise Conflict(f"a product with handle {data.handle!r} already exists", field="handle")
+    product = Product(
+        tenant_id=tenant_id,
+        handle=data.handle,
+        title=data.title,
+        category=data.category,
+        brand=data.brand,
+        description=data.description,
+    )
+    session.add(product)
+    await flush_or_conflict(session, f"a product with handle {data.handle!r} already exists", "handle")
+    skus = await do_add_skus(session, tenant_id, product, data.skus, field_prefix="skus")
+    return product, skus
+
+
+async def do_add_skus(
+    session: AsyncSession,
+    tenant_id: int,
+    product: Product,
+    items: Sequence[SkuCreate],
+    *,
+    field_prefix: str = "skus",
+) -> list[Sku]:
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.code in seen:
+            raise InvalidInput(f"SKU code {item.code!r} appears twice", field=f"{field_prefix}.{index}.code")
+        seen.add(item.code)
+    existing = await find_skus_by_code(session, tenant_id, seen)
+    for index, item in enumerate(items):
+        if item.code in existing:
+            raise Conflict(
+                f"a SKU with code {item.code!r} already exists", field=f"{field_prefix}.{index}.code"
+            )
+    skus = [
+        Sku(
+            tenant_id=tenant_id,
+            product_id=product.id,
+            code=item.code,
+            title=item.title,
+            attributes=dict(item.attributes),
+            category=item.category or product.category,
+            declared_value_minor=item.declared_value_minor,
+            currency=item.currency,
+            weight_grams=item.weight_grams,
+            hs_code=item.hs_code,
+            barcode=item.barcode,
+            is_bundle=False,
+        )
+        for item in items
+    ]
+    session.add_all(skus)
+    await flush_or_conflict(session, "a SKU with one of these codes already exists", f"{field_prefix}.code")
+    return skus
+
+
+# --- bundles and batches ----------------------------------------------------------------------------------
+
+
+async def do_set_bundle_components(
+    session: AsyncSession, tenant_id: int, bundle_sku_id: int, components: Sequence[BundleComponentIn]
+) -> list[tuple[BundleComponent, Sku]]:
+    """Make `bundle_sku_id` a kit of `components`, replacing any previous list. Kits do not nest."""
+    bundle = await access_sku(session, tenant_id, bundle_sku_id)
+    seen: set[int] = set()
+    for index, item in enumerate(components):
+        field = f"components.{index}.sku_id"
+        if item.sku_id == bundle.id:
+            raise InvalidInput("a bundle cannot contain itself", field=field)
+        if item.sku_id in seen:
+            raise InvalidInput("each component SKU may appear once", field=field)
+        seen.add(item.sku_id)
+        component = await session.scalar(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id == item.sku_id))
+        if component is None:
+            raise InvalidInput("no such SKU", field=field)
+        if component.is_bundle:
+            raise InvalidInput(f"{component.code} is itself a bundle; bundles do not nest", field=field)
+    if await session.scalar(
+        select(BundleComponent.bundle_sku_id)
+        .where(BundleComponent.tenant_id == tenant_id, BundleComponent.component_sku_id == bundle.id)
+        .limit(1)
+    ):
+        raise Conflict(f"{bundle.code} is a component of another bundle; bundles do not nest", field="sku_id")
+    await session.execute(
+        delete(BundleComponent).where(
+            BundleComponent.tenant_id == tenant_id, BundleComponent.bundle_sku_id == bundle.id
+        )
+    )
+    session.add_all(
+        BundleComponent(
+            tenant_id=tenant_id, bundle_sku_id=bundle.id, component_sku_id=item.sku_id, quantity=item.quantity
+        )
+        for item in components
+    )
+    bundle.is_bundle = True
+    await session.flush()
+    return await bundle_components(session, tenant_id, bundle.id)
+
+
+async def bundle_components(
+    session: AsyncSession, tenant_id: int, bundle_sku_id: int
+) -> list[tuple[BundleComponent, Sku]]:
+    await access_sku(session, tenant_id, bundle_sku_id)
+    rows = await session.execute(
+        select(BundleComponent, Sku)
+        .join(Sku, and_(Sku.id == BundleComponent.component_sku_id, Sku.tenant_id == tenant_id))
+        .where(BundleComponent.tenant_id == tenant_id, BundleComponent.bundle_sku_id == bundle_sku_id)
+        .order_by(Sku.code)
+    )
+    return [(component, sku) for component, sku in rows.all()]
+
+
+async def do_create_batch(session: AsyncSession, tenant_id: int, sku_id: int, data: BatchCreate) -> Batch:
+    sku = await access_sku(session, tenant_id, sku_id)
+    if data.manufactured_on and data.expires_on and data.expires_on < data.manufactured_on:
+        raise InvalidInput("expires_on: before manufactured_on", field="expires_on")
+    if await find_batch(session, tenant_id, sku.id, data.code) is not None:
+        raise Conflict(f"{sku.code} already has a batch {data.code!r}", field="code")
+    batch = Batch(
+        tenant_id=tenant_id,
+        sku_id=sku.id,
+        code=data.code,
+        manufactured_on=data.manufactured_on,
+        expires_on=data.expires_on,
+        received_at=data.received_at,
+    )
+    session.add(batch)
+    await flush_or_conflict(session, f"{sku.code} already has a batch {data.code!r}", "code")
+    return batch
+
+
+async def find_batch(session: AsyncSession, tenant_id: int, sku_id: int, code: str) -> Batch | None:
+    return await session.scalar(
+        select(Batch).where(Batch.tenant_id == tenant_id, Batch.sku_id == sku_id, Batch.code == code)
+    )
+
+
+async def list_batches(session: AsyncSession, tenant_id: int, sku_id: int) -> list[Batch]:
+    await access_sku(session, tenant_id, sku_id)
+    rows = await session.scalars(
+        select(Batch).where(Batch.tenant_id == tenant_id, Batch.sku_id == sku_id).order_by(Batch.id)
+    )
+    return list(rows.all())
+
+
+# --- warehouses and lanes ---------------------------------------------------------------------------------
 
 
 async def list_warehouses(session: AsyncSession, tenant_id: int) -> list[Warehouse]:
@@ -18,6 +287,155 @@ async def list_warehouses(session: AsyncSession, tenant_id: int) -> list[Warehou
         select(Warehouse).where(Warehouse.tenant_id == tenant_id).order_by(Warehouse.code)
     )
     return list(rows.all())
+
+
+async def access_warehouse(session: AsyncSession, tenant_id: int, warehouse_id: int) -> Warehouse:
+    found = await session.scalar(
+        select(Warehouse).where(Warehouse.tenant_id == tenant_id, Warehouse.id == warehouse_id)
+    )
+    if found is None:
+        raise NotFound("warehouse not found", field="warehouse_id")
+    return found
+
+
+async def find_warehouse_by_code(session: AsyncSession, tenant_id: int, code: str) -> Warehouse | None:
+    return await session.scalar(
+        select(Warehouse).where(Warehouse.tenant_id == tenant_id, Warehouse.code == code)
+    )
+
+
+async def do_create_warehouse(session: AsyncSession, tenant_id: int, data: WarehouseCreate) -> Warehouse:
+    if await find_warehouse_by_code(session, tenant_id, data.code) is not None:
+        raise Conflict(f"a warehouse with code {data.code!r} already exists", field="code")
+    address: dict[str, Any] = data.address.model_dump() if data.address else {"country": data.country}
+    if address["country"] != data.country:
+        raise InvalidInput("address.country: differs from the warehouse country", field="address.country")
+    warehouse = Warehouse(
+        tenant_id=tenant_id,
+        code=data.code,
+        name=data.name,
+        country=data.country,
+        regions_served=list(dict.fromkeys(data.regions_served)),
+        time_zone=data.time_zone,
+        address=address,
+        capabilities=[c.value for c in dict.fromkeys(data.capabilities)],
+        is_active=True,
+    )
+    session.add(warehouse)
+    await flush_or_conflict(session, f"a warehouse with code {data.code!r} already exists", "code")
+    return warehouse
+
+
+async def do_create_lane(session: AsyncSession, tenant_id: int, data: LaneCreate) -> Lane:
+    warehouse = await _referenced_warehouse(session, tenant_id, data.warehouse_id)
+    if data.transit_days_p90 < data.transit_days_median:
+        raise InvalidInput("transit_days_p90: below transit_days_median", field="transit_days_p90")
+    taken = await session.scalar(
+        select(Lane.id).where(
+            Lane.tenant_id == tenant_id, Lane.warehouse_id == warehouse.id, Lane.country == data.country
+        )
+    )
+    message = f"warehouse {warehouse.code} already has a lane to {data.country}"
+    if taken is not None:
+        raise Conflict(message, field="country")
+    lane = Lane(tenant_id=tenant_id, **data.model_dump())
+    session.add(lane)
+    await flush_or_conflict(session, message, "country")
+    return lane
+
+
+async def list_lanes(
+    session: AsyncSession, tenant_id: int, *, warehouse_id: int | None = None, country: str | None = None
+) -> list[Lane]:
+    query = select(Lane).where(Lane.tenant_id == tenant_id)
+    if warehouse_id is not None:
+        query = query.where(Lane.warehouse_id == warehouse_id)
+    if country:
+        query = query.where(Lane.country == country.upper())
+    return list((await session.scalars(query.order_by(Lane.warehouse_id, Lane.country))).all())
+
+
+# --- stock ------------------------------------------------------------------------------------------------
+
+
+async def _referenced_warehouse(session: AsyncSession, tenant_id: int, warehouse_id: int) -> Warehouse:
+    """A warehouse named in a request body: missing (or another tenant's) is bad input on that field."""
+    try:
+        return await access_warehouse(session, tenant_id, warehouse_id)
+    except NotFound as exc:
+        raise InvalidInput("no such warehouse", field="warehouse_id") from exc
+
+
+async def do_set_stock(session: AsyncSession, tenant_id: int, data: StockSet) -> StockLevel:
+    """Set on-hand units of one warehouse/SKU/batch slot, creating it; never below what is reserved.
+
+    The update is one conditional statement (`WHERE reserved <= :on_hand`), so a reservation that lands
+    between our read and our write cannot be undercut.
+    """
+    warehouse = await _referenced_warehouse(session, tenant_id, data.warehouse_id)
+    sku = await session.scalar(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id == data.sku_id))
+    if sku is None:
+        raise InvalidInput("no such SKU", field="sku_id")
+    if data.batch_id is not None:
+        batch = await session.scalar(
+            select(Batch).where(Batch.tenant_id == tenant_id, Batch.id == data.batch_id)
+        )
+        if batch is None or batch.sku_id != sku.id:
+            raise InvalidInput(f"no such batch of {sku.code}", field="batch_id")
+    level = await _stock_slot(session, tenant_id, warehouse.id, sku.id, data.batch_id)
+    if level is None:
+        level = StockLevel(
+            tenant_id=tenant_id,
+            warehouse_id=warehouse.id,
+            sku_id=sku.id,
+            batch_id=data.batch_id,
+            on_hand=data.on_hand,
+            reserved=0,
+            low_stock_threshold=data.low_stock_threshold or 0,
+            updated_at=utcnow(),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(level)
+        except IntegrityError:  # a concurrent writer created the slot first: update theirs
+            level = await _stock_slot(session, tenant_id, warehouse.id, sku.id, data.batch_id)
+            if level is None:
+                raise
+        else:
+            return level
+    values: dict[str, Any] = {"on_hand": data.on_hand, "updated_at": utcnow()}
+    if data.low_stock_threshold is not None:
+        values["low_stock_threshold"] = data.low_stock_threshold
+    result = await session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.tenant_id == tenant_id, StockLevel.id == level.id, StockLevel.reserved <= data.on_hand
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(level)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"on_hand {data.on_hand} is below the {level.reserved} units already reserved",
+            field="on_hand",
+            reserved=level.reserved,
+        )
+    return level
+
+
+async def _stock_slot(
+    session: AsyncSession, tenant_id: int, warehouse_id: int, sku_id: int, batch_id: int | None
+) -> StockLevel | None:
+    batch_match = StockLevel.batch_id.is_(None) if batch_id is None else StockLevel.batch_id == batch_id
+    return await session.scalar(
+        select(StockLevel).where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.warehouse_id == warehouse_id,
+            StockLevel.sku_id == sku_id,
+            batch_match,
+        )
+    )
 
 
 async def list_stock(
@@ -35,10 +453,3 @@ async def list_stock(
     if sku_id is not None:
         query = query.where(StockLevel.sku_id == sku_id)
     return await paginate(session, query, StockLevel.id, cursor=cursor, limit=limit)
-
-
-async def access_sku(session: AsyncSession, tenant_id: int, sku_id: int) -> Sku:
-    sku = await session.scalar(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id == sku_id))
-    if sku is None:
-        raise NotFound("SKU not found", field="sku_id")
-    return sku

@@ -1,7 +1,141 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of the orders domain: customers, orders and live sessions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from aftersail.catalog.schemas import Paged
+from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftersail.orders import service as orders
+from aftersail.orders.models import Order, OrderChannel, OrderStatus
+from aftersail.orders.schemas import (
+    CustomerCreate,
+    CustomerOut,
+    LiveSessionCreate,
+    LiveSessionOut,
+    OrderCreate,
+    OrderDetailOut,
+    OrderLineOut,
+    OrderOut,
+)
+from aftersail.web.deps import CustomerWriter, OrderWriter, Reader, SessionDep
 
 router = APIRouter()
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"])
+async def create_customer(
+    body: CustomerCreate, session: SessionDep, principal: CustomerWriter
+) -> CustomerOut:
+    return CustomerOut.model_validate(await orders.do_create_customer(session, principal.tenant_id, body))
+
+
+@router.get("/customers", response_model=Paged[CustomerOut], tags=["customers"])
+async def list_customers(
+    session: SessionDep,
+    principal: Reader,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Part of the name or email")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Paged[CustomerOut]:
+    page = await orders.list_customers(
+        session, principal.tenant_id, email=email, country=country, q=q, cursor=cursor, limit=limit
+    )
+    return Paged[CustomerOut](
+        items=[CustomerOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
+async def get_customer(customer_id: int, session: SessionDep, principal: Reader) -> CustomerOut:
+    return CustomerOut.model_validate(await orders.access_customer(session, principal.tenant_id, customer_id))
+
+
+async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> OrderDetailOut:
+    customer = await orders.access_customer(session, tenant_id, order.customer_id)
+    lines = [
+        OrderLineOut(
+            id=line.id,
+            sku_id=sku.id,
+            sku_code=sku.code,
+            sku_title=sku.title,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            currency=line.currency,
+            total_minor=line.unit_price_minor * line.quantity,
+        )
+        for line, sku in await orders.order_lines(session, tenant_id, order.id)
+    ]
+    base = OrderOut.model_validate(order).model_dump()
+    return OrderDetailOut(**base, customer=CustomerOut.model_validate(customer), lines=lines)
+
+
+@router.post("/orders", status_code=201, response_model=OrderDetailOut, tags=["orders"])
+async def create_order(body: OrderCreate, session: SessionDep, principal: OrderWriter) -> OrderDetailOut:
+    """Record an order (status `pending`). Give the customer by id or inline (matched by email), and each
+    line's SKU by id or code; the total is computed from the lines."""
+    order = await orders.do_create_order(session, principal.tenant_id, body)
+    return await _order_detail(session, principal.tenant_id, order)
+
+
+@router.get("/orders", response_model=Paged[OrderOut], tags=["orders"])
+async def list_orders(
+    session: SessionDep,
+    principal: Reader,
+    status: OrderStatus | None = None,
+    channel: OrderChannel | None = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    live_session_id: int | None = None,
+    customer_id: int | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Order number prefix, customer email or name")
+    ] = None,
+    placed_from: AwareDatetime | None = None,
+    placed_to: AwareDatetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Paged[OrderOut]:
+    filters = orders.OrderFilters(
+        status=status,
+        channel=channel,
+        country=country,
+        live_session_id=live_session_id,
+        customer_id=customer_id,
+        q=q,
+        placed_from=placed_from,
+        placed_to=placed_to,
+    )
+    page = await orders.list_orders(session, principal.tenant_id, filters, cursor=cursor, limit=limit)
+    return Paged[OrderOut](
+        items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderDetailOut, tags=["orders"])
+async def get_order(order_id: int, session: SessionDep, principal: Reader) -> OrderDetailOut:
+    order = await orders.access_order(session, principal.tenant_id, order_id)
+    return await _order_detail(session, principal.tenant_id, order)
+
+
+@router.post("/live-sessions", status_code=201, response_model=LiveSessionOut, tags=["orders"])
+async def create_live_session(
+    body: LiveSessionCreate, session: SessionDep, principal: OrderWriter
+) -> LiveSessionOut:
+    return LiveSessionOut.model_validate(
+        await orders.do_create_live_session(session, principal.tenant_id, body)
+    )
+
+
+@router.get("/live-sessions", response_model=list[LiveSessionOut], tags=["orders"])
+async def list_live_sessions(session: SessionDep, principal: Reader) -> list[LiveSessionOut]:
+    return [
+        LiveSessionOut.model_validate(s)
+        for s in await orders.list_live_sessions(session, principal.tenant_id)
+    ]

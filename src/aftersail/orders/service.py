@@ -6,16 +6,23 @@ Services flush; the caller's transaction commits.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.catalog import service as catalog
 from aftersail.catalog.models import Sku
-from aftersail.kit.errors import NotFound
+from aftersail.kit.clock import utcnow
+from aftersail.kit.errors import Conflict, InvalidInput, NotFound
 from aftersail.kit.pagination import Page, paginate
 from aftersail.orders.models import Customer, LiveSession, Order, OrderChannel, OrderLine, OrderStatus
+from aftersail.orders.schemas import CustomerCreate, LiveSessionCreate, OrderCreate
+
+# Order numbers people read aloud on the phone: no 0/O, 1/I/L.
+_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 @dataclass
@@ -124,4 +131,169 @@ async def find_order_for_buyer(session: AsyncSession, tenant_id: int, number: st
     )
     if order is None:
         raise NotFound("no order with that number and email")
+    return order
+
+
+# --- customers ---------------------------------------------------------------------------------------------
+
+
+async def find_customer_by_email(session: AsyncSession, tenant_id: int, email: str) -> Customer | None:
+    return await session.scalar(
+        select(Customer)
+        .where(Customer.tenant_id == tenant_id, func.lower(Customer.email) == email.strip().lower())
+        .order_by(Customer.id)
+        .limit(1)
+    )
+
+
+async def do_create_customer(session: AsyncSession, tenant_id: int, data: CustomerCreate) -> Customer:
+    """One customer per email in a tenant."""
+    if await find_customer_by_email(session, tenant_id, data.email) is not None:
+        raise Conflict(f"a customer with email {data.email} already exists", field="email")
+    customer = Customer(tenant_id=tenant_id, **data.model_dump())
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def list_customers(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    email: str | None = None,
+    country: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Customer]:
+    query = select(Customer).where(Customer.tenant_id == tenant_id)
+    if email:
+        query = query.where(func.lower(Customer.email) == email.strip().lower())
+    if country:
+        query = query.where(Customer.country == country.strip().upper())
+    if q and q.strip():
+        pattern = "%" + _like_prefix(q.strip().lower())
+        query = query.where(
+            or_(
+                func.lower(Customer.name).like(pattern, escape="\\"),
+                func.lower(Customer.email).like(pattern, escape="\\"),
+            )
+        )
+    return await paginate(session, query, Customer.id, cursor=cursor, limit=limit)
+
+
+# --- live sessions ----------------------------------------------------------------------------------------
+
+
+async def do_create_live_session(
+    session: AsyncSession, tenant_id: int, data: LiveSessionCreate
+) -> LiveSession:
+    if data.ends_at is not None and data.ends_at < data.starts_at:
+        raise InvalidInput("ends_at: before starts_at", field="ends_at")
+    live = LiveSession(tenant_id=tenant_id, **data.model_dump())
+    session.add(live)
+    await session.flush()
+    return live
+
+
+async def access_live_session(session: AsyncSession, tenant_id: int, live_session_id: int) -> LiveSession:
+    live = await session.scalar(
+        select(LiveSession).where(LiveSession.tenant_id == tenant_id, LiveSession.id == live_session_id)
+    )
+    if live is None:
+        raise NotFound("live session not found", field="live_session_id")
+    return live
+
+
+# --- orders -----------------------------------------------------------------------------------------------
+
+
+async def _new_order_number(session: AsyncSession, tenant_id: int) -> str:
+    """`AS-YYMMDD-XXXXX`: readable, sortable by day, unique per tenant (checked, then held by the index)."""
+    day = utcnow().strftime("%y%m%d")
+    for _ in range(10):
+        number = f"AS-{day}-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(5))
+        taken = await session.scalar(
+            select(Order.id).where(Order.tenant_id == tenant_id, Order.number == number)
+        )
+        if taken is None:
+            return number
+    raise Conflict("could not find a free order number; try again")
+
+
+async def _order_customer(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Customer:
+    if data.customer_id is not None:
+        customer = await session.scalar(
+            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == data.customer_id)
+        )
+        if customer is None:
+            raise InvalidInput("no such customer", field="customer_id")
+        return customer
+    assert data.customer is not None  # the schema requires exactly one of the two
+    found = await find_customer_by_email(session, tenant_id, data.customer.email)
+    return found or await do_create_customer(session, tenant_id, data.customer)
+
+
+async def _order_skus(session: AsyncSession, tenant_id: int, data: OrderCreate) -> list[Sku]:
+    by_code = await catalog.find_skus_by_code(
+        session, tenant_id, [ln.sku_code for ln in data.lines if ln.sku_code]
+    )
+    ids = [ln.sku_id for ln in data.lines if ln.sku_id is not None]
+    by_id = {}
+    if ids:
+        rows = await session.scalars(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id.in_(ids)))
+        by_id = {sku.id: sku for sku in rows}
+    skus = []
+    for index, line in enumerate(data.lines):
+        sku = by_id.get(line.sku_id) if line.sku_id is not None else by_code.get(line.sku_code or "")
+        if sku is None:
+            field = "sku_id" if line.sku_id is not None else "sku_code"
+            raise InvalidInput("no such SKU", field=f"lines.{index}.{field}")
+        skus.append(sku)
+    return skus
+
+
+async def do_create_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Order:
+    """A pending order with its lines; the total is the sum of the lines. Allocation happens later."""
+    if data.number is not None:
+        taken = await session.scalar(
+            select(Order.id).where(Order.tenant_id == tenant_id, Order.number == data.number)
+        )
+        if taken is not None:
+            raise Conflict(f"an order numbered {data.number} already exists", field="number")
+    if data.live_session_id is not None:
+        try:
+            await access_live_session(session, tenant_id, data.live_session_id)
+        except NotFound as exc:
+            raise InvalidInput("no such live session", field="live_session_id") from exc
+    skus = await _order_skus(session, tenant_id, data)
+    customer = await _order_customer(session, tenant_id, data)
+    order = Order(
+        tenant_id=tenant_id,
+        number=data.number or await _new_order_number(session, tenant_id),
+        customer_id=customer.id,
+        channel=data.channel,
+        status=OrderStatus.PENDING,
+        currency=data.currency,
+        total_minor=sum(line.unit_price_minor * line.quantity for line in data.lines),
+        shipping_address=data.shipping_address.model_dump(),
+        country=data.shipping_address.country,
+        live_session_id=data.live_session_id,
+        external_ref=data.external_ref,
+        placed_at=data.placed_at or utcnow(),
+    )
+    session.add(order)
+    await catalog.flush_or_conflict(session, f"an order numbered {order.number} already exists", "number")
+    session.add_all(
+        OrderLine(
+            tenant_id=tenant_id,
+            order_id=order.id,
+            sku_id=sku.id,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            currency=data.currency,
+        )
+        for line, sku in zip(data.lines, skus, strict=True)
+    )
+    await session.flush()
     return order

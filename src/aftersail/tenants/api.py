@@ -1,7 +1,57 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of the tenants domain: who am I, and the tenant's API keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from aftersail.tenants import service as tenants
+from aftersail.tenants.models import ApiKey
+from aftersail.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TenantOut
+from aftersail.web.deps import Reader, SessionDep, TenantAdmin
 
 router = APIRouter()
+
+
+@router.get("/me", response_model=MeOut, tags=["tenant"])
+async def who_am_i(session: SessionDep, principal: Reader) -> MeOut:
+    """The tenant and role behind the credentials of this request."""
+    tenant = await tenants.access_tenant(session, principal.tenant_id)
+    return MeOut(
+        tenant=TenantOut.model_validate(tenant),
+        role=principal.role,
+        name=principal.name,
+        user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
+    )
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut], tags=["tenant"])
+async def list_api_keys(session: SessionDep, principal: TenantAdmin) -> list[ApiKeyOut]:
+    """Prefix, name, role and dates of every key, revoked ones included; never the secret."""
+    # A read with no service counterpart yet (tenants.service has no list_api_keys); tenant-filtered here.
+    rows = await session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id).order_by(ApiKey.id.desc())
+    )
+    return [ApiKeyOut.model_validate(key) for key in rows]
+
+
+@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["tenant"])
+async def create_api_key(body: ApiKeyCreate, session: SessionDep, principal: TenantAdmin) -> ApiKeyCreated:
+    """The full key is in this answer only; store it now."""
+    full, key = await tenants.do_create_api_key(
+        session,
+        tenant_id=principal.tenant_id,
+        name=body.name,
+        role=body.role,
+        created_by_id=principal.user_id,
+    )
+    await session.refresh(key)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=full)
+
+
+@router.delete("/api-keys/{api_key_id}", status_code=204, tags=["tenant"])
+async def revoke_api_key(api_key_id: int, session: SessionDep, principal: TenantAdmin) -> Response:
+    """Revoke a key; requests with it are refused from now on."""
+    await tenants.do_revoke_api_key(session, tenant_id=principal.tenant_id, api_key_id=api_key_id)
+    return Response(status_code=204)
