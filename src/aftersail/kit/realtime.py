@@ -1,16 +1,29 @@
 """The realtime bus: publish a message on a channel, every subscriber on any process receives it.
 
 In-memory for one process; Redis pub/sub when `AFTERSAIL_REDIS_URL` is set. WebSocket endpoints
-subscribe to channels such as `tenant:{id}`. See docs/subsystems/outbox.md for how events reach it.
+subscribe to channels such as `tenant:{id}`. Events reach the bus through the outbox (`live.*` and
+`realtime.*` topics, see `realtime_forwarder`), so nothing is pushed for a transaction that rolled back.
+See docs/subsystems/outbox.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import json
+import logging
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.kit.config import Settings
+from aftersail.kit.outbox import Delivery, Handler
+
+log = logging.getLogger("aftersail.realtime")
+REALTIME_TOPICS = ("live.*", "realtime.*")
+FORWARDER_NAME = "realtime.forward"
 
 
 class RealtimeBus(Protocol):
@@ -20,7 +33,13 @@ class RealtimeBus(Protocol):
         """An async context manager yielding an async iterator of messages."""
         ...
 
+    async def ping(self) -> None: ...
+
     async def close(self) -> None: ...
+
+
+def tenant_channel(tenant_id: int) -> str:
+    return f"tenant:{tenant_id}"
 
 
 class InMemoryBus:
@@ -50,5 +69,131 @@ class InMemoryBus:
             if not self._subscribers[channel]:
                 del self._subscribers[channel]
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         self._subscribers.clear()
+
+
+class RedisBus:
+    """Redis pub/sub shared by every process. One Redis subscription per process and channel, fanned out
+    to local subscribers through an `InMemoryBus`, so a thousand sockets of one tenant cost one
+    SUBSCRIBE, not a thousand connections."""
+
+    def __init__(self, url: str, *, prefix: str = "aftersail:", subscribe_timeout: float = 5.0) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._local = InMemoryBus()
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._refs: Counter[str] = Counter()
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+        self._subscribe_timeout = subscribe_timeout
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self._redis.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        async with self._local.subscribe(channel) as messages:
+            try:
+                await self._join(channel)
+                yield messages
+            finally:
+                await self._leave(channel)
+
+    async def _join(self, channel: str) -> None:
+        """Returns once Redis has confirmed the subscription, so nothing published afterwards is missed."""
+        async with self._lock:
+            self._refs[channel] += 1
+            if self._refs[channel] > 1:
+                confirmed = self._confirmed[channel]
+            else:
+                confirmed = self._confirmed[channel] = asyncio.Event()
+                if self._pubsub is None:
+                    self._pubsub = self._redis.pubsub()
+                await self._pubsub.subscribe(self._prefix + channel)
+                if self._reader is None:
+                    self._reader = asyncio.create_task(self._read(), name="realtime-redis-reader")
+        await asyncio.wait_for(confirmed.wait(), timeout=self._subscribe_timeout)
+
+    async def _leave(self, channel: str) -> None:
+        async with self._lock:
+            self._refs[channel] -= 1
+            if self._refs[channel] > 0:
+                return
+            del self._refs[channel]
+            self._confirmed.pop(channel, None)
+            if self._pubsub is not None:
+                try:
+                    await self._pubsub.unsubscribe(self._prefix + channel)
+                except Exception:  # the connection is gone; its subscriptions went with it
+                    log.warning("redis unsubscribe from %s failed", channel, exc_info=True)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # redis-py reconnects and resubscribes on the next read
+                log.warning("redis pub/sub read failed; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = str(message.get("channel", ""))
+            if not channel.startswith(self._prefix):
+                continue
+            channel = channel[len(self._prefix) :]
+            if message["type"] == "subscribe":
+                if channel in self._confirmed:
+                    self._confirmed[channel].set()
+            elif message["type"] == "message":
+                try:
+                    body = json.loads(message["data"])
+                except (TypeError, ValueError):
+                    log.warning("dropped a non-JSON message on %s", channel)
+                    continue
+                await self._local.publish(channel, body)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None
+        await self._local.close()
+        await self._redis.aclose()
+
+
+def create_bus(settings: Settings) -> InMemoryBus | RedisBus:
+    """Redis when `redis_url` is set (several processes), otherwise in-process."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
+    return InMemoryBus()
+
+
+def realtime_forwarder(bus: RealtimeBus) -> Handler:
+    """The outbox handler that pushes `live.*` and `realtime.*` events to `tenant:{id}` on the bus.
+
+    At least once: a publish whose transaction then fails to commit is published again on retry.
+    """
+
+    async def forward(_session: AsyncSession, delivery: Delivery) -> None:
+        if delivery.tenant_id is None:
+            return  # no tenant, no audience
+        await bus.publish(
+            tenant_channel(delivery.tenant_id), {"topic": delivery.topic, "payload": delivery.payload}
+        )
+
+    return Handler(name=FORWARDER_NAME, topics=REALTIME_TOPICS, fn=forward)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from aftersail.kit.realtime import InMemoryBus
+from aftersail.kit.realtime import create_bus
+from aftersail.kit.worker import build_dispatcher
 from aftersail.web.services import Services
 
 
 async def start_background(services: Services) -> None:
-    services.extras["bus"] = InMemoryBus()
+    """The bus goes to `services.extras["bus"]`; the dispatcher (unless `run_dispatcher` is off, as when
+    separate `aftersail worker` processes do the work) to `services.extras["dispatcher"]`."""
+    bus = create_bus(services.settings)
+    services.extras["bus"] = bus
+    if services.settings.run_dispatcher:
+        dispatcher = build_dispatcher(services.db, bus)
+        dispatcher.start()
+        services.extras["dispatcher"] = dispatcher
 
 
 async def stop_background(services: Services) -> None:
+    dispatcher = services.extras.pop("dispatcher", None)
+    if dispatcher is not None:
+        await dispatcher.stop()
     bus = services.extras.pop("bus", None)
     if bus is not None:
         await bus.close()

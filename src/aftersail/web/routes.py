@@ -14,3 +14,6 @@ def include_routers(app: FastAPI) -> None:
 
     for router in (tenants_api, catalog_api, orders_api):
         app.include_router(router, prefix=API_PREFIX)
+    from aftersail.web.realtime_api import router as realtime_api
+
+    app.include_router(realtime_api)  # /ws, no prefix

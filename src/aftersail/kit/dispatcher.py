@@ -1,0 +1,397 @@
+"""The outbox dispatcher: claims due events under a lease, runs each handler in its own transaction (once
+per event, thanks to `handled_events`) and records the outcome: done, retry later, or dead.
+
+It runs inside the server (web/background.py) and as `aftersail worker` processes (kit/worker.py); any
+number of them may share one database. See docs/subsystems/outbox.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.kit.clock import utcnow
+from aftersail.kit.db import Database
+from aftersail.kit.outbox import (
+    Delivery,
+    Handler,
+    Registry,
+    RetryPolicy,
+    add_wakeup,
+    after_failure,
+    expired_lease_is_dead,
+    remove_wakeup,
+)
+from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
+
+log = logging.getLogger("aftersail.outbox")
+LEASE_EXPIRED_ERROR = "lease expired on the last attempt: its worker stopped or hung"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    tenant_id: int | None
+    attempts: int
+    max_attempts: int
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Dispatcher:
+    """Delivers outbox events to `registry`'s handlers, `concurrency` events at a time.
+
+    Claiming happens in a system transaction (RLS: sees every tenant); each handler then runs in a
+    transaction scoped to the event's tenant, which first inserts `(event_id, handler)` into
+    `handled_events`: a re-delivered event finds that row and skips the handler, and on PostgreSQL a
+    second worker that reclaimed the event waits on that row instead of running the handler alongside.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 4,
+        lease: timedelta = timedelta(seconds=60),
+        poll_seconds: float = 0.5,
+        retry: RetryPolicy | None = None,
+        drain_seconds: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.db = db
+        self.registry = registry
+        self.worker_id = (worker_id or new_worker_id())[:100]
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.retry = retry or RetryPolicy()
+        self.drain_seconds = drain_seconds
+        self._rng = rng
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._main is not None:
+            raise RuntimeError("dispatcher already started")
+        self._main = asyncio.create_task(self.run(), name=f"outbox-dispatcher-{self.worker_id}")
+
+    async def stop(self) -> None:
+        """Stop claiming, let events in flight finish (up to `drain_seconds`), then return."""
+        self._stopping.set()
+        self._wake.set()
+        if self._main is not None:
+            await self._main
+            self._main = None
+
+    async def run(self) -> None:
+        """Claim and deliver until `stop()`; survives database outages by waiting and trying again."""
+        add_wakeup(self._wake)
+        heartbeat = asyncio.create_task(self._renew_leases())
+        log.info("outbox dispatcher %s started (concurrency %d)", self.worker_id, self.concurrency)
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                free = self.concurrency - len(self._inflight)
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await self.claim(free)
+                    except Exception:
+                        log.exception("outbox claim failed; retrying in %.1fs", self.poll_seconds)
+                    for event in claimed:
+                        self._spawn(event)
+                if claimed and len(claimed) == free:
+                    continue  # a full batch: there may be more waiting
+                await self._sleep()
+        finally:
+            remove_wakeup(self._wake)
+            await self._drain()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            log.info("outbox dispatcher %s stopped", self.worker_id)
+
+    async def run_once(self) -> int:
+        """Claim what is due now, deliver it, and return how many events were delivered (for tests
+        and one-shot runs)."""
+        claimed = await self.claim(self.concurrency)
+        await asyncio.gather(*(self.deliver(event) for event in claimed))
+        return len(claimed)
+
+    def _spawn(self, event: Claimed) -> None:
+        task = asyncio.create_task(self.deliver(event), name=f"outbox-event-{event.id}")
+        self._inflight[event.id] = task
+
+        def _done(_task: asyncio.Task[None], event_id: int = event.id) -> None:
+            self._inflight.pop(event_id, None)
+            self._wake.set()
+
+        task.add_done_callback(_done)
+
+    async def _sleep(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def _drain(self) -> None:
+        tasks = list(self._inflight.values())
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=self.drain_seconds)
+        for task in pending:  # rolled back; the lease runs out and another dispatcher takes the event
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _renew_leases(self) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self._inflight)
+            if not ids:
+                continue
+            try:
+                async with self.db.transaction(system=True) as session:
+                    await session.execute(
+                        update(OutboxEvent)
+                        .where(
+                            OutboxEvent.id.in_(ids),
+                            OutboxEvent.locked_by == self.worker_id,
+                            OutboxEvent.status == OutboxStatus.RUNNING,
+                        )
+                        .values(locked_until=utcnow() + self.lease)
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:
+                log.warning("could not renew outbox leases", exc_info=True)
+
+    # --- claiming ------------------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take up to `limit` due events (or events whose lease ran out) and mark them RUNNING under a
+        lease held by this dispatcher."""
+        if self.db.is_postgres:
+            return await self._claim_postgres(limit)
+        return await self._claim_sqlite(limit)
+
+    @staticmethod
+    def _claimable(now: Any) -> Any:
+        # The SQL form of outbox.is_claimable.
+        return or_(
+            and_(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.due_at <= now),
+            and_(OutboxEvent.status == OutboxStatus.RUNNING, OutboxEvent.locked_until < now),
+        )
+
+    def _claim_values(self, now: Any) -> dict[str, Any]:
+        return {
+            "status": OutboxStatus.RUNNING,
+            "locked_by": self.worker_id,
+            "locked_until": now + self.lease,
+            "attempts": OutboxEvent.attempts + 1,
+        }
+
+    _RETURNING = (
+        OutboxEvent.id,
+        OutboxEvent.topic,
+        OutboxEvent.payload,
+        OutboxEvent.tenant_id,
+        OutboxEvent.attempts,
+        OutboxEvent.max_attempts,
+    )
+
+    async def _claim_postgres(self, limit: int) -> list[Claimed]:
+        now = utcnow()
+        async with self.db.transaction(system=True) as session:
+            rows = (
+                await session.execute(
+                    select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.attempts, OutboxEvent.max_attempts)
+                    .where(self._claimable(now))
+                    .order_by(OutboxEvent.due_at, OutboxEvent.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            dead = [
+                row.id
+                for row in rows
+                if row.status == OutboxStatus.RUNNING
+                and expired_lease_is_dead(row.attempts, row.max_attempts)
+            ]
+            take = [row.id for row in rows if row.id not in dead]
+            if dead:
+                await self._bury(session, dead, now)
+            if not take:
+                return []
+            result = await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(take))
+                .values(**self._claim_values(now))
+                .returning(*self._RETURNING)
+                .execution_options(synchronize_session=False)
+            )
+            return [Claimed(*row) for row in result.all()]
+
+    async def _claim_sqlite(self, limit: int) -> list[Claimed]:
+        now = utcnow()
+        # A read first: an idle poll must not take SQLite's single write lock.
+        async with self.db.transaction(system=True) as session:
+            if await session.scalar(select(OutboxEvent.id).where(self._claimable(now)).limit(1)) is None:
+                return []
+        async with self.db.transaction(system=True) as session:
+            # One conditional UPDATE per step: SQLite runs each statement atomically under its write lock.
+            await session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.status == OutboxStatus.RUNNING,
+                    OutboxEvent.locked_until < now,
+                    OutboxEvent.attempts >= OutboxEvent.max_attempts,
+                )
+                .values(
+                    status=OutboxStatus.DEAD,
+                    finished_at=now,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=LEASE_EXPIRED_ERROR,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            due = (
+                select(OutboxEvent.id)
+                .where(self._claimable(now))
+                .order_by(OutboxEvent.due_at, OutboxEvent.id)
+                .limit(limit)
+                .scalar_subquery()
+            )
+            result = await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(due), self._claimable(now))
+                .values(**self._claim_values(now))
+                .returning(*self._RETURNING)
+                .execution_options(synchronize_session=False)
+            )
+            return [Claimed(*row) for row in result.all()]
+
+    @staticmethod
+    async def _bury(session: AsyncSession, ids: list[int], now: Any) -> None:
+        log.error("outbox events %s are dead: %s", ids, LEASE_EXPIRED_ERROR)
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(ids))
+            .values(
+                status=OutboxStatus.DEAD,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+                last_error=LEASE_EXPIRED_ERROR,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    # --- delivering ----------------------------------------------------------------------------------
+
+    async def deliver(self, event: Claimed) -> None:
+        """Run every handler of the event's topic, then record done / retry / dead. An event with no
+        handler is simply done."""
+        errors: list[str] = []
+        for handler in self.registry.handlers_for(event.topic):
+            try:
+                await self._apply(handler, event)
+            except Exception as exc:
+                log.warning(
+                    "outbox handler %s failed on event %d (attempt %d/%d)",
+                    handler.name,
+                    event.id,
+                    event.attempts,
+                    event.max_attempts,
+                    exc_info=True,
+                )
+                errors.append(f"{handler.name}: {type(exc).__name__}: {exc}")
+        try:
+            await self._finish(event, errors)
+        except Exception:
+            # The lease runs out and the event is delivered again; handlers that applied it skip.
+            log.exception("could not record the outcome of outbox event %d", event.id)
+
+    async def _apply(self, handler: Handler, event: Claimed) -> None:
+        scope: dict[str, Any] = (
+            {"tenant_id": event.tenant_id} if event.tenant_id is not None else {"system": True}
+        )
+        async with self.db.transaction(**scope) as session:
+            if not await self._mark_handled(session, event, handler.name):
+                return
+            await handler.fn(
+                session,
+                Delivery(
+                    event_id=event.id,
+                    topic=event.topic,
+                    payload=event.payload,
+                    tenant_id=event.tenant_id,
+                    attempt=event.attempts,
+                ),
+            )
+
+    async def _mark_handled(self, session: AsyncSession, event: Claimed, handler_name: str) -> bool:
+        """Insert (event, handler) first, so the row lock covers the handler's work; False if it exists."""
+        insert = postgresql.insert if self.db.is_postgres else sqlite.insert
+        result = await session.execute(
+            insert(HandledEvent)
+            .values(event_id=event.id, handler=handler_name, tenant_id=event.tenant_id, handled_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["event_id", "handler"])
+            .returning(HandledEvent.event_id)
+        )
+        return result.first() is not None
+
+    async def _finish(self, event: Claimed, errors: list[str]) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"locked_by": None, "locked_until": None}
+        if not errors:
+            values |= {"status": OutboxStatus.DONE, "finished_at": now, "last_error": None}
+        else:
+            outcome = after_failure(event.attempts, event.max_attempts, now, self.retry, self._rng)
+            values |= {"status": outcome.status, "last_error": "; ".join(errors)[:4000]}
+            if outcome.status is OutboxStatus.DEAD:
+                values["finished_at"] = now
+                log.error(
+                    "outbox event %d (%s) is dead after %d attempts: %s",
+                    event.id,
+                    event.topic,
+                    event.attempts,
+                    values["last_error"],
+                )
+            else:
+                values["due_at"] = outcome.due_at
+        async with self.db.transaction(system=True) as session:
+            # Fenced by (worker, attempt): if our lease ran out and another dispatcher took the event, its
+            # outcome wins.
+            await session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.id == event.id,
+                    OutboxEvent.locked_by == self.worker_id,
+                    OutboxEvent.attempts == event.attempts,
+                    OutboxEvent.status == OutboxStatus.RUNNING,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )

@@ -1,0 +1,109 @@
+"""Assembling an outbox dispatcher for a process: its settings, the handler modules to import, and
+`aftersail worker`, the dispatcher as its own process.
+
+Start as many workers as the load needs (on PostgreSQL they claim with `FOR UPDATE SKIP LOCKED`);
+SIGTERM or Ctrl-C lets the events in flight finish first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import pkgutil
+import signal
+from collections.abc import Iterable
+from datetime import timedelta
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aftersail.kit.config import Settings
+from aftersail.kit.db import Database
+from aftersail.kit.dispatcher import Dispatcher
+from aftersail.kit.logging import configure_logging
+from aftersail.kit.outbox import Registry, RetryPolicy, handlers
+from aftersail.kit.realtime import RealtimeBus, create_bus, realtime_forwarder
+
+log = logging.getLogger("aftersail.worker")
+
+
+class DispatcherSettings(BaseSettings):
+    """Tuning of every dispatcher of a deployment (`AFTERSAIL_OUTBOX_*`), and
+    `AFTERSAIL_WORKER_IMPORTS`: comma-separated modules imported at start so that their handlers
+    register (plug-ins, or the handlers of a test)."""
+
+    model_config = SettingsConfigDict(env_prefix="AFTERSAIL_", env_file=".env", extra="ignore")
+
+    outbox_lease_seconds: float = 60.0
+    outbox_poll_seconds: float = 0.5
+    outbox_retry_base_seconds: float = 2.0
+    outbox_retry_max_seconds: float = 600.0
+    outbox_drain_seconds: float = 10.0
+    worker_imports: str = ""
+
+    @property
+    def modules(self) -> list[str]:
+        return [name.strip() for name in self.worker_imports.split(",") if name.strip()]
+
+
+def load_handler_modules(extra: Iterable[str] = ()) -> list[str]:
+    """Import every domain's `tasks` module (where handlers register themselves) and the `extra`
+    modules; returns the names imported."""
+    import aftersail
+
+    names = [
+        f"aftersail.{info.name}.tasks" for info in pkgutil.iter_modules(aftersail.__path__) if info.ispkg
+    ]
+    imported = []
+    for name in names:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+            imported.append(name)
+    for name in extra:
+        importlib.import_module(name)
+        imported.append(name)
+    return imported
+
+
+def application_registry(bus: RealtimeBus) -> Registry:
+    """The application's handlers plus the realtime forwarder bound to this process's bus."""
+    return handlers.with_handlers([realtime_forwarder(bus)])
+
+
+def build_dispatcher(
+    db: Database, bus: RealtimeBus, *, concurrency: int = 4, settings: DispatcherSettings | None = None
+) -> Dispatcher:
+    """A dispatcher with every handler of the application (and of `AFTERSAIL_WORKER_IMPORTS`)."""
+    settings = settings or DispatcherSettings()
+    imported = load_handler_modules(settings.modules)
+    log.debug("outbox handler modules: %s", ", ".join(imported) or "-")
+    return Dispatcher(
+        db,
+        application_registry(bus),
+        concurrency=concurrency,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        poll_seconds=settings.outbox_poll_seconds,
+        drain_seconds=settings.outbox_drain_seconds,
+        retry=RetryPolicy(settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds),
+    )
+
+
+def run_worker(settings: Settings, concurrency: int = 4) -> None:
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    asyncio.run(serve_worker(settings, concurrency=concurrency))
+
+
+async def serve_worker(settings: Settings, *, concurrency: int = 4) -> None:
+    db = Database(settings.resolved_database_url, pool_size=concurrency + 2)
+    bus = create_bus(settings)
+    dispatcher = build_dispatcher(db, bus, concurrency=concurrency)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(dispatcher.stop()))
+    log.info("worker %s ready with %d outbox handlers", dispatcher.worker_id, len(dispatcher.registry))
+    try:
+        await dispatcher.run()
+    finally:
+        await bus.close()
+        await db.dispose()

@@ -1,0 +1,106 @@
+"""`/ws`: the console's WebSocket. It carries the live events of the caller's tenant (`live.*` and
+`realtime.*` outbox events, forwarded through the realtime bus) and answers pings.
+
+Authentication: the console session cookie, or `?api_key=` for scripts and integrations. A socket that
+cannot authenticate is accepted and closed at once with code 4401, so that the client can tell "sign in
+again" from a network failure (a refused handshake reaches browsers only as a bare error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+
+from aftersail.kit.errors import Unauthenticated
+from aftersail.kit.realtime import RealtimeBus, tenant_channel
+from aftersail.tenants import service as tenants
+from aftersail.web.deps import SESSION_COOKIE
+from aftersail.web.services import Services
+
+log = logging.getLogger("aftersail.realtime")
+router = APIRouter(tags=["realtime"])
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+MAX_CLIENT_MESSAGE = 4096
+
+
+async def authenticate_socket(websocket: WebSocket, services: Services) -> int:
+    """The tenant of the caller, from `?api_key=` or the session cookie; raises Unauthenticated."""
+    api_key = websocket.query_params.get("api_key", "").strip()
+    token = websocket.cookies.get(SESSION_COOKIE, "")
+    async with services.db.transaction(system=True) as session:
+        if api_key:
+            key = await tenants.access_api_key(session, api_key)
+            return key.tenant_id
+        if token:
+            _console_session, user = await tenants.access_session(session, token)
+            return user.tenant_id
+    raise Unauthenticated("Sign in, or pass ?api_key=.")
+
+
+def origin_allowed(websocket: WebSocket, services: Services) -> bool:
+    """Cookies ride along on cross-site WebSocket handshakes, so a cookie-authenticated socket must come
+    from our own pages: the Origin (when the client sends one) must be this host or the public URL."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True  # not a browser
+    origin_host = urlsplit(origin).netloc.lower()
+    allowed = {websocket.headers.get("host", "").lower(), urlsplit(services.settings.base_url).netloc.lower()}
+    return origin_host in allowed
+
+
+@router.websocket("/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    using_cookie = not websocket.query_params.get("api_key")
+    if using_cookie and not origin_allowed(websocket, services):
+        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed")
+        return
+    try:
+        tenant_id = await authenticate_socket(websocket, services)
+    except Unauthenticated as exc:
+        await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=str(exc)[:120])
+        return
+    bus: RealtimeBus = services.extras["bus"]
+    async with bus.subscribe(tenant_channel(tenant_id)) as messages:
+        await websocket.send_json({"type": "ready"})
+        forward = asyncio.create_task(_forward(websocket, messages))
+        try:
+            await _answer(websocket)
+        finally:
+            forward.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await forward
+
+
+async def _forward(websocket: WebSocket, messages: Any) -> None:
+    async for message in messages:
+        await websocket.send_json(message)
+
+
+async def _answer(websocket: WebSocket) -> None:
+    """Read client frames until the socket closes: `{"type": "ping"}` gets `{"type": "pong"}`."""
+    while True:
+        frame = await websocket.receive()
+        if frame["type"] == "websocket.disconnect":
+            return
+        text = frame.get("text")
+        if text is None or len(text) > MAX_CLIENT_MESSAGE:
+            await websocket.send_json({"type": "error", "message": "frames are JSON text, at most 4 KiB"})
+            continue
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("type") == "ping":
+            await websocket.send_json({"type": "pong"})
+        else:
+            await websocket.send_json({"type": "error", "message": 'expected {"type": "ping"}'})
