@@ -1,0 +1,376 @@
+"""Tenant isolation: walk every /api/v1 route with a second tenant's credentials.
+
+The walk is driven by the app's own route table, so a new route is covered the day it is added: a path
+parameter this file cannot fill, or a write route it has no body for, fails the test until someone says
+here how to probe it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from aftersail.tenants.models import Role
+from tests.factories import TenantFixture, make_tenant
+
+API = "/api/v1"
+ADDRESS = {"name": "Ana", "line1": "1 Main St", "city": "Austin", "postal_code": "78701", "country": "US"}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+Seeded = dict[str, Any]
+
+
+def openapi_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """The same routes as the OpenAPI document lists them: a cross-check that the walk misses none."""
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith(API + "/")
+        for method in item
+        if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    }
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) for every HTTP route under /api/v1, however FastAPI nests routers."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI versions that flatten included routers into app.routes
+        contexts: list[Any] = [r for r in app.routes if isinstance(r, APIRoute)]
+        pairs = [(r, r.path, r.methods) for r in contexts]
+    else:
+        pairs = [(c.original_route, c.path, c.methods) for c in iter_route_contexts(app.routes)]
+    found = []
+    for route, path, methods in pairs:
+        if isinstance(route, APIRoute) and path and path.startswith(API + "/"):
+            found.extend((method, path, route) for method in sorted(methods or ()))
+    # 29 is what the catalog/orders/tenants API shipped with; fewer means the enumeration broke.
+    assert len(found) >= 29, found
+    assert openapi_operations(app) <= {(m, p) for m, p, _ in found}
+    return found
+
+
+async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Seeded:
+    """One of every kind of object, created through the API; returns ids (by path-parameter name) and the
+    human-readable keys that must never show up in another tenant's answers."""
+    h = tenant.headers()
+
+    async def post(path: str, body: dict[str, Any], method: str = "POST") -> Any:
+        answer = await client.request(method, f"{API}{path}", json=body, headers=h)
+        assert answer.status_code in (200, 201), (path, answer.text)
+        return answer.json()
+
+    product = await post(
+        "/products",
+        {
+            "handle": f"{tag}-hoodie",
+            "title": "Hoodie",
+            "category": "apparel",
+            "skus": [
+                {
+                    "code": f"{tag}-HD-{i}",
+                    "title": f"Hoodie {i}",
+                    "declared_value_minor": 3000,
+                    "currency": "USD",
+                }
+                for i in range(3)
+            ],
+        },
+    )
+    sku, part = product["skus"][0], product["skus"][1]
+    await post(f"/skus/{sku['id']}/components", {"components": [{"sku_id": part["id"], "quantity": 2}]})
+    batch = await post(f"/skus/{part['id']}/batches", {"code": f"{tag}-LOT"})
+    warehouse = await post(
+        "/warehouses",
+        {
+            "code": f"{tag}-WH",
+            "name": "LA",
+            "country": "US",
+            "time_zone": "America/Los_Angeles",
+            "regions_served": ["US"],
+        },
+    )
+    lane = await post(
+        "/lanes",
+        {
+            "warehouse_id": warehouse["id"],
+            "country": "CA",
+            "transit_days_median": 3,
+            "transit_days_p90": 5,
+            "cost_minor": 900,
+            "currency": "USD",
+        },
+    )
+    stock = await post(
+        "/stock",
+        {"warehouse_id": warehouse["id"], "sku_id": part["id"], "batch_id": batch["id"], "on_hand": 9},
+        method="PUT",
+    )
+    customer = await post(
+        "/customers", {"name": f"{tag} Buyer", "email": f"{tag}@buyer.test", "country": "US"}
+    )
+    live = await post(
+        "/live-sessions",
+        {"title": f"{tag} live", "host": "Mia", "market": "US", "starts_at": "2025-01-01T10:00:00Z"},
+    )
+    order = await post(
+        "/orders",
+        {
+            "number": f"{tag}-ORD-1",
+            "customer_id": customer["id"],
+            "currency": "USD",
+            "lines": [{"sku_id": sku["id"], "quantity": 1, "unit_price_minor": 100}],
+            "shipping_address": ADDRESS,
+            "live_session_id": live["id"],
+            "channel": "live_session",
+        },
+    )
+    api_key = await post("/api-keys", {"name": f"{tag} integration", "role": "viewer"})
+    ids = {
+        "product_id": product["id"],
+        "sku_id": sku["id"],
+        "part_sku_id": part["id"],
+        "batch_id": batch["id"],
+        "warehouse_id": warehouse["id"],
+        "lane_id": lane["id"],
+        "stock_id": stock["id"],
+        "customer_id": customer["id"],
+        "live_session_id": live["id"],
+        "order_id": order["id"],
+        "api_key_id": api_key["id"],
+    }
+    markers = [
+        product["handle"],
+        sku["code"],
+        part["code"],
+        batch["code"],
+        warehouse["code"],
+        customer["email"],
+        order["number"],
+        live["title"],
+        api_key["prefix"],
+    ]
+    return {
+        "ids": ids,
+        "markers": markers,
+        "sku_code": sku["code"],
+        "handle": product["handle"],
+        "warehouse_code": warehouse["code"],
+        "email": customer["email"],
+    }
+
+
+async def snapshot(client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded) -> dict[str, Any]:
+    """Everything tenant A can see about its seeded objects, read with A's own key."""
+    ids = a["ids"]
+    paths = [
+        f"/products/{ids['product_id']}",
+        f"/skus/{ids['sku_id']}",
+        f"/skus/{ids['sku_id']}/components",
+        f"/skus/{ids['part_sku_id']}/batches",
+        f"/warehouses/{ids['warehouse_id']}",
+        "/lanes",
+        "/stock",
+        f"/customers/{ids['customer_id']}",
+        f"/orders/{ids['order_id']}",
+        "/live-sessions",
+        "/orders",
+        "/products",
+        "/customers",
+    ]
+    seen = {path: (await client.get(f"{API}{path}", headers=tenant.headers())).json() for path in paths}
+    keys = (await client.get(f"{API}/api-keys", headers=tenant.headers())).json()
+    seen["/api-keys"] = [{k: v for k, v in key.items() if k != "last_used_at"} for key in keys]
+    return seen
+
+
+def path_bodies(b: Seeded) -> dict[tuple[str, str], Callable[[], dict[str, Any] | None]]:
+    """A valid body for each write route that has a path parameter, so that a refusal can only come from the
+    tenant check (a 422 from the schema would prove nothing)."""
+    return {
+        ("POST", "/products/{product_id}/skus"): lambda: {
+            "code": f"X-{uuid.uuid4().hex[:6]}",
+            "title": "x",
+            "declared_value_minor": 1,
+            "currency": "USD",
+        },
+        ("POST", "/skus/{sku_id}/components"): lambda: {
+            "components": [{"sku_id": b["ids"]["part_sku_id"], "quantity": 1}]
+        },
+        ("POST", "/skus/{sku_id}/batches"): lambda: {"code": f"L-{uuid.uuid4().hex[:6]}"},
+        ("DELETE", "/api-keys/{api_key_id}"): lambda: None,
+    }
+
+
+def reference_probes(a: Seeded, b: Seeded) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Write routes without path parameters whose bodies name other objects: B's valid body with one of A's
+    objects swapped in must be refused. (path, body) per probe; the path may carry B's own ids."""
+    ai, bi = a["ids"], b["ids"]
+    order = {
+        "customer_id": bi["customer_id"],
+        "currency": "USD",
+        "shipping_address": ADDRESS,
+        "lines": [{"sku_id": bi["sku_id"], "quantity": 1, "unit_price_minor": 100}],
+    }
+    stock = {"warehouse_id": bi["warehouse_id"], "sku_id": bi["part_sku_id"], "on_hand": 1}
+    lane = {
+        "warehouse_id": bi["warehouse_id"],
+        "country": "MX",
+        "transit_days_median": 2,
+        "transit_days_p90": 4,
+        "cost_minor": 1,
+        "currency": "USD",
+    }
+    return {
+        ("POST", "/orders"): [
+            ("/orders", order | {"lines": [{"sku_id": ai["sku_id"], "quantity": 1, "unit_price_minor": 1}]}),
+            (
+                "/orders",
+                order | {"lines": [{"sku_code": a["sku_code"], "quantity": 1, "unit_price_minor": 1}]},
+            ),
+            ("/orders", order | {"customer_id": ai["customer_id"]}),
+            ("/orders", order | {"live_session_id": ai["live_session_id"]}),
+        ],
+        ("PUT", "/stock"): [
+            ("/stock", stock | {"warehouse_id": ai["warehouse_id"]}),
+            ("/stock", stock | {"sku_id": ai["part_sku_id"]}),
+            ("/stock", stock | {"batch_id": ai["batch_id"]}),
+        ],
+        ("POST", "/lanes"): [("/lanes", lane | {"warehouse_id": ai["warehouse_id"]})],
+        ("POST", "/skus/{sku_id}/components"): [
+            (
+                f"/skus/{bi['sku_id']}/components",
+                {"components": [{"sku_id": ai["part_sku_id"], "quantity": 1}]},
+            ),
+        ],
+    }
+
+
+# Creates whose bodies name no other object; B reusing A's natural keys must succeed (a 409 would leak
+# that A has them), and is checked after the walk so it cannot mask the reference probes above.
+def self_contained(a: Seeded) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        ("POST", "/products"): {
+            "handle": a["handle"],
+            "title": "Mine",
+            "category": "x",
+            "skus": [{"code": a["sku_code"], "title": "Mine", "declared_value_minor": 1, "currency": "USD"}],
+        },
+        ("POST", "/warehouses"): {
+            "code": a["warehouse_code"],
+            "name": "Mine",
+            "country": "DE",
+            "time_zone": "Europe/Berlin",
+        },
+        ("POST", "/customers"): {"name": "Mine", "email": a["email"], "country": "DE"},
+        ("POST", "/live-sessions"): {
+            "title": "Mine",
+            "host": "Me",
+            "market": "DE",
+            "starts_at": "2025-02-01T10:00:00Z",
+        },
+        ("POST", "/api-keys"): {"name": "mine", "role": "viewer"},
+    }
+
+
+# List routes: the kind of object each returns, to check none of A's ids come back.
+LIST_KINDS = {
+    "/products": "product_id",
+    "/skus": "sku_id",
+    "/warehouses": "warehouse_id",
+    "/lanes": "lane_id",
+    "/stock": "stock_id",
+    "/customers": "customer_id",
+    "/orders": "order_id",
+    "/live-sessions": "live_session_id",
+    "/api-keys": "api_key_id",
+    "/me": "tenant",
+}
+FILTER_PARAMS = {"product_id", "sku_id", "warehouse_id", "customer_id", "live_session_id"}
+
+
+def item_ids(payload: Any) -> set[int]:
+    items = payload["items"] if isinstance(payload, dict) and "items" in payload else payload
+    return {item["id"] for item in items} if isinstance(items, list) else set()
+
+
+async def test_every_api_route_hides_other_tenants(
+    client: httpx.AsyncClient, database: Any, app: FastAPI
+) -> None:
+    tenant_a, tenant_b = (
+        await make_tenant(database, name="Seller A"),
+        await make_tenant(database, name="Seller B"),
+    )
+    a = await seed(client, tenant_a, f"a{uuid.uuid4().hex[:6]}")
+    b = await seed(client, tenant_b, f"b{uuid.uuid4().hex[:6]}")
+    before = await snapshot(client, tenant_a, a)
+    hb = tenant_b.headers(Role.ADMIN)
+    bodies, probes, creates = path_bodies(b), reference_probes(a, b), self_contained(a)
+    routes = api_routes(app)
+    visited: list[tuple[str, str]] = []
+    for method, path, route in routes:
+        rel = path.removeprefix(API)
+        params = re.findall(r"{(\w+)(?::\w+)?}", rel)
+        unknown = [p for p in params if p not in a["ids"]]
+        if unknown:
+            pytest.fail(
+                f"{method} {path}: no tenant-A object for path parameter(s) {unknown}; "
+                "teach tests/e2e/test_tenant_isolation.py how to seed one"
+            )
+        if params:
+            concrete = re.sub(r"{(\w+)(?::\w+)?}", lambda m: str(a["ids"][m.group(1)]), rel)
+            if method in WRITE_METHODS and (method, rel) not in bodies:
+                pytest.fail(f"{method} {path}: no valid body known for the isolation walk")
+            body = bodies[(method, rel)]() if method in WRITE_METHODS else None
+            answer = await client.request(method, f"{API}{concrete}", json=body, headers=hb)
+            assert answer.status_code in (404, 405), (method, path, answer.status_code, answer.text)
+            assert not any(marker in answer.text for marker in a["markers"]), (method, path, answer.text)
+        elif method == "GET":
+            answer = await client.get(f"{API}{rel}", headers=hb)
+            assert answer.status_code == 200, (path, answer.text)
+            assert not any(marker in answer.text for marker in a["markers"]), (path, answer.text)
+            kind = LIST_KINDS.get(rel)
+            assert kind is not None, f"GET {path}: unknown list route; add it to LIST_KINDS"
+            if kind != "tenant":
+                assert a["ids"][kind] not in item_ids(answer.json()), (path, answer.text)
+            else:
+                assert answer.json()["tenant"]["id"] == tenant_b.tenant_id
+            for name in (p.name for p in route.dependant.query_params if p.name in FILTER_PARAMS):
+                filtered = await client.get(f"{API}{rel}", params={name: a["ids"][name]}, headers=hb)
+                assert filtered.status_code == 200 and item_ids(filtered.json()) == set(), (path, name)
+        elif (method, rel) in probes or (method, rel) in creates:
+            pass  # probed below
+        else:
+            pytest.fail(
+                f"{method} {path}: write route unknown to the isolation walk; add a probe or a create"
+            )
+        visited.append((method, rel))
+    for (method, rel), cases in probes.items():
+        assert (method, rel) in visited, f"stale probe {method} {rel}"
+        for target, body in cases:
+            answer = await client.request(method, f"{API}{target}", json=body, headers=hb)
+            assert answer.status_code in (404, 422), (method, target, body, answer.text)
+            assert not any(marker in answer.text for marker in a["markers"][1:]), (target, answer.text)
+    for (method, rel), body in creates.items():
+        assert (method, rel) in visited, f"stale create {method} {rel}"
+        answer = await client.request(method, f"{API}{rel}", json=body, headers=hb)
+        assert answer.status_code == 201, (method, rel, answer.text)
+    assert len(visited) == len(routes) == len(set(visited))
+    assert await snapshot(client, tenant_a, a) == before
+
+
+async def test_every_api_route_needs_credentials(client: httpx.AsyncClient, app: FastAPI) -> None:
+    routes = api_routes(app)
+    for method, path, _route in routes:
+        concrete = re.sub(r"{(\w+)(?::\w+)?}", "1", path)
+        body = {} if method in WRITE_METHODS - {"DELETE"} else None
+        for headers in ({}, {"Authorization": "Bearer ask_nope.nope"}, {"Authorization": "Basic abc"}):
+            answer = await client.request(method, concrete, json=body, headers=headers)
+            assert answer.status_code == 401, (method, path, headers, answer.text)
+            assert answer.headers.get("www-authenticate") == "Bearer"
