@@ -1,6 +1,6 @@
 """The demo logins printed by `make run` (all share DEMO_PASSWORD)."""
 
-DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data, printed on purpose
+DEMO_PASSWORD = "demo-pass-2026"  # demo data, printed on purpose
 
 DEMO_LOGINS: list[tuple[str, str]] = [
     ("admin@shenzhen-gadgets.demo", "Shenzhen Gadgets & Apparel — admin (中文)"),
