@@ -16,21 +16,24 @@ from aftersail.catalog.schemas import (
     LaneCreate,
     LaneOut,
     Paged,
+    PathId,
     ProductCreate,
     ProductOut,
+    QueryId,
     SkuCreate,
     SkuOut,
     StockOut,
     StockSet,
     WarehouseCreate,
     WarehouseOut,
+    query_text,
 )
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.web.deps import CatalogWriter, Reader, SessionDep, StockWriter
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[str | None, query_text(200)]
 
 
 async def _products_out(session: SessionDep, tenant_id: int, products: list[Product]) -> list[ProductOut]:
@@ -54,8 +57,8 @@ async def create_product(body: ProductCreate, session: SessionDep, principal: Ca
 async def list_products(
     session: SessionDep,
     principal: Reader,
-    category: Annotated[str | None, Query(max_length=80)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the title or handle")] = None,
+    category: Annotated[str | None, query_text(80)] = None,
+    q: Annotated[str | None, query_text(200, "Part of the title or handle")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Paged[ProductOut]:
@@ -67,13 +70,15 @@ async def list_products(
 
 
 @router.get("/products/{product_id}", response_model=ProductOut, tags=["catalog"])
-async def get_product(product_id: int, session: SessionDep, principal: Reader) -> ProductOut:
+async def get_product(product_id: PathId, session: SessionDep, principal: Reader) -> ProductOut:
     product = await catalog.access_product(session, principal.tenant_id, product_id)
     return (await _products_out(session, principal.tenant_id, [product]))[0]
 
 
 @router.post("/products/{product_id}/skus", status_code=201, response_model=SkuOut, tags=["catalog"])
-async def add_sku(product_id: int, body: SkuCreate, session: SessionDep, principal: CatalogWriter) -> SkuOut:
+async def add_sku(
+    product_id: PathId, body: SkuCreate, session: SessionDep, principal: CatalogWriter
+) -> SkuOut:
     """Add one more SKU (variant) to an existing product."""
     product = await catalog.access_product(session, principal.tenant_id, product_id)
     [sku] = await catalog.do_add_skus(session, principal.tenant_id, product, [body], field_prefix="sku")
@@ -84,9 +89,9 @@ async def add_sku(product_id: int, body: SkuCreate, session: SessionDep, princip
 async def list_skus(
     session: SessionDep,
     principal: Reader,
-    product_id: int | None = None,
-    category: Annotated[str | None, Query(max_length=80)] = None,
-    code: Annotated[str | None, Query(max_length=80)] = None,
+    product_id: QueryId = None,
+    category: Annotated[str | None, query_text(80)] = None,
+    code: Annotated[str | None, query_text(80)] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Paged[SkuOut]:
@@ -103,13 +108,13 @@ async def list_skus(
 
 
 @router.get("/skus/{sku_id}", response_model=SkuOut, tags=["catalog"])
-async def get_sku(sku_id: int, session: SessionDep, principal: Reader) -> SkuOut:
+async def get_sku(sku_id: PathId, session: SessionDep, principal: Reader) -> SkuOut:
     return SkuOut.model_validate(await catalog.access_sku(session, principal.tenant_id, sku_id))
 
 
 @router.post("/skus/{sku_id}/components", response_model=list[BundleComponentOut], tags=["catalog"])
 async def set_bundle_components(
-    sku_id: int, body: BundleSet, session: SessionDep, principal: CatalogWriter
+    sku_id: PathId, body: BundleSet, session: SessionDep, principal: CatalogWriter
 ) -> list[BundleComponentOut]:
     """Make this SKU a bundle (kit) of the given component SKUs, replacing any earlier list."""
     rows = await catalog.do_set_bundle_components(session, principal.tenant_id, sku_id, body.components)
@@ -118,7 +123,7 @@ async def set_bundle_components(
 
 @router.get("/skus/{sku_id}/components", response_model=list[BundleComponentOut], tags=["catalog"])
 async def get_bundle_components(
-    sku_id: int, session: SessionDep, principal: Reader
+    sku_id: PathId, session: SessionDep, principal: Reader
 ) -> list[BundleComponentOut]:
     rows = await catalog.bundle_components(session, principal.tenant_id, sku_id)
     return [BundleComponentOut(sku_id=s.id, code=s.code, title=s.title, quantity=c.quantity) for c, s in rows]
@@ -126,13 +131,13 @@ async def get_bundle_components(
 
 @router.post("/skus/{sku_id}/batches", status_code=201, response_model=BatchOut, tags=["catalog"])
 async def create_batch(
-    sku_id: int, body: BatchCreate, session: SessionDep, principal: CatalogWriter
+    sku_id: PathId, body: BatchCreate, session: SessionDep, principal: CatalogWriter
 ) -> BatchOut:
     return BatchOut.model_validate(await catalog.do_create_batch(session, principal.tenant_id, sku_id, body))
 
 
 @router.get("/skus/{sku_id}/batches", response_model=list[BatchOut], tags=["catalog"])
-async def list_batches(sku_id: int, session: SessionDep, principal: Reader) -> list[BatchOut]:
+async def list_batches(sku_id: PathId, session: SessionDep, principal: Reader) -> list[BatchOut]:
     return [
         BatchOut.model_validate(b) for b in await catalog.list_batches(session, principal.tenant_id, sku_id)
     ]
@@ -153,7 +158,7 @@ async def list_warehouses(session: SessionDep, principal: Reader) -> list[Wareho
 
 
 @router.get("/warehouses/{warehouse_id}", response_model=WarehouseOut, tags=["warehouses"])
-async def get_warehouse(warehouse_id: int, session: SessionDep, principal: Reader) -> WarehouseOut:
+async def get_warehouse(warehouse_id: PathId, session: SessionDep, principal: Reader) -> WarehouseOut:
     return WarehouseOut.model_validate(
         await catalog.access_warehouse(session, principal.tenant_id, warehouse_id)
     )
@@ -169,8 +174,8 @@ async def create_lane(body: LaneCreate, session: SessionDep, principal: CatalogW
 async def list_lanes(
     session: SessionDep,
     principal: Reader,
-    warehouse_id: int | None = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    warehouse_id: QueryId = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
 ) -> list[LaneOut]:
     lanes = await catalog.list_lanes(session, principal.tenant_id, warehouse_id=warehouse_id, country=country)
     return [LaneOut.model_validate(lane) for lane in lanes]
@@ -180,8 +185,8 @@ async def list_lanes(
 async def list_stock(
     session: SessionDep,
     principal: Reader,
-    warehouse_id: int | None = None,
-    sku_id: int | None = None,
+    warehouse_id: QueryId = None,
+    sku_id: QueryId = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Paged[StockOut]:

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.numbers import is_currency
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import Path, Query
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from aftersail.catalog.models import WarehouseCapability
 
@@ -61,10 +70,42 @@ Code = Annotated[
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+# Ids are 64-bit; a bigger number is bad input, not a database overflow.
+MAX_ID = 2**63 - 1
+MAX_MINOR = 10**13  # minor units: far above any real price, far below 64-bit overflow
+IdIn = Annotated[int, Field(gt=0, le=MAX_ID)]
+PathId = Annotated[int, Path(gt=0, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(gt=0, le=MAX_ID)]
+_NO_NUL = r"^[^\x00]*$"
+
+
+def query_text(max_length: int = 200, description: str | None = None) -> Any:
+    """A free-text query parameter: bounded, and never a NUL byte (PostgreSQL text cannot hold one)."""
+    return Query(max_length=max_length, pattern=_NO_NUL, description=description)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Strict(BaseModel):
-    """Request bodies: unknown fields are errors, so a typo never silently drops data."""
+    """Request bodies: unknown fields are errors, so a typo never silently drops data; NUL bytes are refused
+    field by field."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_bytes(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("contains a NUL character")
+        return value
 
 
 class Out(BaseModel):
@@ -80,7 +121,9 @@ class SkuCreate(Strict):
     category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = Field(
         default=None, description="Defaults to the product's category"
     )
-    declared_value_minor: int = Field(ge=0, description="Customs value in minor units of `currency`")
+    declared_value_minor: int = Field(
+        ge=0, le=MAX_MINOR, description="Customs value in minor units of `currency`"
+    )
     currency: CurrencyCode
     weight_grams: int = Field(default=0, ge=0, le=1_000_000)
     hs_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16, pattern=r"^[0-9.]*$")] = (
@@ -126,7 +169,7 @@ class ProductOut(Out):
 
 
 class BundleComponentIn(Strict):
-    sku_id: int = Field(gt=0)
+    sku_id: IdIn
     quantity: int = Field(gt=0, le=1000)
 
 
@@ -193,12 +236,12 @@ class WarehouseOut(Out):
 
 
 class LaneCreate(Strict):
-    warehouse_id: int = Field(gt=0)
+    warehouse_id: IdIn
     country: CountryCode
     carrier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
     transit_days_median: int = Field(gt=0, le=365)
     transit_days_p90: int = Field(gt=0, le=365)
-    cost_minor: int = Field(ge=0)
+    cost_minor: int = Field(ge=0, le=MAX_MINOR)
     currency: CurrencyCode
 
 
@@ -214,9 +257,9 @@ class LaneOut(Out):
 
 
 class StockSet(Strict):
-    warehouse_id: int = Field(gt=0)
-    sku_id: int = Field(gt=0)
-    batch_id: int | None = Field(default=None, gt=0)
+    warehouse_id: IdIn
+    sku_id: IdIn
+    batch_id: IdIn | None = None
     on_hand: int = Field(ge=0, le=100_000_000)
     low_stock_threshold: int | None = Field(default=None, ge=0, le=100_000_000)
 

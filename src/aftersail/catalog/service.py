@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.models import Batch, BundleComponent, Lane, Product, Sku, StockLevel, Warehouse
 from aftersail.catalog.schemas import (
+    MAX_ID,
     BatchCreate,
     BundleComponentIn,
     LaneCreate,
@@ -24,7 +25,16 @@ from aftersail.catalog.schemas import (
 )
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound
-from aftersail.kit.pagination import Page, paginate
+from aftersail.kit.pagination import Page, decode_cursor, paginate
+
+
+async def page_of(
+    session: AsyncSession, query: Select[Any], id_column: Any, *, cursor: str | None, limit: int
+) -> Page[Any]:
+    """`paginate`, refusing a forged cursor whose id would overflow a 64-bit column."""
+    if cursor and not 0 < decode_cursor(cursor) <= MAX_ID:
+        raise InvalidInput("cursor: not a cursor this API returned", field="cursor")
+    return await paginate(session, query, id_column, cursor=cursor, limit=limit)
 
 
 def like_escape(text: str) -> str:
@@ -62,7 +72,7 @@ async def list_products(
                 func.lower(Product.handle).like(pattern, escape="\\"),
             )
         )
-    return await paginate(session, query, Product.id, cursor=cursor, limit=limit)
+    return await page_of(session, query, Product.id, cursor=cursor, limit=limit)
 
 
 async def access_product(session: AsyncSession, tenant_id: int, product_id: int) -> Product:
@@ -111,7 +121,7 @@ async def list_skus(
         query = query.where(Sku.category == category)
     if code:
         query = query.where(Sku.code == code)
-    return await paginate(session, query, Sku.id, cursor=cursor, limit=limit)
+    return await page_of(session, query, Sku.id, cursor=cursor, limit=limit)
 
 
 async def access_sku(session: AsyncSession, tenant_id: int, sku_id: int) -> Sku:
@@ -452,4 +462,4 @@ async def list_stock(
         query = query.where(StockLevel.warehouse_id == warehouse_id)
     if sku_id is not None:
         query = query.where(StockLevel.sku_id == sku_id)
-    return await paginate(session, query, StockLevel.id, cursor=cursor, limit=limit)
+    return await page_of(session, query, StockLevel.id, cursor=cursor, limit=limit)

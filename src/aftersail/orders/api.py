@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from aftersail.catalog.schemas import Paged
+from aftersail.catalog.schemas import Paged, PathId, QueryId, query_text
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
@@ -25,7 +25,7 @@ from aftersail.web.deps import CustomerWriter, OrderWriter, Reader, SessionDep
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[str | None, query_text(200)]
 
 
 @router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"])
@@ -39,9 +39,9 @@ async def create_customer(
 async def list_customers(
     session: SessionDep,
     principal: Reader,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the name or email")] = None,
+    email: Annotated[str | None, query_text(254)] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    q: Annotated[str | None, query_text(200, "Part of the name or email")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Paged[CustomerOut]:
@@ -54,7 +54,7 @@ async def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
-async def get_customer(customer_id: int, session: SessionDep, principal: Reader) -> CustomerOut:
+async def get_customer(customer_id: PathId, session: SessionDep, principal: Reader) -> CustomerOut:
     return CustomerOut.model_validate(await orders.access_customer(session, principal.tenant_id, customer_id))
 
 
@@ -91,12 +91,10 @@ async def list_orders(
     principal: Reader,
     status: OrderStatus | None = None,
     channel: OrderChannel | None = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
-    live_session_id: int | None = None,
-    customer_id: int | None = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Order number prefix, customer email or name")
-    ] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    live_session_id: QueryId = None,
+    customer_id: QueryId = None,
+    q: Annotated[str | None, query_text(200, "Order number prefix, customer email or name")] = None,
     placed_from: AwareDatetime | None = None,
     placed_to: AwareDatetime | None = None,
     cursor: Cursor = None,
@@ -119,7 +117,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetailOut, tags=["orders"])
-async def get_order(order_id: int, session: SessionDep, principal: Reader) -> OrderDetailOut:
+async def get_order(order_id: PathId, session: SessionDep, principal: Reader) -> OrderDetailOut:
     order = await orders.access_order(session, principal.tenant_id, order_id)
     return await _order_detail(session, principal.tenant_id, order)
 

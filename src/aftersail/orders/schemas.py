@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from aftersail.catalog.schemas import Address, CountryCode, CurrencyCode, Out, Strict, TimeZoneName
+from aftersail.catalog.schemas import Address, CountryCode, CurrencyCode, IdIn, Out, Strict, TimeZoneName
 from aftersail.orders.models import OrderChannel, OrderStatus
 
 Email = Annotated[
@@ -72,7 +72,7 @@ class LiveSessionOut(Out):
 
 
 class OrderLineIn(Strict):
-    sku_id: int | None = Field(default=None, gt=0)
+    sku_id: IdIn | None = None
     sku_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None = (
         None
     )
@@ -90,13 +90,13 @@ class OrderLineIn(Strict):
 
 class OrderCreate(Strict):
     number: OrderNumber | None = Field(default=None, description="Generated when absent; unique per tenant")
-    customer_id: int | None = Field(default=None, gt=0)
+    customer_id: IdIn | None = None
     customer: CustomerCreate | None = Field(default=None, description="Matched by email, created when new")
     channel: OrderChannel = OrderChannel.API
     currency: CurrencyCode
     lines: list[OrderLineIn] = Field(min_length=1, max_length=200)
     shipping_address: Address
-    live_session_id: int | None = Field(default=None, gt=0)
+    live_session_id: IdIn | None = None
     external_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     placed_at: AwareDatetime | None = None
 

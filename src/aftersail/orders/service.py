@@ -17,7 +17,7 @@ from aftersail.catalog import service as catalog
 from aftersail.catalog.models import Sku
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound
-from aftersail.kit.pagination import Page, paginate
+from aftersail.kit.pagination import Page
 from aftersail.orders.models import Customer, LiveSession, Order, OrderChannel, OrderLine, OrderStatus
 from aftersail.orders.schemas import CustomerCreate, LiveSessionCreate, OrderCreate
 
@@ -80,7 +80,7 @@ async def list_orders(
                 Order.customer_id.in_(matching_customers),
             )
         )
-    return await paginate(session, query, Order.id, cursor=cursor, limit=limit)
+    return await catalog.page_of(session, query, Order.id, cursor=cursor, limit=limit)
 
 
 async def access_order(session: AsyncSession, tenant_id: int, order_id: int) -> Order:
@@ -179,7 +179,7 @@ async def list_customers(
                 func.lower(Customer.email).like(pattern, escape="\\"),
             )
         )
-    return await paginate(session, query, Customer.id, cursor=cursor, limit=limit)
+    return await catalog.page_of(session, query, Customer.id, cursor=cursor, limit=limit)
 
 
 # --- live sessions ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from aftersail.catalog.schemas import PathId
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import ApiKey
 from aftersail.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TenantOut
@@ -51,7 +52,7 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, principal: Ten
 
 
 @router.delete("/api-keys/{api_key_id}", status_code=204, tags=["tenant"])
-async def revoke_api_key(api_key_id: int, session: SessionDep, principal: TenantAdmin) -> Response:
+async def revoke_api_key(api_key_id: PathId, session: SessionDep, principal: TenantAdmin) -> Response:
     """Revoke a key; requests with it are refused from now on."""
     await tenants.do_revoke_api_key(session, tenant_id=principal.tenant_id, api_key_id=api_key_id)
     return Response(status_code=204)
