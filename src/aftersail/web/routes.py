@@ -17,3 +17,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.web.realtime_api import router as realtime_api
 
     app.include_router(realtime_api)  # /ws, no prefix
+
+    from aftersail.web.pages import include_pages
+
+    include_pages(app)  # console and buyer pages (no prefix) and /static
