@@ -21,7 +21,9 @@ def demo(
         bool, typer.Option("--if-empty", help="Do nothing if the demo tenants already exist")
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same data)")] = None,
-    orders: Annotated[int | None, typer.Option(min=0, help="How many orders in total (default 5000)")] = None,
+    orders: Annotated[
+        int | None, typer.Option(min=0, max=200_000, help="How many orders in total (default 5000)")
+    ] = None,
 ) -> None:
     """Load the demo sellers into the configured database (migrating it first)."""
     from aftersail.demo.loader import demo_present, load_demo
@@ -71,4 +73,4 @@ def _print_summary(summary: DemoSummary) -> None:
     console.print(table)
     console.print(f"Demo logins (password for all: [bold]{DEMO_PASSWORD}[/bold]):")
     for email, what in DEMO_LOGINS:
-        console.print(f"  {email:<34} {what}")
+        console.print(f"  {email:<34} {what}", soft_wrap=True)
