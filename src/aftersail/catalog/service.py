@@ -139,6 +139,14 @@ async def find_skus_by_code(session: AsyncSession, tenant_id: int, codes: Iterab
     return {sku.code: sku for sku in rows}
 
 
+async def skus_by_ids(session: AsyncSession, tenant_id: int, ids: Iterable[int]) -> dict[int, Sku]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id.in_(wanted)))
+    return {sku.id: sku for sku in rows}
+
+
 async def do_create_product(
     session: AsyncSession, tenant_id: int, data: ProductCreate
 ) -> tuple[Product, list[Sku]]:
@@ -279,6 +287,14 @@ async def find_batch(session: AsyncSession, tenant_id: int, sku_id: int, code: s
     return await session.scalar(
         select(Batch).where(Batch.tenant_id == tenant_id, Batch.sku_id == sku_id, Batch.code == code)
     )
+
+
+async def batches_by_ids(session: AsyncSession, tenant_id: int, ids: Iterable[int]) -> dict[int, Batch]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Batch).where(Batch.tenant_id == tenant_id, Batch.id.in_(wanted)))
+    return {batch.id: batch for batch in rows}
 
 
 async def list_batches(session: AsyncSession, tenant_id: int, sku_id: int) -> list[Batch]:

@@ -238,11 +238,7 @@ async def _order_skus(session: AsyncSession, tenant_id: int, data: OrderCreate) 
     by_code = await catalog.find_skus_by_code(
         session, tenant_id, [ln.sku_code for ln in data.lines if ln.sku_code]
     )
-    ids = [ln.sku_id for ln in data.lines if ln.sku_id is not None]
-    by_id = {}
-    if ids:
-        rows = await session.scalars(select(Sku).where(Sku.tenant_id == tenant_id, Sku.id.in_(ids)))
-        by_id = {sku.id: sku for sku in rows}
+    by_id = await catalog.skus_by_ids(session, tenant_id, [ln.sku_id for ln in data.lines if ln.sku_id])
     skus = []
     for index, line in enumerate(data.lines):
         sku = by_id.get(line.sku_id) if line.sku_id is not None else by_code.get(line.sku_code or "")

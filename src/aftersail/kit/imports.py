@@ -1,0 +1,407 @@
+"""Bulk import and export of one tenant's products, stock and orders (the `aftersail import/export` use
+cases). Rows are validated with the API's own schemas and written through the same service functions,
+each record in its own SAVEPOINT: a rejected record leaves no trace, the valid ones are kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.catalog import service as catalog
+from aftersail.catalog.schemas import BatchCreate, Code, ProductCreate, StockSet, Strict
+from aftersail.kit.csvio import FileFormat, Record, RowError, format_of, read_records, validation_errors
+from aftersail.kit.db import Database
+from aftersail.kit.errors import DomainError, InvalidInput
+from aftersail.orders import service as orders
+from aftersail.orders.schemas import OrderCreate
+
+CHUNK = 200  # records per transaction; each record still has its own savepoint
+
+SKU_COLUMNS = {
+    "code": "sku_code",
+    "title": "sku_title",
+    "category": "sku_category",
+    "attributes": "attributes",
+    "declared_value_minor": "declared_value_minor",
+    "currency": "currency",
+    "weight_grams": "weight_grams",
+    "hs_code": "hs_code",
+    "barcode": "barcode",
+}
+PRODUCT_COLUMNS = ("handle", "title", "category", "brand", "description", *SKU_COLUMNS.values())
+STOCK_COLUMNS = ("warehouse_code", "sku_code", "batch_code", "on_hand", "low_stock_threshold")
+STOCK_EXPORT_ONLY = ("reserved", "available")
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+CUSTOMER_COLUMNS = {
+    "email": "customer_email",
+    "name": "customer_name",
+    "country": "customer_country",
+    "preferred_language": "customer_language",
+}
+LINE_COLUMNS = ("sku_code", "quantity", "unit_price_minor")
+ORDER_COLUMNS = (
+    "number",
+    "placed_at",
+    "channel",
+    "currency",
+    "external_ref",
+    *CUSTOMER_COLUMNS.values(),
+    *(f"ship_{f}" for f in ADDRESS_FIELDS),
+    *LINE_COLUMNS,
+)
+ORDER_EXPORT_ONLY = ("status", "total_minor")
+
+
+class Kind(StrEnum):
+    PRODUCTS = "products"
+    STOCK = "stock"
+    ORDERS = "orders"
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+    @property
+    def rejected_records(self) -> int:
+        return len({e.line for e in self.rejected})
+
+
+@dataclass
+class Unit:
+    """What one savepoint writes: one record, or the CSV rows that make one order."""
+
+    lines: list[int]
+    model: BaseModel | None = None
+    rename: Callable[[str], tuple[int, str]] | None = None
+    errors: list[RowError] = field(default_factory=list)
+
+
+class StockRow(Strict):
+    warehouse_code: Code
+    sku_code: Code
+    batch_code: Code | None = None
+    on_hand: int = Field(ge=0, le=100_000_000)
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=100_000_000)
+
+
+# --- records → validated models ---------------------------------------------------------------------------
+
+
+def _attributes(text: str) -> Any:
+    """`{"size": "M"}` (JSON) or `size=M; color=red`."""
+    if text.startswith("{"):
+        return json.loads(text)
+    pairs = [part.split("=", 1) for part in text.split(";") if part.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError("use JSON or key=value pairs separated by ';'")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _product_from_csv(cells: dict[str, str]) -> dict[str, Any]:
+    product = {k: cells[k] for k in ("handle", "title", "category", "brand", "description") if k in cells}
+    sku = {name: cells[column] for name, column in SKU_COLUMNS.items() if column in cells}
+    if "attributes" in sku:
+        sku["attributes"] = _attributes(sku["attributes"])
+    if sku:
+        sku.setdefault("title", product.get("title", ""))
+    product["skus"] = [sku] if sku else []
+    return product
+
+
+def _csv_product_field(line: int) -> Callable[[str], tuple[int, str]]:
+    by_name = dict(SKU_COLUMNS)
+
+    def rename(path: str) -> tuple[int, str]:
+        parts = path.split(".")
+        if parts[0] == "skus" and len(parts) > 2:
+            return line, by_name.get(parts[2], parts[2])
+        return line, path
+
+    return rename
+
+
+def _order_from_csv(rows: list[Record]) -> dict[str, Any]:
+    first = rows[0].data
+    order: dict[str, Any] = {
+        k: first[k] for k in ("number", "placed_at", "channel", "currency", "external_ref") if k in first
+    }
+    address = {f: first[f"ship_{f}"] for f in ADDRESS_FIELDS if f"ship_{f}" in first}
+    customer = {name: first[column] for name, column in CUSTOMER_COLUMNS.items() if column in first}
+    customer.setdefault("name", address.get("name", ""))
+    if "country" in address:
+        customer.setdefault("country", address["country"])
+    order |= {
+        "customer": customer,
+        "shipping_address": address,
+        "lines": [{c: r.data[c] for c in LINE_COLUMNS if c in r.data} for r in rows],
+    }
+    return order
+
+
+def _csv_order_field(rows: list[Record]) -> Callable[[str], tuple[int, str]]:
+    customer = dict(CUSTOMER_COLUMNS)
+
+    def rename(path: str) -> tuple[int, str]:
+        parts = path.split(".")
+        if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(rows):
+            return rows[int(parts[1])].line, parts[2] if len(parts) > 2 else "sku_code"
+        if parts[0] == "customer" and len(parts) > 1:
+            return rows[0].line, customer.get(parts[1], parts[1])
+        if parts[0] == "shipping_address" and len(parts) > 1:
+            return rows[0].line, f"ship_{parts[1]}"
+        return rows[0].line, path
+
+    return rename
+
+
+def _validate(unit: Unit, schema: type[BaseModel], data: dict[str, Any]) -> Unit:
+    try:
+        unit.model = schema.model_validate(data)
+    except ValidationError as exc:
+        for error in validation_errors(unit.lines[0], exc):
+            line, name = unit.rename(error.field) if unit.rename else (error.line, error.field)
+            unit.errors.append(RowError(line, name, error.message))
+    return unit
+
+
+def _units(kind: Kind, path: Path) -> Iterator[Unit]:
+    csv_file = format_of(path) is FileFormat.CSV
+    columns = {
+        Kind.PRODUCTS: PRODUCT_COLUMNS,
+        Kind.STOCK: STOCK_COLUMNS + STOCK_EXPORT_ONLY,
+        Kind.ORDERS: ORDER_COLUMNS + ORDER_EXPORT_ONLY,
+    }[kind]
+    pending: list[Record] = []  # CSV rows of the order being gathered
+    for item in read_records(path, columns=columns):
+        if isinstance(item, RowError):
+            yield Unit([item.line], errors=[item])
+            continue
+        if kind is Kind.ORDERS:
+            data = {k: v for k, v in item.data.items() if k not in ORDER_EXPORT_ONLY}
+            item = Record(item.line, data)
+            if csv_file:
+                if pending and (
+                    not data.get("number") or data.get("number") != pending[0].data.get("number")
+                ):
+                    yield _validate(
+                        Unit([r.line for r in pending], rename=_csv_order_field(pending)),
+                        OrderCreate,
+                        _order_from_csv(pending),
+                    )
+                    pending = []
+                pending.append(item)
+                continue
+            yield _validate(Unit([item.line]), OrderCreate, data)
+        elif kind is Kind.STOCK:
+            data = {k: v for k, v in item.data.items() if k not in STOCK_EXPORT_ONLY}
+            yield _validate(Unit([item.line]), StockRow, data)
+        else:
+            unit = Unit([item.line], rename=_csv_product_field(item.line) if csv_file else None)
+            try:
+                data = _product_from_csv(item.data) if csv_file else item.data
+            except ValueError as exc:
+                unit.errors.append(RowError(item.line, "attributes", str(exc)))
+                yield unit
+                continue
+            yield _validate(unit, ProductCreate, data)
+    if pending:
+        yield _validate(
+            Unit([r.line for r in pending], rename=_csv_order_field(pending)),
+            OrderCreate,
+            _order_from_csv(pending),
+        )
+
+
+# --- models → rows, through the services --------------------------------------------------------------------
+
+
+async def _write_product(session: AsyncSession, tenant_id: int, data: ProductCreate) -> None:
+    """A new handle creates the product; a known handle gains the record's SKUs (one CSV row per SKU)."""
+    product = await catalog.find_product_by_handle(session, tenant_id, data.handle)
+    if product is None:
+        await catalog.do_create_product(session, tenant_id, data)
+    else:
+        await catalog.do_add_skus(session, tenant_id, product, data.skus)
+
+
+async def _write_stock(session: AsyncSession, tenant_id: int, row: StockRow) -> None:
+    warehouse = await catalog.find_warehouse_by_code(session, tenant_id, row.warehouse_code)
+    if warehouse is None:
+        raise InvalidInput(f"no warehouse {row.warehouse_code!r}", field="warehouse_code")
+    sku = (await catalog.find_skus_by_code(session, tenant_id, [row.sku_code])).get(row.sku_code)
+    if sku is None:
+        raise InvalidInput(f"no SKU {row.sku_code!r}", field="sku_code")
+    batch_id = None
+    if row.batch_code:
+        batch = await catalog.find_batch(session, tenant_id, sku.id, row.batch_code)
+        batch = batch or await catalog.do_create_batch(
+            session, tenant_id, sku.id, BatchCreate(code=row.batch_code)
+        )
+        batch_id = batch.id
+    await catalog.do_set_stock(
+        session,
+        tenant_id,
+        StockSet(
+            warehouse_id=warehouse.id,
+            sku_id=sku.id,
+            batch_id=batch_id,
+            on_hand=row.on_hand,
+            low_stock_threshold=row.low_stock_threshold,
+        ),
+    )
+
+
+async def _write_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> None:
+    await orders.do_create_order(session, tenant_id, data)
+
+
+WRITERS: dict[Kind, Callable[[AsyncSession, int, Any], Awaitable[None]]] = {
+    Kind.PRODUCTS: _write_product,
+    Kind.STOCK: _write_stock,
+    Kind.ORDERS: _write_order,
+}
+
+
+async def run_import(
+    db: Database, tenant_id: int, kind: Kind, path: Path, advance: Callable[[int], None] = lambda n: None
+) -> ImportReport:
+    """Import `path` into the tenant. `advance(n)` is told how many file records each unit consumed."""
+    report = ImportReport()
+    units = _units(kind, path)
+    while True:
+        chunk = [unit for _, unit in zip(range(CHUNK), units, strict=False)]
+        if not chunk:
+            return report
+        async with db.transaction(tenant_id=tenant_id) as session:
+            for unit in chunk:
+                await _write_unit(session, tenant_id, kind, unit, report)
+                advance(len(unit.lines))
+
+
+async def _write_unit(
+    session: AsyncSession, tenant_id: int, kind: Kind, unit: Unit, report: ImportReport
+) -> None:
+    if unit.errors or unit.model is None:
+        report.rejected.extend(unit.errors)
+        return
+    try:
+        async with session.begin_nested():
+            await WRITERS[kind](session, tenant_id, unit.model)
+    except DomainError as exc:
+        path = str(exc.details.get("field") or "")
+        line, name = unit.rename(path) if unit.rename and path else (unit.lines[0], path)
+        report.rejected.append(RowError(line, name, exc.message))
+    except (IntegrityError, DataError) as exc:
+        report.rejected.append(
+            RowError(unit.lines[0], "", f"refused by the database: {type(exc.orig).__name__}")
+        )
+    else:
+        report.imported += 1
+
+
+# --- export ------------------------------------------------------------------------------------------------
+
+
+async def export_pages(
+    db: Database, tenant_id: int, kind: Kind, fmt: FileFormat
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The tenant's data a page at a time, in the shape `run_import` reads back (CSV rows or JSON objects)."""
+    cursor: str | None = None
+    while True:
+        async with db.transaction(tenant_id=tenant_id) as session:
+            if kind is Kind.PRODUCTS:
+                rows, cursor = await _product_page(session, tenant_id, fmt, cursor)
+            elif kind is Kind.STOCK:
+                rows, cursor = await _stock_page(session, tenant_id, cursor)
+            else:
+                rows, cursor = await _order_page(session, tenant_id, fmt, cursor)
+        yield rows
+        if cursor is None:
+            return
+
+
+async def _product_page(
+    session: AsyncSession, tenant_id: int, fmt: FileFormat, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    page = await catalog.list_products(session, tenant_id, cursor=cursor, limit=200)
+    skus = await catalog.skus_of_products(session, tenant_id, [p.id for p in page.items])
+    rows: list[dict[str, Any]] = []
+    for product in page.items:
+        head = {k: getattr(product, k) for k in ("handle", "title", "category", "brand", "description")}
+        items = [{name: getattr(sku, name) for name in SKU_COLUMNS} for sku in skus[product.id]]
+        if fmt is FileFormat.JSONL:
+            rows.append(head | {"skus": items})
+        else:
+            rows += [head | {SKU_COLUMNS[k]: v for k, v in item.items()} for item in items] or [head]
+    return rows, page.next_cursor
+
+
+async def _stock_page(
+    session: AsyncSession, tenant_id: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    page = await catalog.list_stock(session, tenant_id, cursor=cursor, limit=200)
+    warehouses = {w.id: w.code for w in await catalog.list_warehouses(session, tenant_id)}
+    skus = await catalog.skus_by_ids(session, tenant_id, [s.sku_id for s in page.items])
+    batches = await catalog.batches_by_ids(session, tenant_id, [s.batch_id for s in page.items if s.batch_id])
+    rows = [
+        {
+            "warehouse_code": warehouses[s.warehouse_id],
+            "sku_code": skus[s.sku_id].code,
+            "batch_code": batches[s.batch_id].code if s.batch_id else None,
+            "on_hand": s.on_hand,
+            "low_stock_threshold": s.low_stock_threshold,
+            "reserved": s.reserved,
+            "available": s.on_hand - s.reserved,
+        }
+        for s in page.items
+    ]
+    return rows, page.next_cursor
+
+
+async def _order_page(
+    session: AsyncSession, tenant_id: int, fmt: FileFormat, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    page = await orders.list_orders(session, tenant_id, orders.OrderFilters(), cursor=cursor, limit=200)
+    rows: list[dict[str, Any]] = []
+    for order in page.items:
+        customer = await orders.access_customer(session, tenant_id, order.customer_id)
+        head = {
+            "number": order.number,
+            "placed_at": order.placed_at.isoformat(),
+            "channel": order.channel.value,
+            "currency": order.currency,
+            "external_ref": order.external_ref,
+            "status": order.status.value,
+            "total_minor": order.total_minor,
+        }
+        who = {
+            "email": customer.email,
+            "name": customer.name,
+            "country": customer.country,
+            "preferred_language": customer.preferred_language,
+        }
+        address = {k: v for k, v in (order.shipping_address or {}).items() if k in ADDRESS_FIELDS}
+        lines = [
+            {"sku_code": sku.code, "quantity": line.quantity, "unit_price_minor": line.unit_price_minor}
+            for line, sku in await orders.order_lines(session, tenant_id, order.id)
+        ]
+        if fmt is FileFormat.JSONL:
+            rows.append(head | {"customer": who, "shipping_address": address, "lines": lines})
+        else:
+            flat = (
+                head
+                | {CUSTOMER_COLUMNS[k]: v for k, v in who.items()}
+                | {f"ship_{k}": v for k, v in address.items()}
+            )
+            rows += [flat | line for line in lines]
+    return rows, page.next_cursor
