@@ -73,9 +73,9 @@ def _read_csv(path: Path, columns: Sequence[str]) -> Iterator[Record | RowError]
                 f"{path.name}: unknown column(s) {', '.join(unknown)}; expected some of {', '.join(columns)}"
             )
         reader.fieldnames = header
-        line = 2  # the header is line 1
         for row in reader:
-            start, line = line, reader.line_num + 1
+            # line_num is the last physical line read; quoted cells may span lines, blank lines are skipped.
+            start = reader.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str))
             if None in row:
                 yield RowError(start, "", f"{len(row[None]) + len(header)} cells for {len(header)} columns")
                 continue
