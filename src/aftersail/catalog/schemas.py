@@ -33,7 +33,8 @@ _NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO"})
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(c for c in Locale("en").territories if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
+    codes = {str(c) for c in Locale("en").territories}
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
 
 
 def check_country(value: str) -> str:

@@ -108,7 +108,9 @@ def _attributes(text: str) -> Any:
 
 
 def _product_from_csv(cells: dict[str, str]) -> dict[str, Any]:
-    product = {k: cells[k] for k in ("handle", "title", "category", "brand", "description") if k in cells}
+    product: dict[str, Any] = {
+        k: cells[k] for k in ("handle", "title", "category", "brand", "description") if k in cells
+    }
     sku = {name: cells[column] for name, column in SKU_COLUMNS.items() if column in cells}
     if "attributes" in sku:
         sku["attributes"] = _attributes(sku["attributes"])
