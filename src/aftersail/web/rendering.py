@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from aftersail.kit.config import CONSOLE_LOCALES, SUPPORTED_LOCALES
 from aftersail.kit.errors import DomainError
@@ -82,8 +83,13 @@ def environment(locale: str) -> Environment:
     )
     env.filters["when"] = lambda value, tz=None, fmt="medium": format_when(value, tz, locale, fmt)
     env.filters["day"] = lambda value, tz=None, fmt="medium": format_day(value, tz, locale, fmt)
-    env.filters["money"] = lambda amount, currency: format_money(int(amount), currency, locale)
+    env.filters["money"] = lambda amount, currency: _isolated_ltr(format_money(int(amount), currency, locale))
     return env
+
+
+def _isolated_ltr(text: str) -> Markup:
+    """Amounts keep their own left-to-right order inside Arabic text (else 'US$' shows as '$US')."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
 
 
 def render(

@@ -1,0 +1,232 @@
+"""The console and the buyer shell in a real browser, against a real uvicorn server on a migrated SQLite file.
+
+Signs in through the form, switches the console to Chinese, opens Orders and an order; then opens the buyer
+shell in Arabic on a phone-sized screen and checks that the layout really mirrors. Screenshots go to the
+artifacts directory; the final ones are also copied to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from aftersail.kit.db import Database
+from aftersail.kit.migrate import upgrade_async
+from tests.e2e.test_pages_shop import PASSWORD, Shop, seed_shop
+
+pytestmark = pytest.mark.browser
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Server:
+    base_url: str
+    shop: Shop
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    data_dir = tmp_path_factory.mktemp("browser-server")
+    url = f"sqlite+aiosqlite:///{data_dir / 'aftersail.db'}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "AFTERSAIL_ENV": "test",
+        "AFTERSAIL_DATABASE_URL": url,
+        "AFTERSAIL_DATA_DIR": str(data_dir),
+        "AFTERSAIL_PORT": str(port),
+        "AFTERSAIL_RUN_DISPATCHER": "false",
+        "AFTERSAIL_SECRET_KEY": "browser-test-secret-key-that-is-long-enough",
+    }
+    # Migrate before the server starts (the server only serves).
+    subprocess.run(
+        [sys.executable, "-c", f"from aftersail.kit.migrate import upgrade; upgrade({url!r})"],
+        check=True,
+        env=env,
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aftersail.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"the server did not start:\n{output}")
+            time.sleep(0.2)
+        yield base_url, url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+async def server(server_process: tuple[str, str]) -> Server:
+    base_url, url = server_process
+    await upgrade_async(url)  # a no-op: already at head; keeps the database state explicit here
+    db = Database(url)
+    try:
+        shop = await seed_shop(db, agent_locale="en")
+    finally:
+        await db.dispose()
+    return Server(base_url=base_url, shop=shop)
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+def watch_for_errors(page: Page) -> list[str]:
+    """Console errors (a CSP violation shows up here) and failed requests."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+async def save(page: Page, artifacts_dir: Path, name: str, *, publish: bool = False) -> Path:
+    path = artifacts_dir / name
+    await page.screenshot(path=str(path), full_page=True)
+    if publish:
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SCREENSHOTS / name)
+    return path
+
+
+async def test_console_sign_in_switch_to_chinese_and_open_an_order(
+    server: Server, browser: Browser, artifacts_dir: Path
+) -> None:
+    context = await browser.new_context(viewport={"width": 1360, "height": 860}, locale="en-US")
+    page = await context.new_page()
+    errors = watch_for_errors(page)
+
+    await page.goto(f"{server.base_url}/orders")
+    assert "/login?next=/orders" in page.url
+    await page.get_by_role("link", name="English").click()
+    await page.get_by_label("Email").fill(server.shop.agent_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await save(page, artifacts_dir, "console-login-en.png")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server.base_url}/orders")
+    assert await page.locator("h1").inner_text() == "Orders"
+    assert await page.locator(".tenant-name").inner_text() == "Harbor & Pine Goods"
+
+    await page.get_by_role("button", name="中文").click()
+    await page.wait_for_load_state()
+    assert await page.locator("html").get_attribute("lang") == "zh"
+    assert await page.locator("h1").inner_text() == "订单"
+    assert await page.locator('.nav a[aria-current="page"]').inner_text() == "订单"
+    rows = page.locator("table.table tbody tr")
+    assert await rows.count() == len(server.shop.orders)
+    await save(page, artifacts_dir, "console-zh.png", publish=True)
+
+    # Filter by status, then open the order.
+    await page.get_by_label("状态").select_option("allocated")
+    await page.wait_for_url(re.compile(r".*/orders\?.*status=allocated"))
+    assert await rows.count() == 1
+    await rows.first.locator("a").first.click()
+    await page.wait_for_url("**/orders/*")
+    heading = await page.locator("h1").inner_text()
+    assert heading.startswith("订单 AE-")
+    assert await page.get_by_text("分仓、发货与退换货").count() == 1
+    assert await page.get_by_text("Layla Haddad").count() >= 1
+    await save(page, artifacts_dir, "console-zh-order.png", publish=True)
+
+    # The choice stuck to the user: a fresh page load is still Chinese.
+    await page.goto(f"{server.base_url}/warehouses")
+    assert await page.locator("h1").inner_text() == "海外仓"
+    await page.locator(".card", has_text="Los Angeles").click()
+    await page.wait_for_url(re.compile(r".*/warehouses\?warehouse=\d+"))
+    assert await page.locator("tr.row-low").count() == 1
+    await save(page, artifacts_dir, "console-zh-warehouses.png")
+    assert errors == []
+    await context.close()
+
+
+async def test_buyer_shell_in_arabic_on_a_phone(
+    server: Server, browser: Browser, artifacts_dir: Path
+) -> None:
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="ar-AE",
+    )
+    page = await context.new_page()
+    errors = watch_for_errors(page)
+    shop = server.shop
+    number = next(n for n in shop.orders if n.startswith("AE-"))
+
+    await page.goto(f"{server.base_url}/help?shop={shop.tenant.slug}")
+    html = page.locator("html")
+    assert await html.get_attribute("lang") == "ar" and await html.get_attribute("dir") == "rtl"
+    assert await page.locator("h1").inner_text() == "ابحث عن طلبك"
+    await page.get_by_label("رقم الطلب").fill(number)
+    await page.get_by_label("البريد الإلكتروني").fill(shop.emails["layla"])
+    await save(page, artifacts_dir, "buyer-ar-help.png")
+    await page.get_by_role("button", name="ابحث عن طلبي").click()
+    await page.wait_for_url("**/o/*")
+    assert await page.locator("h1").inner_text() == "قيد التجهيز"
+
+    # Mirrored: the store name at the right edge, the language menu at the left, text right-aligned.
+    brand = await page.locator(".buyer-brand").bounding_box()
+    menu = await page.locator(".lang-menu summary").bounding_box()
+    assert brand and menu and brand["x"] > menu["x"]
+    assert await page.locator(".sheet h1").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # No sideways scrolling on a phone.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await save(page, artifacts_dir, "buyer-ar.png", publish=True)
+    assert errors == []
+    await context.close()
