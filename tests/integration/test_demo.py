@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.models import Batch, BundleComponent, Lane, Sku, StockLevel, Warehouse
-from aftersail.demo.accounts import DEMO_LOGINS, DEMO_PASSWORD
+from aftersail.demo.accounts import DEMO_LOGINS, DEMO_PASSWORD, DEMO_TENANT_SLUGS
 from aftersail.demo.loader import demo_present, load_demo
 from aftersail.demo.markets import MARKETS
-from aftersail.demo.sellers import DEMO_NOW, ORDER_WINDOW
+from aftersail.demo.sellers import DEMO_NOW, DEMO_SLUGS, ORDER_WINDOW
 from aftersail.kit.db import Database, create_engine
 from aftersail.kit.errors import Conflict
 from aftersail.kit.migrate import upgrade_async
@@ -146,6 +146,7 @@ async def test_tenants_users_and_teams(demo_db: Database) -> None:
             "zh",
         )
         assert lumiere.name == "Lumière Beauty"
+        assert set(DEMO_SLUGS) == set(DEMO_TENANT_SLUGS)  # what `serve` looks for before printing logins
         assert await session.scalar(select(func.count()).select_from(Tenant)) == 2
 
         users = {user.email: user for user in await session.scalars(select(User))}
