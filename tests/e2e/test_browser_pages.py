@@ -190,6 +190,12 @@ async def test_console_sign_in_switch_to_chinese_and_open_an_order(
     await page.wait_for_url(re.compile(r".*/warehouses\?warehouse=\d+"))
     assert await page.locator("tr.row-low").count() == 1
     await save(page, artifacts_dir, "console-zh-warehouses.png")
+
+    # On a phone the sidebar folds into a strip above the page, and only the tables scroll sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"{server.base_url}/orders")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await save(page, artifacts_dir, "console-zh-mobile.png")
     assert errors == []
     await context.close()
 
