@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from aftersail.catalog.models import Product, Sku, StockLevel, Warehouse
@@ -157,11 +156,6 @@ def _big_payload() -> bytes:
     return json.dumps(big).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit.http.BodyLimitMiddleware raises inside receive(); FastAPI turns that "
-    "into 400 'error parsing the body'. Buffer up to the limit in the middleware to answer 413.",
-)
 async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
     before = await counts(database, tenant)

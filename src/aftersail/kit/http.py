@@ -129,7 +129,11 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before the route reads them (by header, then by count)."""
+    """Refuses bodies over `max_bytes` with 413 before the route sees them.
+
+    A declared `Content-Length` over the limit is refused at once; a streamed (chunked) body is read up to
+    the limit and replayed to the app, so the route never parses a truncated body.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
@@ -149,28 +153,30 @@ class BodyLimitMiddleware:
         limit = self._limit_for(scope["path"])
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await _too_large(send, limit)
+                return
+            await self.app(scope, receive, send)  # the server enforces the declared length
             return
+        buffered: list[Message] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge
-            return message
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > limit:
+                await _too_large(send, limit)
+                return
+            if not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
