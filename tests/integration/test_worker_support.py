@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -81,7 +81,7 @@ async def record_effect(session: AsyncSession, delivery: Delivery) -> None:
     log_path = os.environ.get(EFFECT_LOG_ENV)
     if log_path:
         with open(log_path, "a", encoding="utf-8") as log:  # noqa: ASYNC230 - a tiny append in a test
-            log.write(f"start {delivery.event_id} {os.getpid()}\n")
+            log.write(f"start {delivery.event_id} {os.getpid()} {started}\n")
     await asyncio.sleep(float(os.environ.get(EFFECT_SLEEP_ENV, "0.2")))
     await session.execute(
         text("UPDATE outbox_test_counter SET applied = applied + 1 WHERE id = 1"),
@@ -95,6 +95,14 @@ async def record_effect(session: AsyncSession, delivery: Delivery) -> None:
 
 
 # --- subprocesses ------------------------------------------------------------------------------------------
+
+
+def read_starts(log_path: Path) -> list[tuple[int, str, float]]:
+    """(event id, worker pid, time) of every handler start logged by `record_effect`."""
+    if not log_path.exists():
+        return []
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    return [(int(p[1]), p[2], float(p[3])) for p in (line.split() for line in lines) if p[0] == "start"]
 
 
 def free_port() -> int:
@@ -120,14 +128,14 @@ def subprocess_env(database_url: str, data_dir: Path, **extra: str) -> dict[str,
 
 def start_cli(args: list[str], env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
     """`aftersail <args>` as a child process, its output going to `log_file`."""
-    output = log_file.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-c", "from aftersail.cli import main; main()", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
+    with log_file.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from aftersail.cli import main; main()", *args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -141,14 +149,27 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def wait_for(
-    predicate: Callable[[], Awaitable[T]], *, within: float, interval: float = 0.05, what: str = "condition"
+    predicate: Callable[[], Awaitable[T]],
+    *,
+    within: float,
+    interval: float = 0.05,
+    what: str = "condition",
+    logs: Sequence[Path] = (),
 ) -> T:
-    """Poll the async `predicate` until it returns something truthy; fail after `within` seconds."""
+    """Poll the async `predicate` until it returns something truthy; fail after `within` seconds, showing
+    the end of the subprocess `logs`."""
     deadline = time.monotonic() + within
     while True:
         value = await predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
+            tails = "\n".join(f"--- {path.name}\n{tail(path)}" for path in logs)
+            raise AssertionError(f"timed out after {within}s waiting for {what}\n{tails}")
         await asyncio.sleep(interval)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return "(no output)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

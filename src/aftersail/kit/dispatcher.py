@@ -78,6 +78,10 @@ class Dispatcher:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not db.is_postgres:
+            # SQLite has one writer at a time and each handler transaction writes first: events claimed
+            # beyond the one being handled would only queue for the lock while their leases run down.
+            concurrency = 1
         self.db = db
         self.registry = registry
         self.worker_id = (worker_id or new_worker_id())[:100]
@@ -195,13 +199,16 @@ class Dispatcher:
             return await self._claim_postgres(limit)
         return await self._claim_sqlite(limit)
 
-    @staticmethod
-    def _claimable(now: Any) -> Any:
-        # The SQL form of outbox.is_claimable.
-        return or_(
+    def _claimable(self, now: Any) -> Any:
+        # The SQL form of outbox.is_claimable, minus the events this dispatcher is delivering right now
+        # (a lease renewal held up by a busy database must not make it take its own event twice).
+        claimable = or_(
             and_(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.due_at <= now),
             and_(OutboxEvent.status == OutboxStatus.RUNNING, OutboxEvent.locked_until < now),
         )
+        if self._inflight:
+            return and_(claimable, OutboxEvent.id.not_in(list(self._inflight)))
+        return claimable
 
     def _claim_values(self, now: Any) -> dict[str, Any]:
         return {

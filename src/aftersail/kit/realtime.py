@@ -42,6 +42,20 @@ def tenant_channel(tenant_id: int) -> str:
     return f"tenant:{tenant_id}"
 
 
+class Messages:
+    """The messages of one subscription. Unlike an async generator, waiting for the next one can be
+    cancelled (a timeout, a closing socket) without ending the subscription."""
+
+    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> Messages:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self._queue.get()
+
+
 class InMemoryBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
@@ -54,16 +68,12 @@ class InMemoryBus:
             queue.put_nowait(message)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def subscribe(self, channel: str) -> AsyncIterator[Messages]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
         self._subscribers[channel].add(queue)
 
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            while True:
-                yield await queue.get()
-
         try:
-            yield messages()
+            yield Messages(queue)
         finally:
             self._subscribers[channel].discard(queue)
             if not self._subscribers[channel]:
@@ -101,7 +111,7 @@ class RedisBus:
         await self._redis.ping()
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def subscribe(self, channel: str) -> AsyncIterator[Messages]:
         async with self._local.subscribe(channel) as messages:
             try:
                 await self._join(channel)
