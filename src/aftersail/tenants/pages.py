@@ -125,14 +125,15 @@ async def logout(
 
 
 @router.post("/locale")
-async def switch_locale(request: Request, console: ConsoleDep, services: ServicesDep) -> Response:
+async def switch_locale(
+    request: Request, console: ConsoleDep, services: ServicesDep, session: SessionDep
+) -> Response:
     """Stores the chosen console language on the user (and in the `lang` cookie for the sign-in page)."""
     form = await request.form()
     chosen = match_locale(_form_text(form, "lang", 16), CONSOLE_LOCALES)
     if chosen is None:
         raise InvalidInput(f"lang: one of {', '.join(CONSOLE_LOCALES)}", field="lang")
-    # The user row was loaded in this transaction; the request's commit stores the change.
-    console.user.locale = chosen
+    await tenants.do_set_user_locale(session, user=console.user, locale=chosen)
     response = RedirectResponse(safe_next(_form_text(form, "next", 1000)), status_code=303)
     _remember_lang(response, chosen, services.settings)
     return response

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
+from aftersail.kit.config import CONSOLE_LOCALES
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from aftersail.kit.security import (
     MIN_PASSWORD_LENGTH,
@@ -83,6 +84,15 @@ async def do_create_user(
         languages=languages or [],
     )
     session.add(user)
+    await session.flush()
+    return user
+
+
+async def do_set_user_locale(session: AsyncSession, *, user: User, locale: str) -> User:
+    """Stores the console language a user picked (one of kit.config.CONSOLE_LOCALES)."""
+    if locale not in CONSOLE_LOCALES:
+        raise InvalidInput(f"lang: one of {', '.join(CONSOLE_LOCALES)}", field="lang")
+    user.locale = locale
     await session.flush()
     return user
 
