@@ -297,3 +297,25 @@ async def test_running_dispatcher_delivers_right_after_commit(db: Database) -> N
     finally:
         await worker.stop()
     assert sorted(d.payload["n"] for d in recorder.deliveries) == [1, 2]
+
+
+async def test_stopping_hands_unfinished_events_back(db: Database) -> None:
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(session, delivery: Delivery) -> None:  # type: ignore[no-untyped-def]
+        started.set()
+        await never.wait()
+
+    registry = Registry()
+    registry.register("stuck.job", name="test.stuck")(stuck)
+    worker = Dispatcher(db, registry, poll_seconds=0.05, drain_seconds=0.2, lease=timedelta(seconds=60))
+    async with db.transaction(system=True) as session:
+        event_id = (await emit(session, "stuck.job", {}, tenant_id=None)).id
+    worker.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await worker.stop()
+
+    released = await load(db, event_id)
+    assert (released.status, released.locked_by, released.locked_until) == (OutboxStatus.PENDING, None, None)
+    async with db.transaction(system=True) as session:
+        assert await session.scalar(select(func.count()).select_from(HandledEvent)) == 0, "rolled back"

@@ -139,11 +139,13 @@ class Dispatcher:
             log.info("outbox dispatcher %s stopped", self.worker_id)
 
     async def run_once(self) -> int:
-        """Claim what is due now, deliver it, and return how many events were delivered (for tests
-        and one-shot runs)."""
-        claimed = await self.claim(self.concurrency)
-        await asyncio.gather(*(self.deliver(event) for event in claimed))
-        return len(claimed)
+        """Deliver everything due now, `concurrency` events at a time, and return how many deliveries
+        were made (for tests and one-shot runs)."""
+        delivered = 0
+        while claimed := await self.claim(self.concurrency):
+            await asyncio.gather(*(self.deliver(event) for event in claimed))
+            delivered += len(claimed)
+        return delivered
 
     def _spawn(self, event: Claimed) -> None:
         task = asyncio.create_task(self.deliver(event), name=f"outbox-event-{event.id}")
@@ -163,10 +165,29 @@ class Dispatcher:
         tasks = list(self._inflight.values())
         if not tasks:
             return
+        unfinished = list(self._inflight)
         _done, pending = await asyncio.wait(tasks, timeout=self.drain_seconds)
-        for task in pending:  # rolled back; the lease runs out and another dispatcher takes the event
+        if not pending:
+            return
+        for task in pending:  # their handler transactions roll back
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        try:  # hand the events back now rather than when their leases run out
+            async with self.db.transaction(system=True) as session:
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(
+                        OutboxEvent.id.in_(unfinished),
+                        OutboxEvent.locked_by == self.worker_id,
+                        OutboxEvent.status == OutboxStatus.RUNNING,
+                    )
+                    .values(status=OutboxStatus.PENDING, due_at=utcnow(), locked_by=None, locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:
+            log.warning(
+                "could not release unfinished outbox events; their leases will run out", exc_info=True
+            )
 
     async def _renew_leases(self) -> None:
         interval = max(self.lease.total_seconds() / 3, 0.05)
@@ -247,7 +268,7 @@ class Dispatcher:
             ]
             take = [row.id for row in rows if row.id not in dead]
             if dead:
-                await self._bury(session, dead, now)
+                await self._bury(session, OutboxEvent.id.in_(dead), now)
             if not take:
                 return []
             result = await session.execute(
@@ -267,21 +288,14 @@ class Dispatcher:
                 return []
         async with self.db.transaction(system=True) as session:
             # One conditional UPDATE per step: SQLite runs each statement atomically under its write lock.
-            await session.execute(
-                update(OutboxEvent)
-                .where(
+            await self._bury(
+                session,
+                and_(
                     OutboxEvent.status == OutboxStatus.RUNNING,
                     OutboxEvent.locked_until < now,
                     OutboxEvent.attempts >= OutboxEvent.max_attempts,
-                )
-                .values(
-                    status=OutboxStatus.DEAD,
-                    finished_at=now,
-                    locked_by=None,
-                    locked_until=None,
-                    last_error=LEASE_EXPIRED_ERROR,
-                )
-                .execution_options(synchronize_session=False)
+                ),
+                now,
             )
             due = (
                 select(OutboxEvent.id)
@@ -300,11 +314,11 @@ class Dispatcher:
             return [Claimed(*row) for row in result.all()]
 
     @staticmethod
-    async def _bury(session: AsyncSession, ids: list[int], now: Any) -> None:
-        log.error("outbox events %s are dead: %s", ids, LEASE_EXPIRED_ERROR)
-        await session.execute(
+    async def _bury(session: AsyncSession, which: Any, now: Any) -> None:
+        """Expired leases on their last attempt: dead (see outbox.expired_lease_is_dead)."""
+        result = await session.execute(
             update(OutboxEvent)
-            .where(OutboxEvent.id.in_(ids))
+            .where(which)
             .values(
                 status=OutboxStatus.DEAD,
                 finished_at=now,
@@ -312,8 +326,11 @@ class Dispatcher:
                 locked_until=None,
                 last_error=LEASE_EXPIRED_ERROR,
             )
+            .returning(OutboxEvent.id)
             .execution_options(synchronize_session=False)
         )
+        if ids := [row.id for row in result]:
+            log.error("outbox events %s are dead: %s", ids, LEASE_EXPIRED_ERROR)
 
     # --- delivering ----------------------------------------------------------------------------------
 
