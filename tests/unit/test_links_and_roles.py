@@ -58,3 +58,11 @@ def test_cursor_round_trip_and_garbage() -> None:
     assert decode_cursor(encode_cursor(12345)) == 12345
     with pytest.raises(Exception, match="cursor"):
         decode_cursor("not-a-cursor")
+
+
+def test_cursor_beyond_a_bigint_is_refused() -> None:
+    import base64
+
+    forged = base64.urlsafe_b64encode(f"id:{2**63}".encode()).decode().rstrip("=")
+    with pytest.raises(Exception, match="cursor"):
+        decode_cursor(forged)

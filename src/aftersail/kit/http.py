@@ -64,11 +64,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = _status_for(exc)
-        fields = (
-            [{"path": exc.field, "message": exc.message}]
-            if isinstance(exc, InvalidInput) and exc.field
-            else None
-        )
+        field = exc.details.get("field")
+        fields = [{"path": str(field), "message": exc.message}] if field else None
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         details = {k: v for k, v in exc.details.items() if k != "field"}
         return JSONResponse(
