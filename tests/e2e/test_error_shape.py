@@ -22,9 +22,9 @@ async def test_conflict_names_the_field(client: httpx.AsyncClient, database: Any
     assert error["fields"] == [{"path": "handle", "message": error["message"]}]
 
 
-async def test_not_found_has_no_fields(client: httpx.AsyncClient, database: Any) -> None:
+async def test_not_found_names_the_missing_id(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
     missing = await client.get(f"{API}/products/999999999", headers=tenant.headers())
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
-    assert "fields" not in missing.json()["error"]
+    assert missing.json()["error"]["fields"][0]["path"] == "product_id"
