@@ -27,7 +27,7 @@ from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
 from tests.factories import make_tenant
 from tests.integration.test_worker_support import isolated_database, wait_for
 
-FAST_RETRY = RetryPolicy(base_seconds=0.2, max_seconds=1.0)
+FAST_RETRY = RetryPolicy(base_seconds=0.4, max_seconds=2.0)
 
 
 @pytest.fixture
@@ -58,6 +58,11 @@ async def load(db: Database, event_id: int) -> OutboxEvent:
         event = await session.get(OutboxEvent, event_id)
         assert event is not None
         return event
+
+
+async def sleep_until_due(db: Database, event_id: int) -> None:
+    due_at = (await load(db, event_id)).due_at
+    await asyncio.sleep(max(0.0, (due_at - utcnow()).total_seconds()) + 0.02)
 
 
 async def test_emitted_event_is_dispatched_once_after_commit(db: Database) -> None:
@@ -108,8 +113,8 @@ async def test_failing_handler_is_retried_with_backoff_then_dead(db: Database) -
     async with db.transaction(system=True) as session:
         event_id = (await emit(session, "webhook.send", {}, tenant_id=None, max_attempts=3)).id
 
-    # Attempt n waits between half and all of base * 2**(n-1): 0.1–0.2 s, then 0.2–0.4 s.
-    for attempt, (low, high) in enumerate([(0.1, 0.2), (0.2, 0.4)], start=1):
+    # Attempt n waits between half and all of base * 2**(n-1): 0.2–0.4 s, then 0.4–0.8 s.
+    for attempt, (low, high) in enumerate([(0.2, 0.4), (0.4, 0.8)], start=1):
         before = utcnow()
         assert await worker.run_once() == 1
         failed = await load(db, event_id)
@@ -120,7 +125,7 @@ async def test_failing_handler_is_retried_with_backoff_then_dead(db: Database) -
         wait = (failed.due_at - before).total_seconds()
         assert low - 0.01 <= wait <= high + 0.5, wait
         assert await worker.run_once() == 0, "not retried before its backoff ran out"
-        await asyncio.sleep(max(0.0, (failed.due_at - utcnow()).total_seconds()) + 0.02)
+        await sleep_until_due(db, event_id)
 
     assert await worker.run_once() == 1
     dead = await load(db, event_id)
@@ -148,7 +153,7 @@ async def test_handler_that_recovers_succeeds_on_retry(db: Database) -> None:
         event_id = (await emit(session, "mail.send", {"to": "a@example.com"}, tenant_id=None)).id
 
     assert await worker.run_once() == 1
-    await asyncio.sleep(0.25)
+    await sleep_until_due(db, event_id)
     assert await worker.run_once() == 1
     done = await load(db, event_id)
     assert done.status is OutboxStatus.DONE and done.attempts == 2
@@ -161,7 +166,7 @@ async def test_scheduled_job_runs_at_its_due_time_and_is_scheduled_once(db: Data
     registry = Registry()
     registry.register("sla.check", name="test.sla")(recorder)
     worker = dispatcher(db, registry)
-    due_at = utcnow() + timedelta(seconds=0.6)
+    due_at = utcnow() + timedelta(seconds=1)
     async with db.transaction(system=True) as session:
         job = await schedule_job(session, "sla.check", {"ticket": 1}, due_at, None, dedupe_key="sla:1:1")
     async with db.transaction(system=True) as session:
@@ -190,7 +195,7 @@ async def test_redelivery_skips_handlers_that_already_applied_the_event(db: Data
         event_id = (await emit(session, "return.approved", {"rma": "R1"}, tenant_id=None)).id
 
     assert await worker.run_once() == 1  # steady applies, flaky fails
-    await asyncio.sleep(0.25)
+    await sleep_until_due(db, event_id)
     assert await worker.run_once() == 1  # only flaky runs again
     assert len(steady.deliveries) == 1 and len(flaky.deliveries) == 2
     assert (await load(db, event_id)).status is OutboxStatus.DONE
@@ -245,7 +250,7 @@ async def test_expired_lease_is_reclaimed_and_the_late_worker_is_fenced(db: Data
     recorder = Recorder()
     registry = Registry()
     registry.register("slow.job", name="test.recorder")(recorder)
-    first = dispatcher(db, registry, worker_id="first", lease=timedelta(seconds=0.3))
+    first = dispatcher(db, registry, worker_id="first", lease=timedelta(seconds=1))
     second = dispatcher(db, registry, worker_id="second", lease=timedelta(seconds=5))
     async with db.transaction(system=True) as session:
         event_id = (await emit(session, "slow.job", {}, tenant_id=None)).id
@@ -254,7 +259,7 @@ async def test_expired_lease_is_reclaimed_and_the_late_worker_is_fenced(db: Data
     running = await load(db, event_id)
     assert (running.status, running.locked_by, running.attempts) == (OutboxStatus.RUNNING, "first", 1)
     assert await second.claim(1) == [], "a live lease is respected"
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(max(0.0, (running.locked_until - utcnow()).total_seconds()) + 0.02)
     [reclaimed] = await second.claim(1)
     assert reclaimed.attempts == 2
     await second.deliver(reclaimed)

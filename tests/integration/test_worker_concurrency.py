@@ -55,7 +55,7 @@ async def test_two_workers_never_run_the_same_event(db: Database, tmp_path: Path
         async def both_ready() -> bool:
             return all(log.exists() and " ready with " in log.read_text(encoding="utf-8") for log in logs)
 
-        await wait_for(both_ready, within=15, what="both workers to start", logs=logs)
+        await wait_for(both_ready, within=15, what="both workers to start", logs=logs, processes=workers)
         async with db.transaction(system=True) as session:
             for n in range(EVENTS):
                 await emit(session, EFFECT_TOPIC, {"n": n}, tenant_id=None)
@@ -67,7 +67,9 @@ async def test_two_workers_never_run_the_same_event(db: Database, tmp_path: Path
                 )
             return pending == 0
 
-        await wait_for(all_done, within=20, interval=0.1, what="every event to be done", logs=logs)
+        await wait_for(
+            all_done, within=20, interval=0.1, what="every event to be done", logs=logs, processes=workers
+        )
     finally:
         for worker in workers:
             stop(worker)

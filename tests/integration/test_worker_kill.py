@@ -88,6 +88,7 @@ async def test_killed_worker_leaves_no_event_lost_and_none_applied_twice(
             interval=0.01,
             what="the worker to be inside a handler",
             logs=[tmp_path / "worker-1.log"],
+            processes=[first],
         )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
@@ -114,6 +115,7 @@ async def test_killed_worker_leaves_no_event_lost_and_none_applied_twice(
             interval=0.1,
             what="every event to be done",
             logs=[tmp_path / "worker-1.log", tmp_path / "worker-2.log"],
+            processes=[second],
         )
     finally:
         stop(second)

@@ -155,17 +155,20 @@ async def wait_for(
     interval: float = 0.05,
     what: str = "condition",
     logs: Sequence[Path] = (),
+    processes: Sequence[subprocess.Popen[bytes]] = (),
 ) -> T:
-    """Poll the async `predicate` until it returns something truthy; fail after `within` seconds, showing
-    the end of the subprocess `logs`."""
+    """Poll the async `predicate` until it returns something truthy; fail after `within` seconds, or as
+    soon as one of `processes` exits, showing the end of the subprocess `logs`."""
     deadline = time.monotonic() + within
     while True:
         value = await predicate()
         if value:
             return value
-        if time.monotonic() > deadline:
+        exited = [p.args for p in processes if p.poll() is not None]
+        if exited or time.monotonic() > deadline:
             tails = "\n".join(f"--- {path.name}\n{tail(path)}" for path in logs)
-            raise AssertionError(f"timed out after {within}s waiting for {what}\n{tails}")
+            problem = f"{exited} exited" if exited else f"timed out after {within}s"
+            raise AssertionError(f"{problem} waiting for {what}\n{tails}")
         await asyncio.sleep(interval)
 
 
