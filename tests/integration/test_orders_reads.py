@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from aftersail.catalog import service as catalog
+from aftersail.catalog import stock
 from aftersail.catalog.models import StockLevel
 from aftersail.catalog.schemas import ProductCreate, StockSet, WarehouseCreate
 from aftersail.kit.db import Database
@@ -120,7 +121,7 @@ async def test_stock_never_set_below_reserved(database: Database) -> None:
             tid,
             WarehouseCreate(code="FRA", name="Frankfurt", country="DE", time_zone="Europe/Berlin"),
         )
-        level = await catalog.do_set_stock(
+        level = await stock.do_set_stock(
             session, tid, StockSet(warehouse_id=warehouse.id, sku_id=ids["sku"], on_hand=10)
         )
         level_id = level.id
@@ -128,14 +129,14 @@ async def test_stock_never_set_below_reserved(database: Database) -> None:
         await session.execute(update(StockLevel).where(StockLevel.id == level_id).values(reserved=6))
     async with database.transaction(tenant_id=tid) as session:
         with pytest.raises(Conflict, match="below the 6 units already reserved"):
-            await catalog.do_set_stock(
+            await stock.do_set_stock(
                 session, tid, StockSet(warehouse_id=warehouse.id, sku_id=ids["sku"], on_hand=5)
             )
     async with database.transaction(tenant_id=tid) as session:
-        kept = await catalog.do_set_stock(
+        kept = await stock.do_set_stock(
             session, tid, StockSet(warehouse_id=warehouse.id, sku_id=ids["sku"], on_hand=6)
         )
         assert (kept.id, kept.on_hand, kept.reserved) == (level_id, 6, 6)
-        page = await catalog.list_stock(session, tid, warehouse_id=warehouse.id)
+        page = await stock.list_stock(session, tid, warehouse_id=warehouse.id)
         assert [s.id for s in page.items] == [level_id]
         assert [w.code for w in await catalog.list_warehouses(session, tid)] == ["FRA"]

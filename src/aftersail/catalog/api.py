@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aftersail.catalog import service as catalog
+from aftersail.catalog import stock
 from aftersail.catalog.models import Product
 from aftersail.catalog.schemas import (
     BatchCreate,
@@ -15,20 +16,17 @@ from aftersail.catalog.schemas import (
     BundleSet,
     LaneCreate,
     LaneOut,
-    Paged,
-    PathId,
     ProductCreate,
     ProductOut,
-    QueryId,
     SkuCreate,
     SkuOut,
     StockOut,
     StockSet,
     WarehouseCreate,
     WarehouseOut,
-    query_text,
 )
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.web.deps import CatalogWriter, Reader, SessionDep, StockWriter
 
 router = APIRouter()
@@ -133,13 +131,13 @@ async def get_bundle_components(
 async def create_batch(
     sku_id: PathId, body: BatchCreate, session: SessionDep, principal: CatalogWriter
 ) -> BatchOut:
-    return BatchOut.model_validate(await catalog.do_create_batch(session, principal.tenant_id, sku_id, body))
+    return BatchOut.model_validate(await stock.do_create_batch(session, principal.tenant_id, sku_id, body))
 
 
 @router.get("/skus/{sku_id}/batches", response_model=list[BatchOut], tags=["catalog"])
 async def list_batches(sku_id: PathId, session: SessionDep, principal: Reader) -> list[BatchOut]:
     return [
-        BatchOut.model_validate(b) for b in await catalog.list_batches(session, principal.tenant_id, sku_id)
+        BatchOut.model_validate(b) for b in await stock.list_batches(session, principal.tenant_id, sku_id)
     ]
 
 
@@ -190,7 +188,7 @@ async def list_stock(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Paged[StockOut]:
-    page = await catalog.list_stock(
+    page = await stock.list_stock(
         session, principal.tenant_id, warehouse_id=warehouse_id, sku_id=sku_id, cursor=cursor, limit=limit
     )
     return Paged[StockOut](items=[StockOut.of(s) for s in page.items], next_cursor=page.next_cursor)
@@ -200,4 +198,4 @@ async def list_stock(
 async def set_stock(body: StockSet, session: SessionDep, principal: StockWriter) -> StockOut:
     """Set the on-hand count of one warehouse/SKU/batch slot (created when new). Refused with 409 when the
     new count is below the units already reserved for orders."""
-    return StockOut.of(await catalog.do_set_stock(session, principal.tenant_id, body))
+    return StockOut.of(await stock.do_set_stock(session, principal.tenant_id, body))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from aftersail.catalog import service as catalog
+from aftersail.catalog import stock
 from aftersail.catalog.models import Sku, StockLevel, Warehouse, WarehouseCapability
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import NotFound
@@ -61,7 +62,7 @@ async def warehouses_page(
     rows: list[StockRow] = []
     next_cursor = None
     if chosen is not None:
-        page = await catalog.list_stock(
+        page = await stock.list_stock(
             session, tenant_id, warehouse_id=chosen.id, cursor=cursor or None, limit=PAGE_SIZE
         )
         next_cursor = page.next_cursor

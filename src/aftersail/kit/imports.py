@@ -4,7 +4,6 @@ each record in its own SAVEPOINT: a rejected record leaves no trace, the valid o
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,37 +15,30 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import service as catalog
-from aftersail.catalog.schemas import BatchCreate, Code, ProductCreate, StockSet, Strict
+from aftersail.catalog import stock
+from aftersail.catalog.schemas import BatchCreate, ProductCreate, StockSet
 from aftersail.kit.csvio import FileFormat, Record, RowError, format_of, read_records, validation_errors
+from aftersail.kit.csvlayout import (
+    ADDRESS_FIELDS,
+    CUSTOMER_COLUMNS,
+    LINE_COLUMNS,
+    SKU_COLUMNS,
+    csv_order_field,
+    csv_product_field,
+    order_from_csv,
+    product_from_csv,
+)
 from aftersail.kit.db import Database
 from aftersail.kit.errors import DomainError, InvalidInput
+from aftersail.kit.validation import Code, Strict
 from aftersail.orders import service as orders
 from aftersail.orders.schemas import OrderCreate
 
 CHUNK = 200  # records per transaction; each record still has its own savepoint
 
-SKU_COLUMNS = {
-    "code": "sku_code",
-    "title": "sku_title",
-    "category": "sku_category",
-    "attributes": "attributes",
-    "declared_value_minor": "declared_value_minor",
-    "currency": "currency",
-    "weight_grams": "weight_grams",
-    "hs_code": "hs_code",
-    "barcode": "barcode",
-}
 PRODUCT_COLUMNS = ("handle", "title", "category", "brand", "description", *SKU_COLUMNS.values())
 STOCK_COLUMNS = ("warehouse_code", "sku_code", "batch_code", "on_hand", "low_stock_threshold")
 STOCK_EXPORT_ONLY = ("reserved", "available")
-ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
-CUSTOMER_COLUMNS = {
-    "email": "customer_email",
-    "name": "customer_name",
-    "country": "customer_country",
-    "preferred_language": "customer_language",
-}
-LINE_COLUMNS = ("sku_code", "quantity", "unit_price_minor")
 ORDER_COLUMNS = (
     "number",
     "placed_at",
@@ -97,75 +89,6 @@ class StockRow(Strict):
 # --- records → validated models ---------------------------------------------------------------------------
 
 
-def _attributes(text: str) -> Any:
-    """`{"size": "M"}` (JSON) or `size=M; color=red`."""
-    if text.startswith("{"):
-        return json.loads(text)
-    pairs = [part.split("=", 1) for part in text.split(";") if part.strip()]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError("use JSON or key=value pairs separated by ';'")
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
-def _product_from_csv(cells: dict[str, str]) -> dict[str, Any]:
-    product: dict[str, Any] = {
-        k: cells[k] for k in ("handle", "title", "category", "brand", "description") if k in cells
-    }
-    sku = {name: cells[column] for name, column in SKU_COLUMNS.items() if column in cells}
-    if "attributes" in sku:
-        sku["attributes"] = _attributes(sku["attributes"])
-    if sku:
-        sku.setdefault("title", product.get("title", ""))
-    product["skus"] = [sku] if sku else []
-    return product
-
-
-def _csv_product_field(line: int) -> Callable[[str], tuple[int, str]]:
-    by_name = dict(SKU_COLUMNS)
-
-    def rename(path: str) -> tuple[int, str]:
-        parts = path.split(".")
-        if parts[0] == "skus" and len(parts) > 2:
-            return line, by_name.get(parts[2], parts[2])
-        return line, path
-
-    return rename
-
-
-def _order_from_csv(rows: list[Record]) -> dict[str, Any]:
-    first = rows[0].data
-    order: dict[str, Any] = {
-        k: first[k] for k in ("number", "placed_at", "channel", "currency", "external_ref") if k in first
-    }
-    address = {f: first[f"ship_{f}"] for f in ADDRESS_FIELDS if f"ship_{f}" in first}
-    customer = {name: first[column] for name, column in CUSTOMER_COLUMNS.items() if column in first}
-    customer.setdefault("name", address.get("name", ""))
-    if "country" in address:
-        customer.setdefault("country", address["country"])
-    order |= {
-        "customer": customer,
-        "shipping_address": address,
-        "lines": [{c: r.data[c] for c in LINE_COLUMNS if c in r.data} for r in rows],
-    }
-    return order
-
-
-def _csv_order_field(rows: list[Record]) -> Callable[[str], tuple[int, str]]:
-    customer = dict(CUSTOMER_COLUMNS)
-
-    def rename(path: str) -> tuple[int, str]:
-        parts = path.split(".")
-        if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(rows):
-            return rows[int(parts[1])].line, parts[2] if len(parts) > 2 else "sku_code"
-        if parts[0] == "customer" and len(parts) > 1:
-            return rows[0].line, customer.get(parts[1], parts[1])
-        if parts[0] == "shipping_address" and len(parts) > 1:
-            return rows[0].line, f"ship_{parts[1]}"
-        return rows[0].line, path
-
-    return rename
-
-
 def _validate(unit: Unit, schema: type[BaseModel], data: dict[str, Any]) -> Unit:
     try:
         unit.model = schema.model_validate(data)
@@ -196,9 +119,9 @@ def _units(kind: Kind, path: Path) -> Iterator[Unit]:
                     not data.get("number") or data.get("number") != pending[0].data.get("number")
                 ):
                     yield _validate(
-                        Unit([r.line for r in pending], rename=_csv_order_field(pending)),
+                        Unit([r.line for r in pending], rename=csv_order_field(pending)),
                         OrderCreate,
-                        _order_from_csv(pending),
+                        order_from_csv(pending),
                     )
                     pending = []
                 pending.append(item)
@@ -208,9 +131,9 @@ def _units(kind: Kind, path: Path) -> Iterator[Unit]:
             data = {k: v for k, v in item.data.items() if k not in STOCK_EXPORT_ONLY}
             yield _validate(Unit([item.line]), StockRow, data)
         else:
-            unit = Unit([item.line], rename=_csv_product_field(item.line) if csv_file else None)
+            unit = Unit([item.line], rename=csv_product_field(item.line) if csv_file else None)
             try:
-                data = _product_from_csv(item.data) if csv_file else item.data
+                data = product_from_csv(item.data) if csv_file else item.data
             except ValueError as exc:
                 unit.errors.append(RowError(item.line, "attributes", str(exc)))
                 yield unit
@@ -218,9 +141,9 @@ def _units(kind: Kind, path: Path) -> Iterator[Unit]:
             yield _validate(unit, ProductCreate, data)
     if pending:
         yield _validate(
-            Unit([r.line for r in pending], rename=_csv_order_field(pending)),
+            Unit([r.line for r in pending], rename=csv_order_field(pending)),
             OrderCreate,
-            _order_from_csv(pending),
+            order_from_csv(pending),
         )
 
 
@@ -245,12 +168,12 @@ async def _write_stock(session: AsyncSession, tenant_id: int, row: StockRow) -> 
         raise InvalidInput(f"no SKU {row.sku_code!r}", field="sku_code")
     batch_id = None
     if row.batch_code:
-        batch = await catalog.find_batch(session, tenant_id, sku.id, row.batch_code)
-        batch = batch or await catalog.do_create_batch(
+        batch = await stock.find_batch(session, tenant_id, sku.id, row.batch_code)
+        batch = batch or await stock.do_create_batch(
             session, tenant_id, sku.id, BatchCreate(code=row.batch_code)
         )
         batch_id = batch.id
-    await catalog.do_set_stock(
+    await stock.do_set_stock(
         session,
         tenant_id,
         StockSet(
@@ -351,10 +274,10 @@ async def _product_page(
 async def _stock_page(
     session: AsyncSession, tenant_id: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    page = await catalog.list_stock(session, tenant_id, cursor=cursor, limit=200)
+    page = await stock.list_stock(session, tenant_id, cursor=cursor, limit=200)
     warehouses = {w.id: w.code for w in await catalog.list_warehouses(session, tenant_id)}
     skus = await catalog.skus_by_ids(session, tenant_id, [s.sku_id for s in page.items])
-    batches = await catalog.batches_by_ids(session, tenant_id, [s.batch_id for s in page.items if s.batch_id])
+    batches = await stock.batches_by_ids(session, tenant_id, [s.batch_id for s in page.items if s.batch_id])
     rows = [
         {
             "warehouse_code": warehouses[s.warehouse_id],

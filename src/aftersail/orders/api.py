@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from aftersail.catalog.schemas import Paged, PathId, QueryId, query_text
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
 from aftersail.orders.schemas import (

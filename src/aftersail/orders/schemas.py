@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from aftersail.catalog.schemas import Address, CountryCode, CurrencyCode, IdIn, Out, Strict, TimeZoneName
+from aftersail.kit.validation import Address, CountryCode, CurrencyCode, IdIn, Out, Strict, TimeZoneName
 from aftersail.orders.models import OrderChannel, OrderStatus
 
 Email = Annotated[

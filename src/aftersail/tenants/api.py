@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
-from aftersail.catalog.schemas import PathId
+from aftersail.kit.validation import PathId
 from aftersail.tenants import service as tenants
-from aftersail.tenants.models import ApiKey
 from aftersail.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TenantOut
 from aftersail.web.deps import Reader, SessionDep, TenantAdmin
 
@@ -30,11 +28,8 @@ async def who_am_i(session: SessionDep, principal: Reader) -> MeOut:
 @router.get("/api-keys", response_model=list[ApiKeyOut], tags=["tenant"])
 async def list_api_keys(session: SessionDep, principal: TenantAdmin) -> list[ApiKeyOut]:
     """Prefix, name, role and dates of every key, revoked ones included; never the secret."""
-    # A read with no service counterpart yet (tenants.service has no list_api_keys); tenant-filtered here.
-    rows = await session.scalars(
-        select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id).order_by(ApiKey.id.desc())
-    )
-    return [ApiKeyOut.model_validate(key) for key in rows]
+    keys = await tenants.list_api_keys(session, principal.tenant_id)
+    return [ApiKeyOut.model_validate(key) for key in keys]
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["tenant"])

@@ -7,12 +7,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from aftersail.kit.validation import Out
 from aftersail.tenants.models import Role
 
 
-class TenantOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class TenantOut(Out):
     id: int
     slug: str
     name: str
@@ -35,9 +34,7 @@ class ApiKeyCreate(BaseModel):
     role: Role
 
 
-class ApiKeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ApiKeyOut(Out):
     id: int
     name: str
     prefix: str

@@ -190,6 +190,14 @@ async def access_api_key(session: AsyncSession, presented: str) -> ApiKey:
     return key
 
 
+async def list_api_keys(session: AsyncSession, tenant_id: int) -> list[ApiKey]:
+    """Every key of the tenant, revoked ones included, newest first."""
+    rows = await session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id.desc())
+    )
+    return list(rows.all())
+
+
 async def do_revoke_api_key(session: AsyncSession, *, tenant_id: int, api_key_id: int) -> ApiKey:
     key = await session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == api_key_id))
     if key is None:
