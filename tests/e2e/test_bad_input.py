@@ -185,3 +185,12 @@ async def test_a_refused_order_leaves_no_customer_or_lines(client: httpx.AsyncCl
     stock = {"warehouse_id": 10**6, "sku_id": product["skus"][0]["id"], "on_hand": 3}
     assert (await client.put(f"{API}/stock", json=stock, headers=tenant.headers())).status_code == 422
     assert await counts(database, tenant) == after_first
+
+
+async def test_api_key_name_with_a_nul_byte_is_422(client: httpx.AsyncClient, database: Any) -> None:
+    tenant = await make_tenant(database)
+    refused = await client.post(
+        f"{API}/api-keys", json={"name": "shop\u0000", "role": "agent"}, headers=tenant.headers()
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"][0]["path"] == "name"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
 
-from aftersail.kit.validation import Out
+from aftersail.kit.validation import Out, Strict
 from aftersail.tenants.models import Role
 
 
@@ -27,9 +27,7 @@ class MeOut(BaseModel):
     api_key_id: int | None
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Role
 

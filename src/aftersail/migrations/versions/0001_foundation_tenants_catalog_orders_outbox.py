@@ -13,7 +13,6 @@ from alembic import op
 import aftersail.kit.db
 from aftersail.kit.rls import disable_rls, enable_rls
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
