@@ -2,7 +2,7 @@
 
 Signs in through the form, switches the console to Chinese, opens Orders and an order; then opens the buyer
 shell in Arabic on a phone-sized screen and checks that the layout really mirrors. Screenshots go to the
-artifacts directory; the final ones are also copied to docs/screenshots/.
+artifacts directory; with AFTERSAIL_UPDATE_SCREENSHOTS=1 the final ones also refresh docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def watch_for_errors(page: Page) -> list[str]:
 async def save(page: Page, artifacts_dir: Path, name: str, *, publish: bool = False) -> Path:
     path = artifacts_dir / name
     await page.screenshot(path=str(path), full_page=True)
-    if publish:
+    if publish and os.environ.get("AFTERSAIL_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / name)
     return path
