@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
     run_dispatcher: bool = Field(default=True, description="Run the outbox dispatcher inside the server")
+    outbox_lease_seconds: float = Field(default=60.0, gt=0, description="How long a claimed event is held")
+    outbox_poll_seconds: float = Field(default=0.5, gt=0, description="Idle dispatcher poll interval")
+    outbox_retry_base_seconds: float = Field(default=2.0, gt=0, description="First retry delay (doubles)")
+    outbox_retry_max_seconds: float = Field(default=600.0, gt=0, description="Longest retry delay")
+    outbox_drain_seconds: float = Field(default=10.0, ge=0, description="Grace for in-flight events on stop")
+    worker_imports: str = Field(
+        default="", description="Extra comma-separated modules whose handlers register"
+    )
     session_max_age_seconds: int = 12 * 3600
     buyer_link_max_age_seconds: int = 30 * 24 * 3600
     secure_cookies: bool | None = Field(default=None, description="Defaults to on when the base URL is https")
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.base_url.startswith("https://")
+
+    @property
+    def worker_import_modules(self) -> list[str]:
+        return [name.strip() for name in self.worker_imports.split(",") if name.strip()]
 
     @property
     def is_sqlite(self) -> bool:

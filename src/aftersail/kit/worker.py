@@ -16,8 +16,6 @@ import signal
 from collections.abc import Iterable
 from datetime import timedelta
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.dispatcher import Dispatcher
@@ -26,25 +24,6 @@ from aftersail.kit.outbox import Registry, RetryPolicy, handlers
 from aftersail.kit.realtime import RealtimeBus, create_bus, realtime_forwarder
 
 log = logging.getLogger("aftersail.worker")
-
-
-class DispatcherSettings(BaseSettings):
-    """Tuning of every dispatcher of a deployment (`AFTERSAIL_OUTBOX_*`), and
-    `AFTERSAIL_WORKER_IMPORTS`: comma-separated modules imported at start so that their handlers
-    register (plug-ins, or the handlers of a test)."""
-
-    model_config = SettingsConfigDict(env_prefix="AFTERSAIL_", env_file=".env", extra="ignore")
-
-    outbox_lease_seconds: float = 60.0
-    outbox_poll_seconds: float = 0.5
-    outbox_retry_base_seconds: float = 2.0
-    outbox_retry_max_seconds: float = 600.0
-    outbox_drain_seconds: float = 10.0
-    worker_imports: str = ""
-
-    @property
-    def modules(self) -> list[str]:
-        return [name.strip() for name in self.worker_imports.split(",") if name.strip()]
 
 
 def load_handler_modules(extra: Iterable[str] = ()) -> list[str]:
@@ -72,11 +51,10 @@ def application_registry(bus: RealtimeBus) -> Registry:
 
 
 def build_dispatcher(
-    db: Database, bus: RealtimeBus, *, concurrency: int = 4, settings: DispatcherSettings | None = None
+    db: Database, bus: RealtimeBus, settings: Settings, *, concurrency: int = 4
 ) -> Dispatcher:
     """A dispatcher with every handler of the application (and of `AFTERSAIL_WORKER_IMPORTS`)."""
-    settings = settings or DispatcherSettings()
-    imported = load_handler_modules(settings.modules)
+    imported = load_handler_modules(settings.worker_import_modules)
     log.debug("outbox handler modules: %s", ", ".join(imported) or "-")
     return Dispatcher(
         db,
@@ -97,7 +75,7 @@ def run_worker(settings: Settings, concurrency: int = 4) -> None:
 async def serve_worker(settings: Settings, *, concurrency: int = 4) -> None:
     db = Database(settings.resolved_database_url, pool_size=concurrency + 2)
     bus = create_bus(settings)
-    dispatcher = build_dispatcher(db, bus, concurrency=concurrency)
+    dispatcher = build_dispatcher(db, bus, settings, concurrency=concurrency)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(dispatcher.stop()))

@@ -13,7 +13,7 @@ async def start_background(services: Services) -> None:
     bus = create_bus(services.settings)
     services.extras["bus"] = bus
     if services.settings.run_dispatcher:
-        dispatcher = build_dispatcher(services.db, bus)
+        dispatcher = build_dispatcher(services.db, bus, services.settings)
         dispatcher.start()
         services.extras["dispatcher"] = dispatcher
 
