@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aftersail.cli import admin, data, demo, server
+from aftersail.cli import admin, data, demo, outbox, server
 
 app = typer.Typer(
     help="AfterSail: after-sales service desk for cross-border sellers.",
@@ -15,6 +15,7 @@ server.register(app)
 demo.register(app)
 data.register(app)
 admin.register(app)
+outbox.register(app)
 
 
 def main() -> None:
