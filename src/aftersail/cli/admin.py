@@ -31,7 +31,7 @@ def create_user(
 ) -> None:
     """Create a console user in a tenant."""
 
-    async def _create() -> int:
+    async def _create() -> tuple[int, str]:
         db = open_database(load_settings())
         try:
             async with db.transaction(system=True) as session:
@@ -45,16 +45,16 @@ def create_user(
                     role=role,
                     locale=locale,
                 )
-                return user.id
+                return user.id, user.email
         finally:
             await db.dispose()
 
     try:
-        user_id = run(_create())
+        user_id, stored_email = run(_create())
     except DomainError as exc:
         err_console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"Created user {email} (id {user_id}, role {role.value}).")
+    console.print(f"Created user {stored_email} (id {user_id}, role {role.value}).")
 
 
 @keys_app.command("create")
