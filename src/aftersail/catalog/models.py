@@ -20,7 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Base, BigId, IdMixin, TenantMixin, TimestampMixin
+from aftersail.kit.types import enum_column
 
 
 class WarehouseCapability(StrEnum):
@@ -149,6 +151,32 @@ class StockLevel(IdMixin, TenantMixin, Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None]
+
+
+class StockMovementKind(StrEnum):
+    SNAPSHOT = "snapshot"
+    ADJUSTMENT = "adjustment"
+    RESERVED = "reserved"
+    UNRESERVED = "unreserved"
+    SHIPPED = "shipped"
+
+
+class StockMovement(IdMixin, TenantMixin, Base):
+    """Why on-hand or reserved changed: warehouse snapshots and adjustments, reservations and their release.
+    Reconciliation reads this to explain a difference."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (Index("ix_stock_movements_level_created", "stock_level_id", "created_at"),)
+
+    stock_level_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_levels.id", ondelete="CASCADE"))
+    kind: Mapped[StockMovementKind] = mapped_column(enum_column(StockMovementKind))
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # One row per warehouse/SKU/batch slot; NULL batch counts as one slot (NULLs are distinct in a plain UNIQUE).
