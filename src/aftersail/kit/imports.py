@@ -31,6 +31,7 @@ from aftersail.kit.csvlayout import (
 from aftersail.kit.db import Database
 from aftersail.kit.errors import DomainError, InvalidInput
 from aftersail.kit.validation import Code, Strict
+from aftersail.orders import allocation
 from aftersail.orders import service as orders
 from aftersail.orders.schemas import OrderCreate
 
@@ -187,7 +188,7 @@ async def _write_stock(session: AsyncSession, tenant_id: int, row: StockRow) -> 
 
 
 async def _write_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> None:
-    await orders.do_create_order(session, tenant_id, data)
+    await allocation.do_place_order(session, tenant_id, data, actor="import")
 
 
 WRITERS: dict[Kind, Callable[[AsyncSession, int, Any], Awaitable[None]]] = {

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime
 
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
+from aftersail.orders import allocation
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
 from aftersail.orders.schemas import (
@@ -79,9 +80,10 @@ async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> Or
 
 @router.post("/orders", status_code=201, response_model=OrderDetailOut, tags=["orders"])
 async def create_order(body: OrderCreate, session: SessionDep, principal: OrderWriter) -> OrderDetailOut:
-    """Record an order (status `pending`). Give the customer by id or inline (matched by email), and each
-    line's SKU by id or code; the total is computed from the lines."""
-    order = await orders.do_create_order(session, principal.tenant_id, body)
+    """Record an order and allocate it to the warehouses that serve its destination (status `allocated`,
+    or `backordered` for units no warehouse has). Give the customer by id or inline (matched by email), and
+    each line's SKU by id or code; the total is computed from the lines."""
+    order = await allocation.do_place_order(session, principal.tenant_id, body, actor=principal.actor)
     return await _order_detail(session, principal.tenant_id, order)
 
 

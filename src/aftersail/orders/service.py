@@ -250,16 +250,17 @@ async def _order_skus(session: AsyncSession, tenant_id: int, data: OrderCreate) 
 
 
 async def do_create_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Order:
-    """A pending order with its lines; the total is the sum of the lines. Allocation happens later."""
+    """A pending order with its lines; the total is the sum of the lines (allocation: orders.allocation)."""
     if data.number is not None:
         taken = await session.scalar(
             select(Order.id).where(Order.tenant_id == tenant_id, Order.number == data.number)
         )
         if taken is not None:
             raise Conflict(f"an order numbered {data.number} already exists", field="number")
+    host = ""
     if data.live_session_id is not None:
         try:
-            await access_live_session(session, tenant_id, data.live_session_id)
+            host = (await access_live_session(session, tenant_id, data.live_session_id)).host
         except NotFound as exc:
             raise InvalidInput("no such live session", field="live_session_id") from exc
     skus = await _order_skus(session, tenant_id, data)
@@ -275,6 +276,7 @@ async def do_create_order(session: AsyncSession, tenant_id: int, data: OrderCrea
         shipping_address=data.shipping_address.model_dump(),
         country=data.shipping_address.country,
         live_session_id=data.live_session_id,
+        host=host,
         external_ref=data.external_ref,
         placed_at=data.placed_at or utcnow(),
     )

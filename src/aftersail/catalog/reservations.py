@@ -1,0 +1,194 @@
+"""Reserving and releasing stock for allocations: the only code that moves `stock_levels.reserved`.
+
+Each reservation is one conditional UPDATE per stock row (`… WHERE on_hand - reserved >= :n`), taken in
+stock-row id order so that two transactions touching the same rows queue instead of deadlocking; the CHECK
+constraints stand behind it. A row whose free units ran out under us makes `do_reserve` raise
+`StockContended`, and the caller re-plans from a fresh read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.catalog.models import Batch, BundleComponent, Lane, StockLevel, Warehouse, WarehouseCapability
+from aftersail.catalog.rules import StockSlot, WarehouseOption
+from aftersail.kit.clock import utcnow
+from aftersail.kit.errors import Conflict
+
+
+class StockContended(Conflict):
+    """Free stock changed between the read and the reservation; re-plan and try again."""
+
+    code = "stock_contended"
+
+
+@dataclass(frozen=True, slots=True)
+class StockAfter:
+    """A stock row's figures right after a reservation moved it."""
+
+    stock_level_id: int
+    warehouse_id: int
+    sku_id: int
+    on_hand: int
+    reserved: int
+    low_stock_threshold: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+async def serving_options(session: AsyncSession, tenant_id: int, country: str) -> list[WarehouseOption]:
+    """Active fulfilment warehouses with a lane to `country`."""
+    rows = await session.execute(
+        select(
+            Warehouse.id, Warehouse.name, Warehouse.capabilities, Lane.transit_days_median, Lane.cost_minor
+        )
+        .join(Lane, and_(Lane.warehouse_id == Warehouse.id, Lane.tenant_id == tenant_id))
+        .where(
+            Warehouse.tenant_id == tenant_id, Warehouse.is_active.is_(True), Lane.country == country.upper()
+        )
+    )
+    return [
+        WarehouseOption(warehouse_id, _short_name(name), transit, cost)
+        for warehouse_id, name, capabilities, transit, cost in rows.all()
+        if WarehouseCapability.FULFILMENT.value in (capabilities or [WarehouseCapability.FULFILMENT.value])
+    ]
+
+
+def _short_name(name: str) -> str:
+    """ "Frankfurt (Raunheim)" → "Frankfurt" for reasons people read at a glance."""
+    return name.split(" (", 1)[0]
+
+
+async def free_slots(
+    session: AsyncSession, tenant_id: int, warehouse_ids: Iterable[int], sku_ids: Iterable[int]
+) -> list[StockSlot]:
+    warehouse_ids, sku_ids = list(warehouse_ids), list(sku_ids)
+    if not warehouse_ids or not sku_ids:
+        return []
+    rows = await session.execute(
+        select(
+            StockLevel.id,
+            StockLevel.warehouse_id,
+            StockLevel.sku_id,
+            StockLevel.on_hand - StockLevel.reserved,
+            StockLevel.batch_id,
+            Batch.expires_on,
+            Batch.received_at,
+            Batch.manufactured_on,
+        )
+        .outerjoin(Batch, and_(Batch.id == StockLevel.batch_id, Batch.tenant_id == tenant_id))
+        .where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.warehouse_id.in_(warehouse_ids),
+            StockLevel.sku_id.in_(sku_ids),
+            StockLevel.on_hand > StockLevel.reserved,
+        )
+    )
+    return [
+        # First in = received first; a batch without a receipt date counts from when it was made.
+        StockSlot(
+            level_id,
+            warehouse_id,
+            sku_id,
+            available,
+            batch_id,
+            expires_on,
+            received_at.date() if received_at else made_on,
+        )
+        for level_id, warehouse_id, sku_id, available, batch_id, expires_on, received_at, made_on in rows
+    ]
+
+
+async def bundle_map(
+    session: AsyncSession, tenant_id: int, sku_ids: Iterable[int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Bundle SKU id → [(component SKU id, units per bundle)] for those of `sku_ids` that are bundles."""
+    rows = await session.execute(
+        select(BundleComponent.bundle_sku_id, BundleComponent.component_sku_id, BundleComponent.quantity)
+        .where(BundleComponent.tenant_id == tenant_id, BundleComponent.bundle_sku_id.in_(list(sku_ids)))
+        .order_by(BundleComponent.bundle_sku_id, BundleComponent.component_sku_id)
+    )
+    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bundle_id, component_id, quantity in rows.all():
+        components[bundle_id].append((component_id, quantity))
+    return dict(components)
+
+
+def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    total: dict[int, int] = defaultdict(int)
+    for stock_level_id, units in moves:
+        total[stock_level_id] += units
+    return sorted(total.items())  # id order: the lock order every transaction shares
+
+
+async def do_reserve(
+    session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
+) -> list[StockAfter]:
+    """Reserve `units` on each `(stock_level_id, units)`; all or nothing (the caller's savepoint)."""
+    after = []
+    now = utcnow()
+    for stock_level_id, units in _merged(moves):
+        row = (
+            await session.execute(
+                update(StockLevel)
+                .where(
+                    StockLevel.id == stock_level_id,
+                    StockLevel.tenant_id == tenant_id,
+                    StockLevel.on_hand - StockLevel.reserved >= units,
+                )
+                .values(reserved=StockLevel.reserved + units, updated_at=now)
+                .returning(
+                    StockLevel.warehouse_id,
+                    StockLevel.sku_id,
+                    StockLevel.on_hand,
+                    StockLevel.reserved,
+                    StockLevel.low_stock_threshold,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if row is None:
+            raise StockContended("stock changed while reserving; try again", stock_level_id=stock_level_id)
+        after.append(StockAfter(stock_level_id, *row))
+    return after
+
+
+async def do_unreserve(
+    session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
+) -> list[StockAfter]:
+    """Give reserved units back (an allocation cancelled or moved)."""
+    after = []
+    now = utcnow()
+    for stock_level_id, units in _merged(moves):
+        row = (
+            await session.execute(
+                update(StockLevel)
+                .where(
+                    StockLevel.id == stock_level_id,
+                    StockLevel.tenant_id == tenant_id,
+                    StockLevel.reserved >= units,
+                )
+                .values(reserved=StockLevel.reserved - units, updated_at=now)
+                .returning(
+                    StockLevel.warehouse_id,
+                    StockLevel.sku_id,
+                    StockLevel.on_hand,
+                    StockLevel.reserved,
+                    StockLevel.low_stock_threshold,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if row is None:
+            raise Conflict(
+                "reserved stock is lower than the allocation being released", stock_level_id=stock_level_id
+            )
+        after.append(StockAfter(stock_level_id, *row))
+    return after
