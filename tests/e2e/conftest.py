@@ -25,7 +25,9 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(db_url: str, tmp_data_dir: Path) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(db_url, tmp_data_dir), configure_logs=False)
+    # No in-process dispatcher: it would share the SQLite file with tests that pause this event loop
+    # (sync CLI tests) and could hold the write lock while paused. Dispatch has its own tests.
+    application = create_app(make_settings(db_url, tmp_data_dir, run_dispatcher=False), configure_logs=False)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import emit
+from aftersail.kit.worker import build_dispatcher
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role, User
 from aftersail.web.deps import SESSION_COOKIE
@@ -40,6 +41,10 @@ async def server_url(app: FastAPI) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
+    # The session app runs without a dispatcher; this test needs one to forward live events.
+    services = app.state.services
+    dispatcher = build_dispatcher(services.db, services.extras["bus"], services.settings)
+    dispatcher.start()
     while not server.started:
         if task.done():
             task.result()
@@ -47,6 +52,7 @@ async def server_url(app: FastAPI) -> AsyncIterator[str]:
     yield f"ws://127.0.0.1:{port}/ws"
     server.should_exit = True
     await task
+    await dispatcher.stop()
 
 
 async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:

@@ -61,7 +61,7 @@ async def test_two_workers_never_run_the_same_event(db: Database, tmp_path: Path
                 await emit(session, EFFECT_TOPIC, {"n": n}, tenant_id=None)
 
         async def all_done() -> bool:
-            async with db.transaction(system=True) as session:
+            async with db.transaction(system=True, readonly=True) as session:
                 pending = await session.scalar(
                     select(func.count()).where(OutboxEvent.status != OutboxStatus.DONE)
                 )

@@ -39,17 +39,17 @@ async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def scalar(db: Database, sql: str) -> int:
-    async with db.transaction(system=True) as session:
+    async with db.transaction(system=True, readonly=True) as session:
         return int(await session.scalar(text(sql)) or 0)
 
 
 async def effect_ids(db: Database) -> list[int]:
-    async with db.transaction(system=True) as session:
+    async with db.transaction(system=True, readonly=True) as session:
         return list((await session.scalars(text("SELECT event_id FROM outbox_test_effects"))).all())
 
 
 async def statuses(db: Database) -> dict[int, OutboxStatus]:
-    async with db.transaction(system=True) as session:
+    async with db.transaction(system=True, readonly=True) as session:
         rows = await session.execute(select(OutboxEvent.id, OutboxEvent.status))
         return {row.id: row.status for row in rows}
 

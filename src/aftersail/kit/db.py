@@ -75,6 +75,9 @@ def Code(length: int = 64) -> String:
     return String(length)
 
 
+READONLY_OPTION = "aftersail_readonly"
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -96,10 +99,14 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         event.listen(sync_engine, "connect", _sqlite_on_connect)
 
         # pysqlite's own transaction handling is off (isolation_level=None); begin explicitly so that
-        # SAVEPOINTs work and a transaction spans every statement of a unit of work.
+        # SAVEPOINTs work and a transaction spans every statement of a unit of work. IMMEDIATE takes the
+        # write lock up front (waiting up to busy_timeout): a deferred transaction that read first and
+        # writes later fails at once with "database is locked" if another writer committed in between.
+        # Read-only units of work (`Database.transaction(readonly=True)`) begin deferred and never block.
         @event.listens_for(sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(
@@ -126,14 +133,18 @@ class Database:
 
     @asynccontextmanager
     async def transaction(
-        self, *, tenant_id: int | None = None, system: bool = False
+        self, *, tenant_id: int | None = None, system: bool = False, readonly: bool = False
     ) -> AsyncIterator[AsyncSession]:
         """One transaction, committed on success and rolled back on error.
 
         `tenant_id` scopes the PostgreSQL RLS policies to one tenant; `system=True` is for the few
         cross-tenant reads that have no tenant yet (login by email, API key lookup, workers).
+        On SQLite a unit of work takes the single write lock when it begins (so it never fails half-way on
+        a lock); `readonly=True` begins without it, for polls and reads that must not wait on writers.
         """
         async with self.sessionmaker() as session, session.begin():
+            if readonly:
+                await session.connection(execution_options={READONLY_OPTION: True})
             session.info["tenant_id"] = tenant_id
             if self.is_postgres:
                 await set_rls_context(session, tenant_id=tenant_id, system=system)

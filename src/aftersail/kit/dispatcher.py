@@ -283,7 +283,7 @@ class Dispatcher:
     async def _claim_sqlite(self, limit: int) -> list[Claimed]:
         now = utcnow()
         # A read first: an idle poll must not take SQLite's single write lock.
-        async with self.db.transaction(system=True) as session:
+        async with self.db.transaction(system=True, readonly=True) as session:
             if await session.scalar(select(OutboxEvent.id).where(self._claimable(now)).limit(1)) is None:
                 return []
         async with self.db.transaction(system=True) as session:

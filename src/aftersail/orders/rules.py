@@ -113,7 +113,7 @@ class OrderPolicy:
 def address_key(address: Mapping[str, Any]) -> str:
     """Addresses that differ only in case, spacing or commas are the same parcel stop."""
     parts = []
-    for name in ("name", "line1", "line2", "city", "region", "postcode", "country"):
+    for name in ("name", "company", "line1", "line2", "city", "region", "postal_code", "country"):
         value = str(address.get(name) or "")
         parts.append(" ".join(value.lower().replace(",", " ").split()))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
@@ -177,17 +177,31 @@ async def do_create_api_key(
     return f"{prefix}.{secret}", key
 
 
-async def access_api_key(session: AsyncSession, presented: str) -> ApiKey:
+async def access_api_key(session: AsyncSession, presented: str, *, touch: bool = True) -> ApiKey:
+    """The live key behind `presented`. With `touch`, `last_used_at` moves (at most once a minute); a
+    read-only caller passes `touch=False` and calls `do_touch_api_key` in a transaction of its own."""
     prefix, _, secret = presented.partition(".")
     if not secret:
         raise Unauthenticated("Malformed API key.")
     key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None or key.secret_hash != sha256_hex(secret):
         raise Unauthenticated("Unknown or revoked API key.")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        key.last_used_at = now
+    if touch and api_key_needs_touch(key):
+        key.last_used_at = utcnow()
     return key
+
+
+def api_key_needs_touch(key: ApiKey) -> bool:
+    return key.last_used_at is None or utcnow() - key.last_used_at > timedelta(minutes=1)
+
+
+async def do_touch_api_key(session: AsyncSession, api_key_id: int) -> None:
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == api_key_id)
+        .values(last_used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def list_api_keys(session: AsyncSession, tenant_id: int) -> list[ApiKey]:

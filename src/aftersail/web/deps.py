@@ -33,8 +33,9 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async with services.db.transaction() as session:
+async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    # Safe methods read: on SQLite they begin without the write lock and never wait on writers.
+    async with services.db.transaction(readonly=request.method in SAFE_METHODS) as session:
         yield session
 
 
@@ -60,7 +61,11 @@ async def get_principal(request: Request, session: SessionDep, services: Service
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <api key>'.")
-        key = await tenants.access_api_key(session, presented.strip())
+        readonly = request.method in SAFE_METHODS
+        key = await tenants.access_api_key(session, presented.strip(), touch=not readonly)
+        if readonly and tenants.api_key_needs_touch(key):
+            async with services.db.transaction(system=True) as touching:
+                await tenants.do_touch_api_key(touching, key.id)
         principal = Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id, name=key.name)
     else:
         token = request.cookies.get(SESSION_COOKIE)

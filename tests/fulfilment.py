@@ -1,0 +1,148 @@
+"""A small fulfilment network for tests, built through the catalog services: three warehouses (Frankfurt
+serves DE/FR fast, Felixstowe serves GB fast and DE slower, New Jersey serves US), their lanes, one product
+with SKUs, and stock. Tests change stock with `set_stock` to set up the case they need."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from aftersail.catalog import service as catalog
+from aftersail.catalog import stock
+from aftersail.catalog.schemas import LaneCreate, ProductCreate, SkuCreate, StockSet, WarehouseCreate
+from aftersail.kit.db import Database
+
+# warehouse code → (name, country, time zone, {destination: (median days, p90 days, cost in cents)})
+NETWORK: dict[str, tuple[str, str, str, dict[str, tuple[int, int, int]]]] = {
+    "FRA": (
+        "Frankfurt (Raunheim)",
+        "DE",
+        "Europe/Berlin",
+        {"DE": (2, 3, 450), "FR": (3, 4, 650), "GB": (4, 6, 900)},
+    ),
+    "FXT": ("Felixstowe (Suffolk)", "GB", "Europe/London", {"GB": (1, 2, 350), "DE": (4, 6, 800)}),
+    "EWR": ("New Jersey (Cranbury, NJ)", "US", "America/New_York", {"US": (3, 5, 600)}),
+}
+
+
+@dataclass
+class Network:
+    tenant_id: int
+    warehouses: dict[str, int] = field(default_factory=dict)  # code → id
+    skus: dict[str, int] = field(default_factory=dict)  # short name → id
+    codes: dict[str, str] = field(default_factory=dict)  # short name → SKU code
+
+    async def set_stock(
+        self,
+        db: Database,
+        warehouse: str,
+        sku: str,
+        on_hand: int,
+        *,
+        batch_id: int | None = None,
+        low_stock_threshold: int | None = None,
+    ) -> int:
+        async with db.transaction(tenant_id=self.tenant_id) as session:
+            level = await stock.do_set_stock(
+                session,
+                self.tenant_id,
+                StockSet(
+                    warehouse_id=self.warehouses[warehouse],
+                    sku_id=self.skus[sku],
+                    batch_id=batch_id,
+                    on_hand=on_hand,
+                    low_stock_threshold=low_stock_threshold,
+                ),
+            )
+            return level.id
+
+
+async def make_network(
+    db: Database, tenant_id: int, skus: tuple[str, ...] = ("lamp", "cable", "case")
+) -> Network:
+    """Warehouses and lanes of NETWORK and one product with the given SKUs (no stock yet)."""
+    network = Network(tenant_id)
+    suffix = uuid.uuid4().hex[:6].upper()
+    async with db.transaction(tenant_id=tenant_id) as session:
+        for code, (name, country, zone, lanes) in NETWORK.items():
+            warehouse = await catalog.do_create_warehouse(
+                session,
+                tenant_id,
+                WarehouseCreate(
+                    code=code,
+                    name=name,
+                    country=country,
+                    time_zone=zone,
+                    regions_served=list(lanes),
+                    capabilities=["fulfilment", "returns"],
+                ),
+            )
+            network.warehouses[code] = warehouse.id
+            for destination, (median, p90, cost) in lanes.items():
+                await catalog.do_create_lane(
+                    session,
+                    tenant_id,
+                    LaneCreate(
+                        warehouse_id=warehouse.id,
+                        country=destination,
+                        transit_days_median=median,
+                        transit_days_p90=p90,
+                        cost_minor=cost,
+                        currency="EUR",
+                    ),
+                )
+        _, created = await catalog.do_create_product(
+            session,
+            tenant_id,
+            ProductCreate(
+                handle=f"desk-kit-{suffix.lower()}",
+                title="Desk kit",
+                category="electronics/lighting",
+                skus=[
+                    SkuCreate(
+                        code=f"{name.upper()}-{suffix}",
+                        title=name.title(),
+                        declared_value_minor=2500,
+                        currency="USD",
+                        weight_grams=400,
+                    )
+                    for name in skus
+                ],
+            ),
+        )
+        for name, sku in zip(skus, created, strict=True):
+            network.skus[name] = sku.id
+            network.codes[name] = sku.code
+    return network
+
+
+def order_body(
+    network: Network,
+    lines: dict[str, int],
+    *,
+    country: str = "DE",
+    email: str | None = None,
+    currency: str = "EUR",
+    **extra: object,
+) -> dict[str, object]:
+    """An API order body for `lines` (short SKU name → quantity) shipped to `country`."""
+    return {
+        "customer": {
+            "name": "Lena Vogel",
+            "email": email or f"lena-{uuid.uuid4().hex[:8]}@example.com",
+            "country": country,
+        },
+        "currency": currency,
+        "shipping_address": {
+            "name": "Lena Vogel",
+            "line1": "Hauptstraße 5",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": country,
+        },
+        "lines": [
+            {"sku_id": network.skus[name], "quantity": qty, "unit_price_minor": 1999}
+            for name, qty in lines.items()
+        ],
+        **extra,
+    }
