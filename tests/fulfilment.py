@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog import stock
-from aftersail.catalog.schemas import LaneCreate, ProductCreate, SkuCreate, StockSet, WarehouseCreate
+from aftersail.catalog.models import StockLevel
+from aftersail.catalog.schemas import (
+    BatchCreate,
+    BundleComponentIn,
+    LaneCreate,
+    ProductCreate,
+    SkuCreate,
+    StockSet,
+    WarehouseCreate,
+)
 from aftersail.kit.db import Database
+from aftersail.tenants import service as tenants
 
 # warehouse code → (name, country, time zone, {destination: (median days, p90 days, cost in cents)})
 NETWORK: dict[str, tuple[str, str, str, dict[str, tuple[int, int, int]]]] = {
@@ -55,6 +69,61 @@ class Network:
                 ),
             )
             return level.id
+
+    async def add_batch(
+        self,
+        db: Database,
+        sku: str,
+        code: str,
+        *,
+        expires_on: date | None = None,
+        received_on: date | None = None,
+    ) -> int:
+        """A batch (lot) of `sku`; received at midnight UTC of `received_on` when given."""
+        received = None if received_on is None else f"{received_on.isoformat()}T00:00:00+00:00"
+        async with db.transaction(tenant_id=self.tenant_id) as session:
+            batch = await stock.do_create_batch(
+                session,
+                self.tenant_id,
+                self.skus[sku],
+                BatchCreate.model_validate({"code": code, "expires_on": expires_on, "received_at": received}),
+            )
+            return batch.id
+
+    async def make_bundle(self, db: Database, bundle: str, components: dict[str, int]) -> None:
+        """Turn SKU `bundle` into a kit of `components` (short SKU name → units per bundle)."""
+        async with db.transaction(tenant_id=self.tenant_id) as session:
+            await catalog.do_set_bundle_components(
+                session,
+                self.tenant_id,
+                self.skus[bundle],
+                [
+                    BundleComponentIn(sku_id=self.skus[name], quantity=units)
+                    for name, units in components.items()
+                ],
+            )
+
+    async def stock_levels(self, db: Database) -> dict[tuple[str, str, int | None], tuple[int, int]]:
+        """(warehouse code, SKU name, batch id) → (on hand, reserved) for every stock row of the network."""
+        codes = {wid: code for code, wid in self.warehouses.items()}
+        names = {sid: name for name, sid in self.skus.items()}
+        async with db.transaction(tenant_id=self.tenant_id, readonly=True) as session:
+            rows = await session.scalars(select(StockLevel).where(StockLevel.tenant_id == self.tenant_id))
+            return {
+                (codes[r.warehouse_id], names[r.sku_id], r.batch_id): (r.on_hand, r.reserved)
+                for r in rows.all()
+                if r.warehouse_id in codes and r.sku_id in names
+            }
+
+
+async def set_order_policy(db: Database, tenant_id: int, **orders: Any) -> None:
+    """Set the tenant's order settings (`tenant.settings["orders"]`, read by `OrderPolicy.from_settings`)."""
+    async with db.transaction(system=True) as session:
+        tenant = await tenants.access_tenant(session, tenant_id)
+        tenant.settings = {
+            **(tenant.settings or {}),
+            "orders": {**(tenant.settings or {}).get("orders", {}), **orders},
+        }
 
 
 async def make_network(

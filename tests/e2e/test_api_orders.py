@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from aftersail.tenants.models import Role
-from tests.e2e.test_api_catalog import product_body
 from tests.factories import TenantFixture, make_tenant
+from tests.fulfilment import Network, make_network
 
 API = "/api/v1"
 ADDRESS = {
@@ -21,46 +21,66 @@ ADDRESS = {
 }
 
 
-def order_body(skus: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def order_body(network: Network, **extra: Any) -> dict[str, Any]:
+    """Two lamps by SKU id and a cable by SKU code, shipped to the US (New Jersey serves it)."""
     return {
         "customer": {"name": "Ana Buyer", "email": "Ana@Example.com", "country": "US"},
         "currency": "USD",
         "lines": [
-            {"sku_id": skus[0]["id"], "quantity": 2, "unit_price_minor": 1999},
-            {"sku_code": skus[1]["code"], "quantity": 1, "unit_price_minor": 500},
+            {"sku_id": network.skus["lamp"], "quantity": 2, "unit_price_minor": 1999},
+            {"sku_code": network.codes["cable"], "quantity": 1, "unit_price_minor": 500},
         ],
         "shipping_address": ADDRESS,
         "channel": "web_shop",
     } | extra
 
 
-async def skus_of(client: httpx.AsyncClient, tenant: TenantFixture) -> list[dict[str, Any]]:
-    product = await client.post(f"{API}/products", json=product_body(), headers=tenant.headers())
-    return list(product.json()["skus"])
+async def stocked_network(database: Any, tenant: TenantFixture, units: int = 10) -> Network:
+    network = await make_network(database, tenant.tenant_id)
+    for sku in ("lamp", "cable"):
+        await network.set_stock(database, "EWR", sku, units)
+    return network
 
 
 async def test_order_with_inline_customer_and_lines(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
-    skus = await skus_of(client, tenant)
-    made = await client.post(f"{API}/orders", json=order_body(skus), headers=tenant.headers(Role.AGENT))
+    network = await stocked_network(database, tenant)
+    made = await client.post(f"{API}/orders", json=order_body(network), headers=tenant.headers(Role.AGENT))
     assert made.status_code == 201, made.text
     order = made.json()
     assert re.fullmatch(r"AS-\d{6}-[2-9A-HJKMNP-Z]{5}", order["number"])
     assert (order["status"], order["total_minor"], order["currency"], order["country"]) == (
-        "pending",
+        "allocated",
         2 * 1999 + 500,
         "USD",
         "US",
     )
-    assert [(ln["sku_code"], ln["quantity"], ln["total_minor"]) for ln in order["lines"]] == [
-        (skus[0]["code"], 2, 3998),
-        (skus[1]["code"], 1, 500),
+    assert (order["host"], order["released_at"]) == ("", None)
+    assert [
+        (ln["sku_code"], ln["quantity"], ln["backordered_quantity"], ln["total_minor"])
+        for ln in order["lines"]
+    ] == [(network.codes["lamp"], 2, 0, 3998), (network.codes["cable"], 1, 0, 500)]
+    [allocation] = order["allocations"]
+    assert allocation["warehouse_id"] == network.warehouses["EWR"]
+    assert (allocation["warehouse_code"], allocation["warehouse_name"], allocation["status"]) == (
+        "EWR",
+        "New Jersey (Cranbury, NJ)",
+        "reserved",
+    )
+    assert allocation["reason"] == "New Jersey: all 2 lines in stock, 3 days to US"
+    assert allocation["transit_days"] == 3 and allocation["shipment_group_id"] is not None
+    lamp_line, cable_line = (ln["id"] for ln in order["lines"])
+    assert [
+        (al["order_line_id"], al["sku_code"], al["batch_id"], al["quantity"]) for al in allocation["lines"]
+    ] == [
+        (lamp_line, network.codes["lamp"], None, 2),
+        (cable_line, network.codes["cable"], None, 1),
     ]
     assert order["customer"]["email"] == "ana@example.com"
     # The same email (any case) is the same customer.
     again = await client.post(
         f"{API}/orders",
-        json=order_body(skus, customer={"name": "A. Buyer", "email": "ANA@example.COM", "country": "US"}),
+        json=order_body(network, customer={"name": "A. Buyer", "email": "ANA@example.COM", "country": "US"}),
         headers=tenant.headers(),
     )
     assert again.json()["customer_id"] == order["customer_id"]
@@ -69,9 +89,45 @@ async def test_order_with_inline_customer_and_lines(client: httpx.AsyncClient, d
     assert fetched.json() == order
 
 
+async def test_backordered_lines_and_the_audit_trail(client: httpx.AsyncClient, database: Any) -> None:
+    tenant = await make_tenant(database)
+    network = await make_network(database, tenant.tenant_id)
+    await network.set_stock(database, "EWR", "lamp", 1)
+    live = await client.post(
+        f"{API}/live-sessions",
+        json={"title": "Night drop", "host": "Mia", "market": "US", "starts_at": "2025-03-07T12:00:00Z"},
+        headers=tenant.headers(),
+    )
+    body = order_body(network, channel="live_session", live_session_id=live.json()["id"])
+    made = await client.post(f"{API}/orders", json=body, headers=tenant.headers(Role.AGENT))
+    assert made.status_code == 201, made.text
+    order = made.json()
+    assert (order["status"], order["host"], order["live_session_id"]) == (
+        "backordered",
+        "Mia",
+        live.json()["id"],
+    )
+    assert [(ln["quantity"], ln["backordered_quantity"]) for ln in order["lines"]] == [(2, 1), (1, 1)]
+    [allocation] = order["allocations"]
+    assert allocation["reason"] == f"New Jersey: 1 line of 2 ({network.codes['lamp']}), 3 days to US"
+    assert [al["quantity"] for al in allocation["lines"]] == [1]
+    events = await client.get(f"{API}/orders/{order['id']}/events", headers=tenant.headers(Role.VIEWER))
+    assert events.status_code == 200, events.text
+    trail = events.json()
+    assert [e["action"] for e in trail] == ["created", "backordered"]
+    assert {e["actor"] for e in trail} == {trail[0]["actor"]} and trail[0]["actor"]
+    assert trail[0]["details"] == {"channel": "live_session"}
+    assert trail[1]["details"]["backordered"] == {str(ln["id"]): 1 for ln in order["lines"]}
+    assert "not in stock at any warehouse serving US" in trail[1]["details"]["summary"]
+    listed = await client.get(f"{API}/orders", params={"status": "backordered"}, headers=tenant.headers())
+    assert [o["id"] for o in listed.json()["items"]] == [order["id"]]
+    assert (await client.get(f"{API}/orders/{10**9}/events", headers=tenant.headers())).status_code == 404
+
+
 async def test_order_by_customer_id_and_given_number(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
-    skus = await skus_of(client, tenant)
+    network = await make_network(database, tenant.tenant_id)
+    await network.set_stock(database, "FXT", "lamp", 5)
     customer = await client.post(
         f"{API}/customers",
         json={
@@ -84,39 +140,46 @@ async def test_order_by_customer_id_and_given_number(client: httpx.AsyncClient, 
         headers=tenant.headers(),
     )
     assert customer.status_code == 201, customer.text
-    body = order_body(skus, number="SHOP-1001", customer_id=customer.json()["id"]) | {"customer": None}
-    body["shipping_address"] = ADDRESS | {"country": "JP"}
+    body = order_body(network, number="SHOP-1001", customer_id=customer.json()["id"]) | {"customer": None}
+    body["shipping_address"] = ADDRESS | {"city": "Leeds", "country": "GB"}
     made = await client.post(f"{API}/orders", json=body, headers=tenant.headers())
     assert made.status_code == 201, made.text
-    assert (made.json()["number"], made.json()["country"]) == ("SHOP-1001", "JP")
+    assert (made.json()["number"], made.json()["country"]) == ("SHOP-1001", "GB")
+    # Felixstowe is the fastest lane to GB; the cable it lacks is backordered rather than split off.
+    assert [a["warehouse_code"] for a in made.json()["allocations"]] == ["FXT"]
     dup = await client.post(f"{API}/orders", json=body, headers=tenant.headers())
     assert dup.status_code == 409
 
 
 async def test_order_refusals_name_the_field(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
-    skus = await skus_of(client, tenant)
+    network = await stocked_network(database, tenant)
+    lamp = network.skus["lamp"]
     h = tenant.headers()
     cases: list[tuple[dict[str, Any], str]] = [
         (
-            order_body(skus, lines=[{"sku_code": "NOPE", "quantity": 1, "unit_price_minor": 1}]),
+            order_body(network, lines=[{"sku_code": "NOPE", "quantity": 1, "unit_price_minor": 1}]),
             "lines.0.sku_code",
         ),
-        (order_body(skus, lines=[{"sku_id": 10**9, "quantity": 1, "unit_price_minor": 1}]), "lines.0.sku_id"),
         (
-            order_body(skus, lines=[{"sku_id": skus[0]["id"], "quantity": 0, "unit_price_minor": 1}]),
+            order_body(network, lines=[{"sku_id": 10**9, "quantity": 1, "unit_price_minor": 1}]),
+            "lines.0.sku_id",
+        ),
+        (
+            order_body(network, lines=[{"sku_id": lamp, "quantity": 0, "unit_price_minor": 1}]),
             "lines.0.quantity",
         ),
         (
-            order_body(skus, lines=[{"sku_id": skus[0]["id"], "quantity": 1, "unit_price_minor": -5}]),
+            order_body(network, lines=[{"sku_id": lamp, "quantity": 1, "unit_price_minor": -5}]),
             "lines.0.unit_price_minor",
         ),
-        (order_body(skus, currency="DOLLARS"), "currency"),
-        (order_body(skus, shipping_address={"city": "Nowhere"}), "shipping_address.country"),
-        (order_body(skus, live_session_id=10**9), "live_session_id"),
-        (order_body(skus, customer_id=10**9) | {"customer": None}, "customer_id"),
-        (order_body(skus, lines=[]), "lines"),
-        (order_body(skus, status="shipped"), "status"),
+        (order_body(network, currency="DOLLARS"), "currency"),
+        (order_body(network, shipping_address={"city": "Nowhere"}), "shipping_address.country"),
+        (order_body(network, shipping_address=ADDRESS | {"country": "JP"}), "shipping_address.country"),
+        (order_body(network, live_session_id=10**9), "live_session_id"),
+        (order_body(network, customer_id=10**9) | {"customer": None}, "customer_id"),
+        (order_body(network, lines=[]), "lines"),
+        (order_body(network, status="shipped"), "status"),
     ]
     for body, path in cases:
         refused = await client.post(f"{API}/orders", json=body, headers=h)
@@ -128,7 +191,7 @@ async def test_order_refusals_name_the_field(client: httpx.AsyncClient, database
 
 async def test_order_list_filters(client: httpx.AsyncClient, database: Any) -> None:
     tenant = await make_tenant(database)
-    skus = await skus_of(client, tenant)
+    network = await stocked_network(database, tenant)
     h = tenant.headers()
     live = await client.post(
         f"{API}/live-sessions",
@@ -144,14 +207,16 @@ async def test_order_list_filters(client: httpx.AsyncClient, database: Any) -> N
     assert live.status_code == 201, live.text
     first = (
         await client.post(
-            f"{API}/orders", json=order_body(skus, number="A-1", placed_at="2025-03-01T00:00:00Z"), headers=h
+            f"{API}/orders",
+            json=order_body(network, number="A-1", placed_at="2025-03-01T00:00:00Z"),
+            headers=h,
         )
     ).json()
     second = (
         await client.post(
             f"{API}/orders",
             json=order_body(
-                skus,
+                network,
                 number="B-2",
                 channel="live_session",
                 live_session_id=live.json()["id"],
@@ -178,12 +243,15 @@ async def test_order_list_filters(client: httpx.AsyncClient, database: Any) -> N
     assert await numbers(q="vogel") == ["B-2"]
     assert await numbers(placed_from="2025-03-05T00:00:00Z") == ["B-2"]
     assert await numbers(placed_to="2025-03-05T00:00:00Z") == ["A-1"]
-    assert await numbers(status="pending", limit=1) == ["B-2"]
+    # The stock is in New Jersey: the US order is allocated, the German one waits for stock.
+    assert await numbers(status="allocated") == ["A-1"]
+    assert await numbers(status="backordered", limit=1) == ["B-2"]
+    assert await numbers(status="pending") == []
     assert (await client.get(f"{API}/orders", params={"limit": 201}, headers=h)).status_code == 422
     assert (await client.get(f"{API}/orders", params={"status": "lost"}, headers=h)).status_code == 422
     sessions = (await client.get(f"{API}/live-sessions", headers=h)).json()
     assert [s["title"] for s in sessions] == ["Friday drop"]
-    assert second["live_session_id"] == live.json()["id"]
+    assert (second["live_session_id"], second["host"]) == (live.json()["id"], "Mia")
 
 
 async def test_customers_create_list_and_get(client: httpx.AsyncClient, database: Any) -> None:

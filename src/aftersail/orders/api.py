@@ -13,12 +13,15 @@ from aftersail.orders import allocation
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
 from aftersail.orders.schemas import (
+    AllocationLineOut,
+    AllocationOut,
     CustomerCreate,
     CustomerOut,
     LiveSessionCreate,
     LiveSessionOut,
     OrderCreate,
     OrderDetailOut,
+    OrderEventOut,
     OrderLineOut,
     OrderOut,
 )
@@ -60,6 +63,8 @@ async def get_customer(customer_id: PathId, session: SessionDep, principal: Read
 
 
 async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> OrderDetailOut:
+    """The order as one answer: customer, lines with what is still backordered, and every allocation with
+    the warehouse, the reason it was chosen and the units (per SKU and batch) it holds."""
     customer = await orders.access_customer(session, tenant_id, order.customer_id)
     lines = [
         OrderLineOut(
@@ -68,14 +73,42 @@ async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> Or
             sku_code=sku.code,
             sku_title=sku.title,
             quantity=line.quantity,
+            backordered_quantity=line.backordered_quantity,
             unit_price_minor=line.unit_price_minor,
             currency=line.currency,
             total_minor=line.unit_price_minor * line.quantity,
         )
         for line, sku in await orders.order_lines(session, tenant_id, order.id)
     ]
+    allocations = [
+        AllocationOut(
+            id=allocation.id,
+            warehouse_id=warehouse.id,
+            warehouse_code=warehouse.code,
+            warehouse_name=warehouse.name,
+            status=allocation.status,
+            reason=allocation.reason,
+            transit_days=allocation.transit_days,
+            shipment_group_id=allocation.shipment_group_id,
+            created_at=allocation.created_at,
+            lines=[
+                AllocationLineOut(
+                    order_line_id=line.order_line_id,
+                    sku_id=line.sku_id,
+                    sku_code=sku_code,
+                    batch_id=line.batch_id,
+                    batch_code=batch_code,
+                    quantity=line.quantity,
+                )
+                for line, sku_code, batch_code in picked
+            ],
+        )
+        for allocation, warehouse, picked in await orders.order_allocations(session, tenant_id, order.id)
+    ]
     base = OrderOut.model_validate(order).model_dump()
-    return OrderDetailOut(**base, customer=CustomerOut.model_validate(customer), lines=lines)
+    return OrderDetailOut(
+        **base, customer=CustomerOut.model_validate(customer), lines=lines, allocations=allocations
+    )
 
 
 @router.post("/orders", status_code=201, response_model=OrderDetailOut, tags=["orders"])
@@ -122,6 +155,17 @@ async def list_orders(
 async def get_order(order_id: PathId, session: SessionDep, principal: Reader) -> OrderDetailOut:
     order = await orders.access_order(session, principal.tenant_id, order_id)
     return await _order_detail(session, principal.tenant_id, order)
+
+
+@router.get("/orders/{order_id}/events", response_model=list[OrderEventOut], tags=["orders"])
+async def list_order_events(order_id: PathId, session: SessionDep, principal: Reader) -> list[OrderEventOut]:
+    """The order's audit trail, oldest first: created, allocated or backordered, changes, release, with
+    who did it (`actor`: an API key, a console user, the buyer's link, an import) and the details."""
+    order = await orders.access_order(session, principal.tenant_id, order_id)
+    return [
+        OrderEventOut.model_validate(e)
+        for e in await orders.list_order_events(session, principal.tenant_id, order.id)
+    ]
 
 
 @router.post("/live-sessions", status_code=201, response_model=LiveSessionOut, tags=["orders"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from aftersail.kit.validation import Address, CountryCode, CurrencyCode, IdIn, Out, Strict, TimeZoneName
-from aftersail.orders.models import OrderChannel, OrderStatus
+from aftersail.orders.models import AllocationStatus, OrderChannel, OrderStatus
 
 Email = Annotated[
     str,
@@ -80,6 +80,9 @@ class OrderLineIn(Strict):
     unit_price_minor: int = Field(
         ge=0, le=10**12, description="Price of one unit in minor units of the currency"
     )
+    currency: CurrencyCode | None = Field(
+        default=None, description="The line's price currency; when given it must be the order currency"
+    )
 
     @model_validator(mode="after")
     def _one_sku_reference(self) -> OrderLineIn:
@@ -113,9 +116,46 @@ class OrderLineOut(Out):
     sku_code: str
     sku_title: str
     quantity: int
+    backordered_quantity: int = Field(description="Units no warehouse could reserve yet")
     unit_price_minor: int
     currency: str
     total_minor: int
+
+
+class AllocationLineOut(Out):
+    """Units of one SKU (and batch) reserved for one order line; a bundle line has one per component."""
+
+    order_line_id: int
+    sku_id: int
+    sku_code: str
+    batch_id: int | None
+    batch_code: str | None
+    quantity: int
+
+
+class AllocationOut(Out):
+    """The part of the order one warehouse ships, and why that warehouse was chosen."""
+
+    id: int
+    warehouse_id: int
+    warehouse_code: str
+    warehouse_name: str
+    status: AllocationStatus
+    reason: str
+    transit_days: int | None
+    shipment_group_id: int | None
+    created_at: datetime
+    lines: list[AllocationLineOut]
+
+
+class OrderEventOut(Out):
+    """One entry of the order's audit trail: who did what, and the before/after in `details`."""
+
+    id: int
+    actor: str
+    action: str
+    details: dict[str, Any]
+    created_at: datetime
 
 
 class OrderOut(Out):
@@ -129,8 +169,10 @@ class OrderOut(Out):
     shipping_address: dict[str, Any]
     country: str
     live_session_id: int | None
+    host: str
     external_ref: str
     placed_at: datetime
+    released_at: datetime | None
     cancelled_at: datetime | None
     created_at: datetime
 
@@ -138,3 +180,6 @@ class OrderOut(Out):
 class OrderDetailOut(OrderOut):
     customer: CustomerOut
     lines: list[OrderLineOut]
+    allocations: list[AllocationOut] = Field(
+        description="Every allocation of the order, oldest first (cancelled ones stay, with their reason)"
+    )

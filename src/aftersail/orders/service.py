@@ -14,11 +14,21 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import service as catalog
-from aftersail.catalog.models import Sku
+from aftersail.catalog.models import Batch, Sku, Warehouse
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound
 from aftersail.kit.pagination import Page
-from aftersail.orders.models import Customer, LiveSession, Order, OrderChannel, OrderLine, OrderStatus
+from aftersail.orders.models import (
+    Allocation,
+    AllocationLine,
+    Customer,
+    LiveSession,
+    Order,
+    OrderChannel,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
 from aftersail.orders.schemas import CustomerCreate, LiveSessionCreate, OrderCreate
 
 # Order numbers people read aloud on the phone: no 0/O, 1/I/L.
@@ -98,6 +108,44 @@ async def order_lines(session: AsyncSession, tenant_id: int, order_id: int) -> l
         .order_by(OrderLine.id)
     )
     return [(line, sku) for line, sku in rows.all()]
+
+
+AllocationRow = tuple[Allocation, Warehouse, list[tuple[AllocationLine, str, str | None]]]
+
+
+async def order_allocations(session: AsyncSession, tenant_id: int, order_id: int) -> list[AllocationRow]:
+    """Every allocation of the order, oldest first: (allocation, warehouse, [(line, SKU, batch code)])."""
+    allocations = (
+        await session.execute(
+            select(Allocation, Warehouse)
+            .join(Warehouse, (Warehouse.id == Allocation.warehouse_id) & (Warehouse.tenant_id == tenant_id))
+            .where(Allocation.tenant_id == tenant_id, Allocation.order_id == order_id)
+            .order_by(Allocation.id)
+        )
+    ).all()
+    if not allocations:
+        return []
+    lines: dict[int, list[tuple[AllocationLine, str, str | None]]] = {a.id: [] for a, _ in allocations}
+    rows = await session.execute(
+        select(AllocationLine, Sku.code, Batch.code)
+        .join(Sku, (Sku.id == AllocationLine.sku_id) & (Sku.tenant_id == tenant_id))
+        .outerjoin(Batch, (Batch.id == AllocationLine.batch_id) & (Batch.tenant_id == tenant_id))
+        .where(AllocationLine.tenant_id == tenant_id, AllocationLine.allocation_id.in_(list(lines)))
+        .order_by(AllocationLine.id)
+    )
+    for line, sku_code, batch_code in rows.all():
+        lines[line.allocation_id].append((line, sku_code, batch_code))
+    return [(allocation, warehouse, lines[allocation.id]) for allocation, warehouse in allocations]
+
+
+async def list_order_events(session: AsyncSession, tenant_id: int, order_id: int) -> list[OrderEvent]:
+    """The order's audit trail, oldest first (call `access_order` first: an unknown order is NotFound)."""
+    rows = await session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.tenant_id == tenant_id, OrderEvent.order_id == order_id)
+        .order_by(OrderEvent.id)
+    )
+    return list(rows.all())
 
 
 async def access_customer(session: AsyncSession, tenant_id: int, customer_id: int) -> Customer:
@@ -221,6 +269,16 @@ async def _new_order_number(session: AsyncSession, tenant_id: int) -> str:
     raise Conflict("could not find a free order number; try again")
 
 
+def check_line_currencies(data: OrderCreate) -> None:
+    """A line priced in another currency would make the order total meaningless."""
+    for index, line in enumerate(data.lines):
+        if line.currency is not None and line.currency != data.currency:
+            path = f"lines.{index}.currency"
+            raise InvalidInput(
+                f"{path}: {line.currency} differs from the order currency {data.currency}", field=path
+            )
+
+
 async def _order_customer(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Customer:
     if data.customer_id is not None:
         customer = await session.scalar(
@@ -250,7 +308,10 @@ async def _order_skus(session: AsyncSession, tenant_id: int, data: OrderCreate) 
 
 
 async def do_create_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Order:
-    """A pending order with its lines; the total is the sum of the lines (allocation: orders.allocation)."""
+    """A pending order with its lines; the total is the sum of the lines (allocation: orders.allocation).
+
+    Everything that can refuse the order is checked before the first row is written."""
+    check_line_currencies(data)
     if data.number is not None:
         taken = await session.scalar(
             select(Order.id).where(Order.tenant_id == tenant_id, Order.number == data.number)
