@@ -1,8 +1,10 @@
 """Tenant isolation: walk every /api/v1 route with a second tenant's credentials.
 
-The walk is driven by the app's own route table, so a new route is covered the day it is added: a path
-parameter this file cannot fill, or a write route it has no body for, fails the test until someone says
-here how to probe it.
+The walk is driven by the app's own route table, so a new route is covered the day it is added: path
+parameters are filled by name from the seeded objects and write bodies are generated from the route's own
+request model (tests/e2e/route_walk.py). A path parameter nothing fits, or a body that cannot be generated,
+fails the test until someone says here how to probe it. Routes under /api/v1 that do not take an API key
+(signed webhooks, buyer links) must refuse the walker outright.
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from aftersail.tenants.models import Role
+from tests.e2e.route_walk import (
+    fill_path,
+    id_fields,
+    param_value,
+    path_params,
+    request_body,
+    swapped,
+    uses_api_key,
+)
 from tests.factories import TenantFixture, make_tenant
 
 API = "/api/v1"
@@ -107,6 +118,17 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
             "currency": "USD",
         },
     )
+    await post(
+        "/lanes",
+        {
+            "warehouse_id": warehouse["id"],
+            "country": "US",
+            "transit_days_median": 2,
+            "transit_days_p90": 4,
+            "cost_minor": 700,
+            "currency": "USD",
+        },
+    )
     stock = await post(
         "/stock",
         {"warehouse_id": warehouse["id"], "sku_id": part["id"], "batch_id": batch["id"], "on_hand": 9},
@@ -131,6 +153,8 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
             "channel": "live_session",
         },
     )
+    assert order["status"] == "allocated", order  # the bundle's two parts come from the seeded batch
+    [allocation] = order["allocations"]
     api_key = await post("/api-keys", {"name": f"{tag} integration", "role": "viewer"})
     ids = {
         "product_id": product["id"],
@@ -143,6 +167,9 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         "customer_id": customer["id"],
         "live_session_id": live["id"],
         "order_id": order["id"],
+        "order_line_id": order["lines"][0]["id"],
+        "allocation_id": allocation["id"],
+        "shipment_group_id": allocation["shipment_group_id"],
         "api_key_id": api_key["id"],
     }
     markers = [
@@ -163,6 +190,8 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         "handle": product["handle"],
         "warehouse_code": warehouse["code"],
         "email": customer["email"],
+        "order_number": order["number"],
+        "slug": tenant.slug,
     }
 
 
@@ -179,6 +208,7 @@ async def snapshot(client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded) 
         "/stock",
         f"/customers/{ids['customer_id']}",
         f"/orders/{ids['order_id']}",
+        f"/orders/{ids['order_id']}/events",
         "/live-sessions",
         "/orders",
         "/products",
@@ -191,8 +221,8 @@ async def snapshot(client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded) 
 
 
 def path_bodies(b: Seeded) -> dict[tuple[str, str], Callable[[], dict[str, Any] | None]]:
-    """A valid body for each write route that has a path parameter, so that a refusal can only come from the
-    tenant check (a 422 from the schema would prove nothing)."""
+    """Bodies for write routes with path parameters whose body the generator cannot make (or makes
+    pointlessly): each must be valid, so that a refusal can only come from the tenant check."""
     return {
         ("POST", "/products/{product_id}/skus"): lambda: {
             "code": f"X-{uuid.uuid4().hex[:6]}",
@@ -316,18 +346,29 @@ async def test_every_api_route_hides_other_tenants(
     visited: list[tuple[str, str]] = []
     for method, path, route in routes:
         rel = path.removeprefix(API)
-        params = re.findall(r"{(\w+)(?::\w+)?}", rel)
-        unknown = [p for p in params if p not in a["ids"]]
+        params = path_params(rel)
+        unknown = [p for p in params if param_value(p, a) is None]
         if unknown:
             pytest.fail(
                 f"{method} {path}: no tenant-A object for path parameter(s) {unknown}; "
-                "teach tests/e2e/test_tenant_isolation.py how to seed one"
+                "teach tests/e2e/route_walk.py (ALIASES/TEXT_KEYS) or seed() here how to fill it"
             )
-        if params:
-            concrete = re.sub(r"{(\w+)(?::\w+)?}", lambda m: str(a["ids"][m.group(1)]), rel)
-            if method in WRITE_METHODS and (method, rel) not in bodies:
-                pytest.fail(f"{method} {path}: no valid body known for the isolation walk")
-            body = bodies[(method, rel)]() if method in WRITE_METHODS else None
+        if not uses_api_key(route):
+            # Signed webhooks and buyer links: B's API key is no credential at all here.
+            body, _ = request_body(route, b)
+            answer = await client.request(method, f"{API}{fill_path(rel, a)}", json=body, headers=hb)
+            assert 400 <= answer.status_code < 500, (method, path, answer.status_code, answer.text)
+            assert not any(marker in answer.text for marker in a["markers"]), (method, path, answer.text)
+        elif params:
+            concrete = fill_path(rel, a)
+            body = None
+            if method in WRITE_METHODS:
+                if (method, rel) in bodies:
+                    body = bodies[(method, rel)]()
+                else:
+                    body, problem = request_body(route, b)
+                    if problem:
+                        pytest.fail(f"{method} {path}: {problem}; add a body to path_bodies()")
             answer = await client.request(method, f"{API}{concrete}", json=body, headers=hb)
             assert answer.status_code in (404, 405), (method, path, answer.status_code, answer.text)
             assert not any(marker in answer.text for marker in a["markers"]), (method, path, answer.text)
@@ -336,20 +377,27 @@ async def test_every_api_route_hides_other_tenants(
             assert answer.status_code == 200, (path, answer.text)
             assert not any(marker in answer.text for marker in a["markers"]), (path, answer.text)
             kind = LIST_KINDS.get(rel)
-            assert kind is not None, f"GET {path}: unknown list route; add it to LIST_KINDS"
-            if kind != "tenant":
-                assert a["ids"][kind] not in item_ids(answer.json()), (path, answer.text)
-            else:
+            if kind == "tenant":
                 assert answer.json()["tenant"]["id"] == tenant_b.tenant_id
+            elif kind is not None:
+                assert a["ids"][kind] not in item_ids(answer.json()), (path, answer.text)
             for name in (p.name for p in route.dependant.query_params if p.name in FILTER_PARAMS):
                 filtered = await client.get(f"{API}{rel}", params={name: a["ids"][name]}, headers=hb)
                 assert filtered.status_code == 200 and item_ids(filtered.json()) == set(), (path, name)
         elif (method, rel) in probes or (method, rel) in creates:
             pass  # probed below
         else:
-            pytest.fail(
-                f"{method} {path}: write route unknown to the isolation walk; add a probe or a create"
-            )
+            # A write that names other objects: B's generated body with one of A's ids swapped in.
+            body, problem = request_body(route, b)
+            references = id_fields(body)
+            if problem or not references:
+                pytest.fail(
+                    f"{method} {path}: write route unknown to the isolation walk "
+                    f"({problem or 'its body names no other object'}); add a probe or a create"
+                )
+            probes[(method, rel)] = [
+                (rel, swapped(body, field, param_value(field.rsplit(".", 1)[-1], a))) for field in references
+            ]
         visited.append((method, rel))
     for (method, rel), cases in probes.items():
         assert (method, rel) in visited, f"stale probe {method} {rel}"
@@ -361,16 +409,21 @@ async def test_every_api_route_hides_other_tenants(
         assert (method, rel) in visited, f"stale create {method} {rel}"
         answer = await client.request(method, f"{API}{rel}", json=body, headers=hb)
         assert answer.status_code == 201, (method, rel, answer.text)
-    assert len(visited) == len(routes) == len(set(visited))
+    duplicates = sorted({route for route in visited if visited.count(route) > 1})
+    assert not duplicates, f"routes declared twice (the second is never reached): {duplicates}"
+    assert len(visited) == len(routes)
     assert await snapshot(client, tenant_a, a) == before
 
 
 async def test_every_api_route_needs_credentials(client: httpx.AsyncClient, app: FastAPI) -> None:
     routes = api_routes(app)
-    for method, path, _route in routes:
+    for method, path, route in routes:
         concrete = re.sub(r"{(\w+)(?::\w+)?}", "1", path)
         body = {} if method in WRITE_METHODS - {"DELETE"} else None
         for headers in ({}, {"Authorization": "Bearer ask_nope.nope"}, {"Authorization": "Basic abc"}):
             answer = await client.request(method, concrete, json=body, headers=headers)
+            if not uses_api_key(route):  # signed webhooks, buyer links: refused, by their own scheme
+                assert 400 <= answer.status_code < 500, (method, path, headers, answer.text)
+                continue
             assert answer.status_code == 401, (method, path, headers, answer.text)
             assert answer.headers.get("www-authenticate") == "Bearer"

@@ -181,5 +181,6 @@ class OrderDetailOut(OrderOut):
     customer: CustomerOut
     lines: list[OrderLineOut]
     allocations: list[AllocationOut] = Field(
-        description="Every allocation of the order, oldest first (cancelled ones stay, with their reason)"
+        description="Where the order ships from, oldest first; cancelled allocations are left out "
+        "(the audit trail at /orders/{id}/events keeps them)"
     )

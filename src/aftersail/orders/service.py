@@ -21,6 +21,7 @@ from aftersail.kit.pagination import Page
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
+    AllocationStatus,
     Customer,
     LiveSession,
     Order,
@@ -114,12 +115,17 @@ AllocationRow = tuple[Allocation, Warehouse, list[tuple[AllocationLine, str, str
 
 
 async def order_allocations(session: AsyncSession, tenant_id: int, order_id: int) -> list[AllocationRow]:
-    """Every allocation of the order, oldest first: (allocation, warehouse, [(line, SKU, batch code)])."""
+    """The order's live allocations (not cancelled), oldest first: (allocation, warehouse, [(line, SKU code,
+    batch code)]). Cancelled ones, left behind by changes and cancellation, live on in the audit trail."""
     allocations = (
         await session.execute(
             select(Allocation, Warehouse)
             .join(Warehouse, (Warehouse.id == Allocation.warehouse_id) & (Warehouse.tenant_id == tenant_id))
-            .where(Allocation.tenant_id == tenant_id, Allocation.order_id == order_id)
+            .where(
+                Allocation.tenant_id == tenant_id,
+                Allocation.order_id == order_id,
+                Allocation.status != AllocationStatus.CANCELLED,
+            )
             .order_by(Allocation.id)
         )
     ).all()
