@@ -246,7 +246,8 @@ def _assign(
     """
     picks: dict[int, list[Pick]] = defaultdict(list)
     left: dict[int, int] = {}
-    for requirement in requirements:
+    # Bundles first: a loose line must not take the component units that let a warehouse make a kit.
+    for requirement in sorted(requirements, key=lambda r: not r.components):
         if requirement.components:
             home = next((o for o in combo if stock.can_cover(o.warehouse_id, requirement.demand())), None)
             units = requirement.quantity
