@@ -15,6 +15,7 @@ from aftersail.kit.errors import NotFound
 from aftersail.kit.i18n import N_
 from aftersail.web.console import ConsoleDep
 from aftersail.web.deps import SessionDep
+from aftersail.web.live_status import connection_labels
 from aftersail.web.rendering import ConsolePageRoute, render
 
 router = APIRouter(route_class=ConsolePageRoute, include_in_schema=False)
@@ -84,5 +85,6 @@ async def warehouses_page(
         "now": utcnow(),
         "capabilities": CAPABILITY_LABELS,
         "low_count": sum(1 for row in rows if row.is_low),
+        "live_messages": {"connection": connection_labels(console.locale)},
     }
     return render("console/warehouses.html", context, locale=console.locale)

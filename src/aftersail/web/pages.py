@@ -16,6 +16,7 @@ from aftersail.catalog.pages import router as catalog_pages
 from aftersail.kit.errors import NotFound, PermissionDenied
 from aftersail.kit.i18n import N_, load_catalogs
 from aftersail.orders import service as orders
+from aftersail.orders.live_pages import router as live_pages
 from aftersail.orders.models import OrderStatus
 from aftersail.orders.pages import CHANNEL_LABELS, STATUS_LABELS
 from aftersail.orders.pages import router as orders_pages
@@ -57,13 +58,6 @@ PLACEHOLDERS = {
         N_(
             "Return and exchange requests checked against your policy, with approvals, "
             "labels, warehouse receiving and grading, and refunds."
-        ),
-    ),
-    "live": (
-        N_("Live"),
-        N_(
-            "Live-stream sessions as they happen: the burst of orders, the questions coming "
-            "in, and stock running low, updated in real time."
         ),
     ),
     "reports": (
@@ -117,7 +111,7 @@ BUYER_MESSAGES = (
 
 def include_pages(app: FastAPI) -> None:
     load_catalogs()  # compile every .po once, at startup
-    for router in (tenants_pages, console_router, orders_pages, catalog_pages, buyer_router):
+    for router in (tenants_pages, console_router, orders_pages, live_pages, catalog_pages, buyer_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
