@@ -10,9 +10,10 @@ API_PREFIX = "/api/v1"
 def include_routers(app: FastAPI) -> None:
     from aftersail.catalog.api import router as catalog_api
     from aftersail.orders.api import router as orders_api
+    from aftersail.orders.changes_api import router as order_changes_api
     from aftersail.tenants.api import router as tenants_api
 
-    for router in (tenants_api, catalog_api, orders_api):
+    for router in (tenants_api, catalog_api, orders_api, order_changes_api):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.web.realtime_api import router as realtime_api
 
