@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog import stock
@@ -24,6 +24,9 @@ from aftersail.catalog.schemas import (
     WarehouseCreate,
 )
 from aftersail.kit.db import Database
+from aftersail.orders.allocation import do_place_order
+from aftersail.orders.models import Allocation, AllocationLine, AllocationStatus
+from aftersail.orders.schemas import OrderCreate
 from aftersail.tenants import service as tenants
 
 # warehouse code → (name, country, time zone, {destination: (median days, p90 days, cost in cents)})
@@ -114,6 +117,48 @@ class Network:
                 for r in rows.all()
                 if r.warehouse_id in codes and r.sku_id in names
             }
+
+
+async def place_order(
+    db: Database,
+    network: Network,
+    lines: dict[str, int],
+    *,
+    country: str = "DE",
+    actor: str = "test",
+    **extra: Any,
+) -> int:
+    """Place (create and allocate) an order through `orders.allocation.do_place_order`; its id."""
+    async with db.transaction(tenant_id=network.tenant_id) as session:
+        data = OrderCreate.model_validate(order_body(network, lines, country=country, **extra))
+        return (await do_place_order(session, network.tenant_id, data, actor=actor)).id
+
+
+async def reservation_mismatches(db: Database, tenant_id: int) -> dict[int, tuple[int, int]]:
+    """Stock rows whose `reserved` differs from the units their live allocations hold: id → (reserved,
+    allocated). Live = reserved or released for picking (release keeps the units reserved until shipped).
+    Also reports a row below zero free stock. Empty when the books balance."""
+    async with db.transaction(tenant_id=tenant_id, readonly=True) as session:
+        held = dict(
+            (
+                await session.execute(
+                    select(AllocationLine.stock_level_id, func.sum(AllocationLine.quantity))
+                    .join(Allocation, Allocation.id == AllocationLine.allocation_id)
+                    .where(
+                        AllocationLine.tenant_id == tenant_id,
+                        Allocation.tenant_id == tenant_id,
+                        Allocation.status.in_([AllocationStatus.RESERVED, AllocationStatus.RELEASED]),
+                    )
+                    .group_by(AllocationLine.stock_level_id)
+                )
+            ).all()
+        )
+        rows = (await session.scalars(select(StockLevel).where(StockLevel.tenant_id == tenant_id))).all()
+        return {
+            row.id: (row.reserved, int(held.get(row.id, 0)))
+            for row in rows
+            if row.reserved != int(held.get(row.id, 0)) or row.reserved > row.on_hand or row.reserved < 0
+        }
 
 
 async def set_order_policy(db: Database, tenant_id: int, **orders: Any) -> None:
