@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from aftersail.catalog import adjustments, batches, stock
 from aftersail.catalog import service as catalog
-from aftersail.catalog import stock
-from aftersail.catalog.models import Product
+from aftersail.catalog.models import Product, StockMovementKind
 from aftersail.catalog.schemas import (
     BatchCreate,
     BatchOut,
@@ -20,8 +20,13 @@ from aftersail.catalog.schemas import (
     ProductOut,
     SkuCreate,
     SkuOut,
+    StockAdjustmentIn,
+    StockAdjustmentOut,
+    StockMovementOut,
     StockOut,
     StockSet,
+    StockSnapshotIn,
+    StockSnapshotOut,
     WarehouseCreate,
     WarehouseOut,
 )
@@ -131,13 +136,13 @@ async def get_bundle_components(
 async def create_batch(
     sku_id: PathId, body: BatchCreate, session: SessionDep, principal: CatalogWriter
 ) -> BatchOut:
-    return BatchOut.model_validate(await stock.do_create_batch(session, principal.tenant_id, sku_id, body))
+    return BatchOut.model_validate(await batches.do_create_batch(session, principal.tenant_id, sku_id, body))
 
 
 @router.get("/skus/{sku_id}/batches", response_model=list[BatchOut], tags=["catalog"])
 async def list_batches(sku_id: PathId, session: SessionDep, principal: Reader) -> list[BatchOut]:
     return [
-        BatchOut.model_validate(b) for b in await stock.list_batches(session, principal.tenant_id, sku_id)
+        BatchOut.model_validate(b) for b in await batches.list_batches(session, principal.tenant_id, sku_id)
     ]
 
 
@@ -196,6 +201,65 @@ async def list_stock(
 
 @router.put("/stock", response_model=StockOut, tags=["stock"])
 async def set_stock(body: StockSet, session: SessionDep, principal: StockWriter) -> StockOut:
-    """Set the on-hand count of one warehouse/SKU/batch slot (created when new). Refused with 409 when the
-    new count is below the units already reserved for orders."""
-    return StockOut.of(await stock.do_set_stock(session, principal.tenant_id, body))
+    """Set the on-hand count of one warehouse/SKU/batch slot (created when new): a one-line stock snapshot,
+    recorded as a stock movement. Refused with 409 when the new count is below the units already reserved
+    for orders."""
+    level = await stock.do_set_stock(session, principal.tenant_id, body, source=principal.actor)
+    return StockOut.of(level)
+
+
+@router.post("/stock/snapshots", response_model=StockSnapshotOut, tags=["stock"])
+async def take_stock_snapshot(
+    body: StockSnapshotIn, session: SessionDep, principal: StockWriter
+) -> StockSnapshotOut:
+    """A warehouse's counts for some SKUs/batches (by id or code; an unknown batch code is created).
+
+    Each line sets on-hand to the count and records a `snapshot` stock movement with the difference. A line
+    counting fewer units than orders have already reserved is **rejected**: on-hand stays, and a
+    `stock.discrepancy` event asks someone to look; the other lines still apply. The answer reports every
+    line (`created`, `changed`, `unchanged` or `rejected`, before/after figures). Unknown warehouse, SKU or
+    batch refuses the whole snapshot with 422. Levels at or below their low-stock threshold afterwards raise
+    `stock.low` (or `stock.sold_out` at zero)."""
+    return await stock.do_take_snapshot(session, principal.tenant_id, body, source=principal.actor)
+
+
+@router.post("/stock/adjustments", status_code=201, response_model=StockAdjustmentOut, tags=["stock"])
+async def adjust_stock(
+    body: StockAdjustmentIn, session: SessionDep, principal: StockWriter
+) -> StockAdjustmentOut:
+    """Add or remove on-hand units of one slot with a reason: `damaged` (removes), `found` and `returned`
+    (add), `correction` (either way). Name the slot by `stock_level_id`, or by `warehouse_id` + `sku_id`
+    (+ `batch_id`; a positive adjustment creates a slot that does not exist yet). Refused with 409 when it
+    would leave fewer units on hand than orders have reserved. Recorded as an `adjustment` stock movement."""
+    level, movement = await adjustments.do_adjust_stock(
+        session, principal.tenant_id, body, source=principal.actor
+    )
+    return StockAdjustmentOut(stock=StockOut.of(level), movement=StockMovementOut.model_validate(movement))
+
+
+@router.get("/stock/movements", response_model=Paged[StockMovementOut], tags=["stock"])
+async def list_stock_movements(
+    session: SessionDep,
+    principal: Reader,
+    stock_level_id: QueryId = None,
+    warehouse_id: QueryId = None,
+    sku_id: QueryId = None,
+    kind: StockMovementKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Paged[StockMovementOut]:
+    """Why stock changed, newest first: counts (`snapshot`), `adjustment`s, and reservations as they are
+    recorded. Filter by one stock level, or by warehouse and/or SKU."""
+    page = await stock.list_movements(
+        session,
+        principal.tenant_id,
+        stock_level_id=stock_level_id,
+        warehouse_id=warehouse_id,
+        sku_id=sku_id,
+        kind=kind,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Paged[StockMovementOut](
+        items=[StockMovementOut.model_validate(m) for m in page.items], next_cursor=page.next_cursor
+    )

@@ -1,6 +1,7 @@
 """Bulk import and export of one tenant's products, stock and orders (the `aftersail import/export` use
 cases). Rows are validated with the API's own schemas and written through the same service functions,
-each record in its own SAVEPOINT: a rejected record leaves no trace, the valid ones are kept."""
+each record in its own SAVEPOINT: a rejected record leaves no trace, the valid ones are kept. Stock rows are
+counts: each goes through the same snapshot path as `POST /stock/snapshots`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog import stock
-from aftersail.catalog.schemas import BatchCreate, ProductCreate, StockSet
+from aftersail.catalog.schemas import CountOutcome, ProductCreate, SnapshotLineIn, StockSnapshotIn
 from aftersail.kit.csvio import FileFormat, Record, RowError, format_of, read_records, validation_errors
 from aftersail.kit.csvlayout import (
     ADDRESS_FIELDS,
@@ -29,7 +30,7 @@ from aftersail.kit.csvlayout import (
     product_from_csv,
 )
 from aftersail.kit.db import Database
-from aftersail.kit.errors import DomainError, InvalidInput
+from aftersail.kit.errors import DomainError
 from aftersail.kit.validation import Code, Strict
 from aftersail.orders import allocation
 from aftersail.orders import service as orders
@@ -80,9 +81,9 @@ class Unit:
 
 
 class StockRow(Strict):
-    warehouse_code: Code
+    warehouse_code: Annotated[Code, Field(max_length=32)]
     sku_code: Code
-    batch_code: Code | None = None
+    batch_code: Annotated[Code, Field(max_length=64)] | None = None
     on_hand: int = Field(ge=0, le=100_000_000)
     low_stock_threshold: int | None = Field(default=None, ge=0, le=100_000_000)
 
@@ -151,47 +152,45 @@ def _units(kind: Kind, path: Path) -> Iterator[Unit]:
 # --- models → rows, through the services --------------------------------------------------------------------
 
 
-async def _write_product(session: AsyncSession, tenant_id: int, data: ProductCreate) -> None:
+async def _write_product(session: AsyncSession, tenant_id: int, data: ProductCreate) -> str | None:
     """A new handle creates the product; a known handle gains the record's SKUs (one CSV row per SKU)."""
     product = await catalog.find_product_by_handle(session, tenant_id, data.handle)
     if product is None:
         await catalog.do_create_product(session, tenant_id, data)
     else:
         await catalog.do_add_skus(session, tenant_id, product, data.skus)
+    return None
 
 
-async def _write_stock(session: AsyncSession, tenant_id: int, row: StockRow) -> None:
-    warehouse = await catalog.find_warehouse_by_code(session, tenant_id, row.warehouse_code)
-    if warehouse is None:
-        raise InvalidInput(f"no warehouse {row.warehouse_code!r}", field="warehouse_code")
-    sku = (await catalog.find_skus_by_code(session, tenant_id, [row.sku_code])).get(row.sku_code)
-    if sku is None:
-        raise InvalidInput(f"no SKU {row.sku_code!r}", field="sku_code")
-    batch_id = None
-    if row.batch_code:
-        batch = await stock.find_batch(session, tenant_id, sku.id, row.batch_code)
-        batch = batch or await stock.do_create_batch(
-            session, tenant_id, sku.id, BatchCreate(code=row.batch_code)
-        )
-        batch_id = batch.id
-    await stock.do_set_stock(
-        session,
-        tenant_id,
-        StockSet(
-            warehouse_id=warehouse.id,
-            sku_id=sku.id,
-            batch_id=batch_id,
-            on_hand=row.on_hand,
-            low_stock_threshold=row.low_stock_threshold,
-        ),
+async def _write_stock(session: AsyncSession, tenant_id: int, row: StockRow) -> str | None:
+    """A one-line stock snapshot: a count below the reserved units is refused (and raises a discrepancy)."""
+    snapshot = StockSnapshotIn(
+        warehouse_code=row.warehouse_code,
+        note="import",
+        lines=[
+            SnapshotLineIn(
+                sku_code=row.sku_code,
+                batch_code=row.batch_code,
+                on_hand=row.on_hand,
+                low_stock_threshold=row.low_stock_threshold,
+            )
+        ],
     )
+    report = await stock.do_take_snapshot(
+        session, tenant_id, snapshot, source="import", field=stock.flat_field
+    )
+    [line] = report.lines
+    return line.message if line.outcome is CountOutcome.REJECTED else None
 
 
-async def _write_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> None:
+async def _write_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> str | None:
     await allocation.do_place_order(session, tenant_id, data, actor="import")
+    return None
 
 
-WRITERS: dict[Kind, Callable[[AsyncSession, int, Any], Awaitable[None]]] = {
+# A writer returns None when the record was written, or why it was refused while keeping what the refusal
+# itself wrote (a refused stock count keeps its discrepancy event); errors it raises roll the record back.
+WRITERS: dict[Kind, Callable[[AsyncSession, int, Any], Awaitable[str | None]]] = {
     Kind.PRODUCTS: _write_product,
     Kind.STOCK: _write_stock,
     Kind.ORDERS: _write_order,
@@ -222,7 +221,7 @@ async def _write_unit(
         return
     try:
         async with session.begin_nested():
-            await WRITERS[kind](session, tenant_id, unit.model)
+            refusal = await WRITERS[kind](session, tenant_id, unit.model)
     except DomainError as exc:
         path = str(exc.details.get("field") or "")
         line, name = unit.rename(path) if unit.rename and path else (unit.lines[0], path)
@@ -232,7 +231,10 @@ async def _write_unit(
             RowError(unit.lines[0], "", f"refused by the database: {type(exc.orig).__name__}")
         )
     else:
-        report.imported += 1
+        if refusal is None:
+            report.imported += 1
+        else:
+            report.rejected.append(RowError(unit.lines[0], "on_hand", refusal))
 
 
 # --- export ------------------------------------------------------------------------------------------------

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime
 
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
-from aftersail.orders import allocation
+from aftersail.orders import allocation, ingest
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
 from aftersail.orders.schemas import (
@@ -112,11 +112,41 @@ async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> Or
 
 
 @router.post("/orders", status_code=201, response_model=OrderDetailOut, tags=["orders"])
-async def create_order(body: OrderCreate, session: SessionDep, principal: OrderWriter) -> OrderDetailOut:
+async def create_order(
+    body: OrderCreate,
+    session: SessionDep,
+    principal: OrderWriter,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=ingest.MAX_KEY_LENGTH,
+            pattern=r"^[!-~]([ -~]*[!-~])?$",
+            description="Any unique string (a UUID is a good one), at most 200 characters",
+        ),
+    ] = None,
+) -> OrderDetailOut:
     """Record an order and allocate it to the warehouses that serve its destination (status `allocated`,
     or `backordered` for units no warehouse has). Give the customer by id or inline (matched by email), and
-    each line's SKU by id or code; the total is computed from the lines."""
-    order = await allocation.do_place_order(session, principal.tenant_id, body, actor=principal.actor)
+    each line's SKU by id or code; the total is computed from the lines.
+
+    **Retries are safe with `Idempotency-Key`.** Send a key of your choosing with the request; sending the
+    same key again with the same body does not place a second order: the answer is the order the first
+    request placed (same id), with the header `Idempotent-Replayed: true`. The same key with a different
+    body is refused with 409 (`idempotency_key_reused`). Two requests with one key at the same moment also
+    give one order. Keys belong to your tenant and are kept; the body is compared as canonical JSON, so key
+    order and whitespace do not matter. A request that failed (4xx) leaves no key behind: fix it and retry
+    with the same key."""
+    if idempotency_key is None:
+        order = await allocation.do_place_order(session, principal.tenant_id, body, actor=principal.actor)
+    else:
+        placed = await ingest.do_place_order_once(
+            session, principal.tenant_id, body, key=idempotency_key, actor=principal.actor
+        )
+        if placed.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        order = placed.order
     return await _order_detail(session, principal.tenant_id, order)
 
 

@@ -1,4 +1,4 @@
-"""HTTP routes of the tenants domain: who am I, and the tenant's API keys."""
+"""HTTP routes of the tenants domain: who am I, the tenant's API keys and settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from fastapi import APIRouter, Response
 
 from aftersail.kit.validation import PathId
 from aftersail.tenants import service as tenants
-from aftersail.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TenantOut
+from aftersail.tenants.models import Tenant
+from aftersail.tenants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    MeOut,
+    ShopifySettingsIn,
+    ShopifySettingsOut,
+    TenantOut,
+)
 from aftersail.web.deps import Reader, SessionDep, TenantAdmin
 
 router = APIRouter()
@@ -51,3 +60,37 @@ async def revoke_api_key(api_key_id: PathId, session: SessionDep, principal: Ten
     """Revoke a key; requests with it are refused from now on."""
     await tenants.do_revoke_api_key(session, tenant_id=principal.tenant_id, api_key_id=api_key_id)
     return Response(status_code=204)
+
+
+def _shopify_out(tenant: Tenant, config: tenants.ShopifySettings | None) -> ShopifySettingsOut:
+    return ShopifySettingsOut(
+        configured=config is not None,
+        webhook_secret_hint=config.secret_hint if config else None,
+        shop_domain=config.shop_domain if config else None,
+        webhook_path=f"/webhooks/shopify/{tenant.slug}/orders-create",
+    )
+
+
+@router.get("/settings/shopify", response_model=ShopifySettingsOut, tags=["tenant"])
+async def get_shopify_settings(session: SessionDep, principal: TenantAdmin) -> ShopifySettingsOut:
+    """Whether Shopify webhooks are set up, and where to point them; never the secret itself."""
+    tenant = await tenants.access_tenant(session, principal.tenant_id)
+    return _shopify_out(tenant, tenants.shopify_settings(tenant))
+
+
+@router.put("/settings/shopify", response_model=ShopifySettingsOut, tags=["tenant"])
+async def set_shopify_settings(
+    body: ShopifySettingsIn, session: SessionDep, principal: TenantAdmin
+) -> ShopifySettingsOut:
+    """Set the secret Shopify signs webhooks with (and optionally the only shop domain to accept).
+
+    Point Shopify's `orders/create` webhook (JSON) at `webhook_path` on this host. Each delivery must carry
+    `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(secret, raw body)); until a secret is set every delivery is
+    refused. The secret is not shown again: answers carry its last four characters."""
+    config = await tenants.do_set_shopify_settings(
+        session,
+        principal.tenant_id,
+        webhook_secret=body.webhook_secret.get_secret_value(),
+        shop_domain=body.shop_domain,
+    )
+    return _shopify_out(await tenants.access_tenant(session, principal.tenant_id), config)

@@ -1,11 +1,12 @@
-"""API shapes of the tenants domain: who am I, API keys (the secret appears once, in the create answer)."""
+"""API shapes of the tenants domain: who am I, API keys (the secret appears once, in the create answer), and
+settings such as the Shopify webhook secret (never returned after it is set)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 
 from aftersail.kit.validation import Out, Strict
 from aftersail.tenants.models import Role
@@ -44,3 +45,40 @@ class ApiKeyOut(Out):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str
+
+
+class ShopifySettingsIn(Strict):
+    webhook_secret: SecretStr = Field(
+        min_length=16,
+        max_length=200,
+        description="The secret Shopify signs webhooks with (your app's client secret, or the key shown "
+        "under Settings → Notifications → Webhooks)",
+    )
+    shop_domain: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True,
+                to_lower=True,
+                max_length=255,
+                pattern=r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$",
+            ),
+        ]
+        | None
+    ) = Field(
+        default=None, description="e.g. my-shop.myshopify.com: when set, other shops' webhooks are refused"
+    )
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _printable(cls, value: SecretStr) -> SecretStr:
+        if not all("!" <= ch <= "~" for ch in value.get_secret_value()):
+            raise ValueError("visible ASCII characters only, no spaces")
+        return value
+
+
+class ShopifySettingsOut(BaseModel):
+    configured: bool
+    webhook_secret_hint: str | None = Field(description="The last characters of the secret, never all of it")
+    shop_domain: str | None
+    webhook_path: str = Field(description="Where to point the Shopify orders/create webhook, on this host")

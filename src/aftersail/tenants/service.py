@@ -227,6 +227,44 @@ async def access_tenant(session: AsyncSession, tenant_id: int) -> Tenant:
     return tenant
 
 
+# --- settings: web-shop webhooks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifySettings:
+    """Where `tenant.settings["shopify"]` keeps what checks Shopify webhooks. The secret must be kept as is
+    (an HMAC needs it), so it is never returned after it is set: answers show its last characters only."""
+
+    webhook_secret: str
+    shop_domain: str | None = None
+
+    @property
+    def secret_hint(self) -> str:
+        return "…" + self.webhook_secret[-4:]
+
+
+def shopify_settings(tenant: Tenant) -> ShopifySettings | None:
+    section = (tenant.settings or {}).get("shopify") or {}
+    secret = section.get("webhook_secret") if isinstance(section, dict) else None
+    if not isinstance(secret, str) or not secret:
+        return None
+    domain = section.get("shop_domain")
+    return ShopifySettings(secret, domain if isinstance(domain, str) and domain else None)
+
+
+async def do_set_shopify_settings(
+    session: AsyncSession, tenant_id: int, *, webhook_secret: str, shop_domain: str | None = None
+) -> ShopifySettings:
+    tenant = await access_tenant(session, tenant_id)
+    section = {"webhook_secret": webhook_secret, "shop_domain": shop_domain.lower() if shop_domain else None}
+    tenant.settings = {
+        **(tenant.settings or {}),
+        "shopify": section,
+    }  # a new dict: JSON columns track by value
+    await session.flush()
+    return ShopifySettings(webhook_secret, section["shop_domain"])
+
+
 async def find_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
     tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:

@@ -15,6 +15,9 @@ def include_routers(app: FastAPI) -> None:
 
     for router in (tenants_api, catalog_api, orders_api, order_changes_api):
         app.include_router(router, prefix=API_PREFIX)
+    from aftersail.orders.webhooks import router as webhooks
+
+    app.include_router(webhooks)  # /webhooks/…: signed by the sender, not under the API's Bearer auth
     from aftersail.web.realtime_api import router as realtime_api
 
     app.include_router(realtime_api)  # /ws, no prefix
