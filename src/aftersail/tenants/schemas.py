@@ -61,7 +61,7 @@ class ShopifySettingsIn(Strict):
                 strip_whitespace=True,
                 to_lower=True,
                 max_length=255,
-                pattern=r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$",
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}$",
             ),
         ]
         | None
