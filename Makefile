@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench clean help
+.PHONY: run test test-unit lint format install bench bench-allocation clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -32,6 +32,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
+
+# Needs PostgreSQL (AFTERSAIL_BENCH_POSTGRES_URL, default the local server), pgbench and wrk; see docs/performance.md.
+bench-allocation: $(STAMP)
+	$(BIN)/python -m benchmarks.allocation $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -31,8 +31,16 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")
     ] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the port (PostgreSQL; Redis for realtime)")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request (off behind a proxy)")
+    ] = True,
 ) -> None:
     """Serve the API, the console and the buyer pages."""
+    import os
+
     import uvicorn
 
     from aftersail.app import create_app
@@ -51,14 +59,22 @@ def serve(
     )
     if run(_has_demo_tenant(settings)):
         _print_demo_logins()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        ws="websockets-sansio",
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": access_log,
+        "proxy_headers": True,
+        "ws": "websockets-sansio",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if settings.is_sqlite:
+        raise typer.BadParameter("SQLite has one writer: serve it with one worker", param_hint="--workers")
+    # Each worker process builds its own app from the environment, so the options given here go there too.
+    os.environ["AFTERSAIL_HOST"], os.environ["AFTERSAIL_PORT"] = settings.host, str(settings.port)
+    uvicorn.run("aftersail.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def worker(

@@ -2,20 +2,29 @@
 
 `SessionDep` is the request's one transaction: it commits when the route returns, before the response
 is sent (dependency scope "function"), so a failed commit is an error response, never a lost write.
+
+An API key's principal is remembered by the process for `API_KEY_CACHE_SECONDS` (order intake sends
+thousands of requests a minute with one key): a key revoked in this process stops at once, in other
+server processes within that time. `last_used_at` moves at most once a minute, in a transaction of its
+own, so that concurrent requests never queue on the key's row.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.db import set_rls_context
 from aftersail.kit.errors import PermissionDenied, Unauthenticated
 from aftersail.kit.security import constant_time_equal
 from aftersail.tenants import service as tenants
+from aftersail.tenants.models import ApiKey
 from aftersail.tenants.rules import Permission, role_allows
 from aftersail.tenants.service import Principal
 from aftersail.web.services import Services
@@ -23,6 +32,57 @@ from aftersail.web.services import Services
 SESSION_COOKIE = "aftersail_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_KEY_CACHE_SECONDS = 5.0
+API_KEY_TOUCH_SECONDS = 60.0
+_API_KEY_CACHE_LIMIT = 10_000
+
+
+class ApiKeyCache:
+    """Principals of recently presented API keys, by a digest of the key (never the key itself), and
+    when this process last moved each key's `last_used_at`."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._known: dict[bytes, tuple[float, Principal]] = {}
+        self._touched: dict[bytes, float] = {}
+
+    @staticmethod
+    def digest(presented: str) -> bytes:
+        return hashlib.sha256(presented.encode()).digest()
+
+    def get(self, digest: bytes) -> Principal | None:
+        known = self._known.get(digest)
+        if known is None or known[0] < time.monotonic():
+            return None
+        return known[1]
+
+    def put(self, digest: bytes, principal: Principal, *, recently_used: bool) -> None:
+        if len(self._known) >= _API_KEY_CACHE_LIMIT:
+            self._known.clear()
+            self._touched.clear()
+        self._known[digest] = (time.monotonic() + self.ttl, principal)
+        if recently_used:
+            self._touched.setdefault(digest, time.monotonic())
+
+    def claim_touch(self, digest: bytes) -> bool:
+        """True for the one request of this process that should move `last_used_at` this minute."""
+        now = time.monotonic()
+        if now - self._touched.get(digest, -API_KEY_TOUCH_SECONDS) < API_KEY_TOUCH_SECONDS:
+            return False
+        self._touched[digest] = now
+        return True
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+api_key_cache = ApiKeyCache(API_KEY_CACHE_SECONDS)
+
+
+@event.listens_for(ApiKey.revoked_at, "set")
+def _forget_keys_on_revoke(_target: ApiKey, value: Any, _old: Any, _initiator: Any) -> None:
+    if value is not None:
+        api_key_cache.clear()
 
 
 def get_services(request: Request) -> Services:
@@ -53,24 +113,38 @@ async def as_system(session: AsyncSession, services: Services) -> None:
         await set_rls_context(session, tenant_id=None, system=True)
 
 
+async def _api_key_principal(
+    request: Request, session: AsyncSession, services: Services, presented: str
+) -> Principal:
+    digest = api_key_cache.digest(presented)
+    principal = api_key_cache.get(digest)
+    if principal is None:
+        await as_system(session, services)
+        key = await tenants.access_api_key(session, presented, touch=False)
+        principal = Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id, name=key.name)
+        api_key_cache.put(digest, principal, recently_used=not tenants.api_key_needs_touch(key))
+    if principal.api_key_id is not None and api_key_cache.claim_touch(digest):
+        if services.db.is_postgres or request.method in SAFE_METHODS:
+            async with services.db.transaction(system=True) as touching:
+                await tenants.do_touch_api_key(touching, principal.api_key_id)
+        else:  # SQLite: this request takes the one write lock anyway; touch inside it
+            await tenants.do_touch_api_key(session, principal.api_key_id)
+    return principal
+
+
 async def get_principal(request: Request, session: SessionDep, services: ServicesDep) -> Principal:
     """API key (`Authorization: Bearer …`) or console session cookie (+ CSRF header on writes)."""
     authorization = request.headers.get("authorization", "")
-    await as_system(session, services)
     if authorization:
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <api key>'.")
-        readonly = request.method in SAFE_METHODS
-        key = await tenants.access_api_key(session, presented.strip(), touch=not readonly)
-        if readonly and tenants.api_key_needs_touch(key):
-            async with services.db.transaction(system=True) as touching:
-                await tenants.do_touch_api_key(touching, key.id)
-        principal = Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id, name=key.name)
+        principal = await _api_key_principal(request, session, services, presented.strip())
     else:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             raise Unauthenticated("Missing API key: send 'Authorization: Bearer <api key>'.")
+        await as_system(session, services)
         console_session, user = await tenants.access_session(session, token)
         if request.method not in SAFE_METHODS and not constant_time_equal(
             request.headers.get(CSRF_HEADER, ""), console_session.csrf_token
