@@ -24,7 +24,6 @@ from aftersail.web.rendering import ConsolePageRoute, gettext_for, render
 router = APIRouter(route_class=ConsolePageRoute, include_in_schema=False)
 
 CHART_LABEL = N_("Orders per minute")
-SOLD_OUT = N_("Sold out")
 SOLD_OUT_LINE = N_("Sold out at %(time)s — %(sku)s in %(warehouse)s")
 MINUTE_LINE = N_("%(time)s: %(count)s orders")
 
@@ -34,7 +33,6 @@ def script_messages(locale: str) -> dict[str, Any]:
     gettext = gettext_for(locale)
     return {
         "connection": connection_labels(locale),
-        "sold_out": gettext(SOLD_OUT),
         "sold_out_line": script_text(locale, SOLD_OUT_LINE),
         "minute": script_text(locale, MINUTE_LINE),
         "chart_label": gettext(CHART_LABEL),

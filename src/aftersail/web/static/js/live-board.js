@@ -175,7 +175,7 @@ function startBoard(board) {
     link.append(
       el("span", "mono", order.number),
       el("span", "muted small nowrap", [when, order.country, host].filter(Boolean).join(" · ")),
-      el("span", "nowrap", money(order.total_minor, order.currency)),
+      el("span", "nowrap strong", money(order.total_minor, order.currency)),
       el("span", `badge badge-${order.status}`, messages.statuses[order.status] || order.status),
     );
     item.append(link);
@@ -238,17 +238,11 @@ function startBoard(board) {
       const item = el("li");
       item.dataset.sellout = key;
       item.classList.add("is-new");
-      item.append(
-        el("span", "badge badge-sold-out", messages.sold_out),
-        document.createTextNode(" "),
-        document.createTextNode(
-          fill(messages.sold_out_line, {
-            time: minuteFormat.format(new Date()),
-            sku: cell.dataset.skuCode,
-            warehouse: cell.dataset.warehouseName,
-          }),
-        ),
-      );
+      item.textContent = fill(messages.sold_out_line, {
+        time: minuteFormat.format(new Date()),
+        sku: cell.dataset.skuCode,
+        warehouse: cell.dataset.warehouseName,
+      });
       list.prepend(item);
     } else if (!soldOut && existing) {
       existing.remove();
