@@ -115,14 +115,17 @@ def import_products(file: FileArgument, tenant: TenantOption) -> None:
 
 @import_app.command("stock")
 def import_stock(file: FileArgument, tenant: TenantOption) -> None:
-    """Set on-hand stock per warehouse, SKU and optional batch (an unknown batch code is created).
+    """Apply warehouse counts: each row sets the on-hand units of a warehouse, SKU and optional batch (an
+    unknown batch code is created), like a one-line POST /api/v1/stock/snapshots.
 
     CSV columns (JSON Lines: one object per line with the same keys):
     - warehouse_code, sku_code, on_hand: required
     - batch_code, low_stock_threshold: optional
     - reserved, available: written by the export, ignored here
 
-    A row setting on_hand below the units already reserved is rejected.
+    Every count is recorded as a stock movement. A row counting fewer units than orders have reserved is
+    rejected (on-hand stays) and raises a stock.discrepancy event for someone to check; levels at or below
+    their low-stock threshold raise stock.low (stock.sold_out at zero).
     """
     _import(Kind.STOCK, file, tenant)
 
