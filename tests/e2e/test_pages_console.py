@@ -167,7 +167,6 @@ async def test_placeholder_sections_say_what_arrives(client: httpx.AsyncClient, 
     for path, promise in [
         ("/inbox", "One inbox for every channel"),
         ("/returns", "Return and exchange"),
-        ("/live", "Live-stream sessions"),
         ("/reports", "First response time"),
         ("/settings", "Return windows"),
     ]:
