@@ -1,4 +1,5 @@
-"""Console pages of the orders domain: the filtered orders list and one order's page."""
+"""Console pages of the orders domain: the filtered orders list and one order's page (allocations, parcels,
+audit trail and the cooling-off actions, which post to orders/console_changes.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,32 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import QueryParams
 
 from aftersail.kit.i18n import N_, zone
+from aftersail.kit.validation import PathId
 from aftersail.orders import service as orders
-from aftersail.orders.models import Customer, LiveSession, OrderChannel, OrderStatus
-from aftersail.web.console import ConsoleDep
+from aftersail.orders.models import (
+    AllocationStatus,
+    Customer,
+    LiveSession,
+    OrderChannel,
+    OrderEvent,
+    OrderStatus,
+)
+from aftersail.orders.order_view import load_order_view
+from aftersail.orders.page_forms import (
+    ADDRESS_FIELDS,
+    CONSOLE_NOTICES,
+    Message,
+    country_choices,
+    forget_notice,
+    take_notice,
+)
+from aftersail.orders.rules import CHANGEABLE
+from aftersail.tenants.rules import Permission, role_allows
+from aftersail.web.console import ConsoleContext, ConsoleDep
 from aftersail.web.deps import SessionDep
 from aftersail.web.rendering import ConsolePageRoute, render
 
@@ -166,13 +187,72 @@ async def orders_list(
     )
 
 
-@router.get("/orders/{order_id}")
-async def order_page(
-    request: Request, order_id: int, console: ConsoleDep, session: SessionDep
+EVENT_LABELS = {
+    "created": N_("Order placed"),
+    "allocated": N_("Allocated"),
+    "backordered": N_("Backordered"),
+    "cancelled": N_("Cancelled"),
+    "address_changed": N_("Address changed"),
+    "line_changed": N_("Line changed"),
+    "released": N_("Released to warehouse"),
+}
+ALLOCATION_LABELS = {
+    AllocationStatus.RESERVED: N_("Reserved"),
+    AllocationStatus.RELEASED: N_("Released to warehouse"),
+    AllocationStatus.SHIPPED: N_("Shipped"),
+    AllocationStatus.CANCELLED: N_("Cancelled"),
+}
+AFTER_RELEASE = frozenset({OrderStatus.RELEASED, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+
+def _place(address: dict[str, Any]) -> str:
+    return ", ".join(str(address[k]) for k in ("line1", "city", "country") if address.get(k))
+
+
+def event_summary(event: OrderEvent) -> str:
+    """One line of what changed, in the trail's own data (SKU codes, places, the agent's words)."""
+    details = event.details or {}
+    before, after = details.get("before") or {}, details.get("after") or {}
+    if event.action == "cancelled":
+        return str(details.get("reason") or "")
+    if event.action == "address_changed":
+        return f"{_place(before.get('address') or {})} → {_place(after.get('address') or {})}"
+    if event.action == "line_changed":
+        was, now = (f"{side.get('sku_code')} ×{side.get('quantity')}" for side in (before, after))
+        return f"{was} → {now}"
+    return str(details.get("summary") or "")
+
+
+def actor_label(actor: str, names: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(msgid, values) naming who acted: the recorded name, else what kind of actor it was."""
+    if actor in names:
+        return "%(name)s", {"name": names[actor]}
+    kind, _, ident = actor.partition(":")
+    if kind == "buyer":
+        return N_("Buyer (order link)"), {}
+    if kind == "system":
+        return N_("AfterSail (automatic)"), {}
+    if kind == "api_key":
+        return N_("API key #%(id)s"), {"id": ident}
+    return N_("User #%(id)s"), {"id": ident}
+
+
+async def order_page_response(
+    request: Request,
+    console: ConsoleContext,
+    session: AsyncSession,
+    order_id: int,
+    *,
+    error: Message | None = None,
+    status_code: int = 200,
+    address_values: dict[str, str] | None = None,
+    address_errors: dict[str, str] | None = None,
+    open_form: str = "",
 ) -> HTMLResponse:
+    """The order page; after a refused change, with the refusal and the form as it was typed."""
     tenant_id = console.tenant.id
     order = await orders.access_order(session, tenant_id, order_id)
-    lines = await orders.order_lines(session, tenant_id, order.id)
+    view = await load_order_view(session, order, with_events=True, with_variants=True)
     customer = await orders.access_customer(session, tenant_id, order.customer_id)
     live_session: LiveSession | None = None
     if order.live_session_id is not None:
@@ -180,13 +260,16 @@ async def order_page(
             (s for s in await orders.list_live_sessions(session, tenant_id) if s.id == order.live_session_id),
             None,
         )
-    lines_total = sum(line.quantity * line.unit_price_minor for line, _ in lines)
+    lines_total = sum(line.quantity * line.unit_price_minor for line, _ in view.lines)
+    changeable = order.status in CHANGEABLE
+    notice = take_notice(request, CONSOLE_NOTICES) if status_code == 200 else None
     context = {
         "request": request,
         "console": console,
         "nav": "orders",
         "order": order,
-        "lines": lines,
+        "view": view,
+        "lines": view.lines,
         "customer": customer,
         "live_session": live_session,
         "lines_total": lines_total,
@@ -194,5 +277,30 @@ async def order_page(
         "address": address_lines(order.shipping_address or {}),
         "statuses": STATUS_LABELS,
         "channels": CHANNEL_LABELS,
+        "event_labels": EVENT_LABELS,
+        "allocation_labels": ALLOCATION_LABELS,
+        "event_summary": event_summary,
+        "actor_label": actor_label,
+        "can_change": changeable and role_allows(console.user.role, Permission.WRITE_ORDERS),
+        "can_release": order.status in {OrderStatus.ALLOCATED, OrderStatus.BACKORDERED}
+        and role_allows(console.user.role, Permission.WRITE_STOCK),
+        "after_release": order.status in AFTER_RELEASE,
+        "countries": await country_choices(session, tenant_id, console.locale, order.country),
+        "address_values": address_values
+        or {k: str((order.shipping_address or {}).get(k) or "") for k in ADDRESS_FIELDS},
+        "address_errors": address_errors or {},
+        "open_form": open_form,
+        "notice": notice,
+        "error": error,
     }
-    return render("console/order.html", context, locale=console.locale)
+    response = render("console/order.html", context, locale=console.locale, status_code=status_code)
+    if notice:
+        forget_notice(response, request.url.path, request.app.state.services.settings.cookies_secure)
+    return response
+
+
+@router.get("/orders/{order_id}")
+async def order_page(
+    request: Request, order_id: PathId, console: ConsoleDep, session: SessionDep
+) -> HTMLResponse:
+    return await order_page_response(request, console, session, order_id)

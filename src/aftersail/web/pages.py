@@ -13,11 +13,14 @@ from fastapi.staticfiles import StaticFiles
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog.pages import router as catalog_pages
-from aftersail.kit.errors import NotFound, PermissionDenied
+from aftersail.kit.errors import NotFound
 from aftersail.kit.i18n import N_, load_catalogs
+from aftersail.orders import buyer_changes
 from aftersail.orders import service as orders
+from aftersail.orders.console_changes import router as order_changes_pages
 from aftersail.orders.live_pages import router as live_pages
 from aftersail.orders.models import OrderStatus
+from aftersail.orders.page_forms import BUYER_FORM_MESSAGES
 from aftersail.orders.pages import CHANNEL_LABELS, STATUS_LABELS
 from aftersail.orders.pages import router as orders_pages
 from aftersail.tenants import service as tenants
@@ -106,12 +109,22 @@ BUYER_MESSAGES = (
     INVALID_ADDRESS,
     *PROGRESS_LABELS,
     *(text for pair in BUYER_STATUS.values() for text in pair),
+    *BUYER_FORM_MESSAGES,
 )
 
 
 def include_pages(app: FastAPI) -> None:
     load_catalogs()  # compile every .po once, at startup
-    for router in (tenants_pages, console_router, orders_pages, live_pages, catalog_pages, buyer_router):
+    for router in (
+        tenants_pages,
+        console_router,
+        orders_pages,
+        order_changes_pages,
+        live_pages,
+        catalog_pages,
+        buyer_router,
+        buyer_changes.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -221,15 +234,7 @@ async def buyer_find_order(request: Request, session: SessionDep, services: Serv
 async def buyer_order(
     request: Request, token: str, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
-    try:
-        grant = services.links.verify(token, LinkScope.ORDER)
-    except PermissionDenied as exc:  # a valid link, but for a ticket or a return
-        raise NotFound(LINK_MESSAGES[1]) from exc
-    await scope_to_tenant(session, services, grant.tenant_id)
-    try:
-        order = await orders.access_order(session, grant.tenant_id, grant.object_id)
-    except NotFound as exc:  # the order is gone: the link no longer leads anywhere
-        raise NotFound(LINK_MESSAGES[1]) from exc
+    grant, order = await buyer_changes.access_linked_order(token, session, services)
     customer = await orders.access_customer(session, grant.tenant_id, order.customer_id)
     tenant = await tenants.access_tenant(session, grant.tenant_id)
     lines = await orders.order_lines(session, grant.tenant_id, order.id)
@@ -251,4 +256,11 @@ async def buyer_order(
         "step": step,
         "time_zone": customer.time_zone,
     }
-    return render("buyer/order.html", context, locale=locale, headers={"Referrer-Policy": "no-referrer"})
+    changes, finish = await buyer_changes.change_context(
+        request, services, session, token, grant, order, locale
+    )
+    response = render(
+        "buyer/order.html", {**context, **changes}, locale=locale, headers={"Referrer-Policy": "no-referrer"}
+    )
+    finish(response)
+    return response
