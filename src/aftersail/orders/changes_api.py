@@ -1,11 +1,12 @@
-"""HTTP routes for cooling-off changes (冷静期): cancel, change address, change a line, release for picking,
-and the order's audit trail. Changes need the order-writer role; the release needs stock-writer (warehouse
-or admin). Every answer is the order as it now is: status, lines with backorders, allocations."""
+"""HTTP routes for cooling-off changes (冷静期): cancel, change address, change a line, release for picking.
+Changes need the order-writer role; the release needs stock-writer (warehouse or admin). Every answer is the
+order as it now is: status, lines with backorders, allocations. (The audit trail is GET
+/orders/{order_id}/events in orders/api.py.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import Field, StringConstraints, model_validator
@@ -14,10 +15,10 @@ from aftersail.kit.validation import Address, IdIn, Out, PathId, Strict
 from aftersail.orders import changes
 from aftersail.orders import service as orders
 from aftersail.orders.models import AllocationStatus, OrderStatus
-from aftersail.orders.order_view import load_order_view, order_events
+from aftersail.orders.order_view import load_order_view
 from aftersail.orders.rules import NoWarehouseServes
 from aftersail.orders.schemas import OrderOut
-from aftersail.web.deps import OrderWriter, Reader, SessionDep, StockWriter
+from aftersail.web.deps import OrderWriter, SessionDep, StockWriter
 
 router = APIRouter(tags=["orders"])
 
@@ -79,14 +80,6 @@ class OrderStateOut(OrderOut):
     changeable: bool = Field(description="False once released for picking: changes become returns")
     lines: list[ChangedLineOut]
     allocations: list[AllocationOut]
-
-
-class OrderEventOut(Out):
-    id: int
-    actor: str
-    action: str
-    details: dict[str, Any]
-    created_at: datetime
 
 
 async def order_state(session: SessionDep, order_id: int, tenant_id: int) -> OrderStateOut:
@@ -191,10 +184,3 @@ async def release_order(order_id: PathId, session: SessionDep, principal: StockW
     order = await orders.access_order(session, principal.tenant_id, order_id)
     await changes.do_release_for_picking(session, order, actor=principal.actor, actor_name=principal.name)
     return await order_state(session, order_id, principal.tenant_id)
-
-
-@router.get("/orders/{order_id}/events", response_model=list[OrderEventOut])
-async def list_order_events(order_id: PathId, session: SessionDep, principal: Reader) -> list[OrderEventOut]:
-    """The order's audit trail, oldest first: who (`actor`) did what (`action`), with before/after."""
-    order = await orders.access_order(session, principal.tenant_id, order_id)
-    return [OrderEventOut.model_validate(e) for e in await order_events(session, order)]

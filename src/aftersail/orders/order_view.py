@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog.models import Sku, Warehouse
+from aftersail.orders import service as orders
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
@@ -115,16 +116,6 @@ async def _allocations(session: AsyncSession, order: Order) -> list[AllocationVi
     ]
 
 
-async def order_events(session: AsyncSession, order: Order) -> list[OrderEvent]:
-    """The audit trail, oldest first."""
-    rows = await session.scalars(
-        select(OrderEvent)
-        .where(OrderEvent.tenant_id == order.tenant_id, OrderEvent.order_id == order.id)
-        .order_by(OrderEvent.created_at, OrderEvent.id)
-    )
-    return list(rows.all())
-
-
 async def _actor_names(session: AsyncSession, tenant_id: int, events: list[OrderEvent]) -> dict[str, str]:
     """Who each actor was, as far as the trail can tell: the name written with the change, else the API
     key's name."""
@@ -145,7 +136,7 @@ async def load_order_view(
     lines = await _lines(session, order)
     view = OrderView(order=order, lines=lines, allocations=await _allocations(session, order))
     if with_events:
-        view.events = await order_events(session, order)
+        view.events = await orders.list_order_events(session, order.tenant_id, order.id)
         view.actor_names = await _actor_names(session, order.tenant_id, view.events)
     if with_variants:
         products = await catalog.skus_of_products(
