@@ -201,7 +201,7 @@ def request_body(route: APIRoute, own: Mapping[str, Any]) -> tuple[Any, str | No
     """(body, problem): a body the route's own model accepts, built with the objects in `own`; `problem`
     says why none could be built (the caller fails the walk with it)."""
     field = route.body_field
-    if field is None:
+    if field is None or field.field_info.annotation is None:
         return None, None
     adapter: TypeAdapter[Any] = TypeAdapter(field.field_info.annotation)
     schema = adapter.json_schema()

@@ -57,7 +57,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
         pairs = [(r, r.path, r.methods) for r in contexts]
     else:
         pairs = [(c.original_route, c.path, c.methods) for c in iter_route_contexts(app.routes)]
-    found = []
+    found: list[tuple[str, str, APIRoute]] = []
     for route, path, methods in pairs:
         if isinstance(route, APIRoute) and path and path.startswith(API + "/"):
             found.extend((method, path, route) for method in sorted(methods or ()))
@@ -422,7 +422,7 @@ async def test_every_api_route_needs_credentials(client: httpx.AsyncClient, app:
     routes = api_routes(app)
     for method, path, route in routes:
         concrete = re.sub(r"{(\w+)(?::\w+)?}", "1", path)
-        body = {} if method in WRITE_METHODS - {"DELETE"} else None
+        body: dict[str, Any] | None = {} if method in WRITE_METHODS - {"DELETE"} else None
         for headers in ({}, {"Authorization": "Bearer ask_nope.nope"}, {"Authorization": "Basic abc"}):
             answer = await client.request(method, concrete, json=body, headers=headers)
             if not uses_api_key(route):  # signed webhooks, buyer links: refused, by their own scheme

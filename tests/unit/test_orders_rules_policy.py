@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -90,7 +91,14 @@ def test_a_cancelled_order_cannot_change() -> None:
 
 
 def test_policy_defaults_without_settings() -> None:
-    for settings in (None, {}, {"orders": None}, {"orders": {}}, {"returns": {"window_days": 30}}):
+    cases: list[dict[str, Any] | None] = [
+        None,
+        {},
+        {"orders": None},
+        {"orders": {}},
+        {"returns": {"days": 30}},
+    ]
+    for settings in cases:
         policy = OrderPolicy.from_settings(settings)
         assert policy == OrderPolicy()
     default = OrderPolicy()
