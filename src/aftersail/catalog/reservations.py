@@ -4,6 +4,10 @@ Each reservation is one conditional UPDATE per stock row (`… WHERE on_hand - r
 stock-row id order so that two transactions touching the same rows queue instead of deadlocking; the CHECK
 constraints stand behind it. A row whose free units ran out under us makes `do_reserve` raise
 `StockContended`, and the caller re-plans from a fresh read.
+
+On PostgreSQL the rows of one reservation move in a single statement (one round trip): a CTE locks them
+`FOR UPDATE` in id order, then the same conditional UPDATE runs on each. `allocation_inputs` reads the
+serving warehouses and their free stock in one query for an order's first plan.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.models import Batch, BundleComponent, Lane, StockLevel, Warehouse, WarehouseCapability
 from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.kit.clock import utcnow
+from aftersail.kit.db import UTCDateTime
 from aftersail.kit.errors import Conflict
 
 
@@ -106,6 +111,70 @@ async def free_slots(
     ]
 
 
+async def allocation_inputs(
+    session: AsyncSession, tenant_id: int, country: str, sku_ids: Iterable[int]
+) -> tuple[list[WarehouseOption], list[StockSlot]]:
+    """`serving_options` and their `free_slots` for `sku_ids`, in one query (an order's first plan)."""
+    sku_ids = list(sku_ids)
+    if not sku_ids:
+        return await serving_options(session, tenant_id, country), []
+    rows = await session.execute(
+        select(
+            Warehouse.id,
+            Warehouse.name,
+            Warehouse.capabilities,
+            Lane.transit_days_median,
+            Lane.cost_minor,
+            StockLevel.id,
+            StockLevel.sku_id,
+            StockLevel.on_hand - StockLevel.reserved,
+            StockLevel.batch_id,
+            Batch.expires_on,
+            Batch.received_at,
+            Batch.manufactured_on,
+        )
+        .select_from(Warehouse)
+        .join(Lane, and_(Lane.warehouse_id == Warehouse.id, Lane.tenant_id == tenant_id))
+        .outerjoin(
+            StockLevel,
+            and_(
+                StockLevel.warehouse_id == Warehouse.id,
+                StockLevel.tenant_id == tenant_id,
+                StockLevel.sku_id.in_(sku_ids),
+                StockLevel.on_hand > StockLevel.reserved,
+            ),
+        )
+        .outerjoin(Batch, and_(Batch.id == StockLevel.batch_id, Batch.tenant_id == tenant_id))
+        .where(
+            Warehouse.tenant_id == tenant_id, Warehouse.is_active.is_(True), Lane.country == country.upper()
+        )
+        .order_by(Warehouse.id, StockLevel.id)
+    )
+    options: dict[int, WarehouseOption] = {}
+    slots = []
+    fulfilment = WarehouseCapability.FULFILMENT.value
+    for row in rows:
+        warehouse_id, name, capabilities, transit, cost, level_id = row[:6]
+        if fulfilment not in (capabilities or [fulfilment]):
+            continue
+        if warehouse_id not in options:
+            options[warehouse_id] = WarehouseOption(warehouse_id, _short_name(name), transit, cost)
+        if level_id is not None:
+            sku_id, available, batch_id, expires_on, received_at, made_on = row[6:]
+            slots.append(
+                StockSlot(
+                    level_id,
+                    warehouse_id,
+                    sku_id,
+                    available,
+                    batch_id,
+                    expires_on,
+                    received_at.date() if received_at else made_on,
+                )
+            )
+    return list(options.values()), slots
+
+
 async def bundle_map(
     session: AsyncSession, tenant_id: int, sku_ids: Iterable[int]
 ) -> dict[int, list[tuple[int, int]]]:
@@ -128,13 +197,55 @@ def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(total.items())  # id order: the lock order every transaction shares
 
 
+# Lock the rows in id order (the order every transaction shares), then move each one that still has the
+# units; RETURNING tells which did. Used on PostgreSQL, inside the caller's savepoint.
+_RESERVE_ROWS = text(
+    """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:units AS integer[])) AS w (id, units)
+), locked AS (
+    SELECT s.id FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
+    WHERE s.tenant_id = :tenant_id
+    ORDER BY s.id
+    FOR UPDATE OF s
+)
+UPDATE stock_levels AS s
+SET reserved = s.reserved + w.units, updated_at = :now
+FROM wanted AS w
+WHERE s.id = w.id AND s.tenant_id = :tenant_id AND s.on_hand - s.reserved >= w.units
+    AND s.id IN (SELECT id FROM locked)
+RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_threshold
+"""
+).bindparams(bindparam("tenant_id", type_=BigInteger()), bindparam("now", type_=UTCDateTime()))
+
+
 async def do_reserve(
     session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
 ) -> list[StockAfter]:
     """Reserve `units` on each `(stock_level_id, units)`; all or nothing (the caller's savepoint)."""
+    merged = _merged(moves)
+    if not merged:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.execute(
+            _RESERVE_ROWS,
+            {
+                "ids": [stock_level_id for stock_level_id, _ in merged],
+                "units": [units for _, units in merged],
+                "tenant_id": tenant_id,
+                "now": utcnow(),
+            },
+        )
+        moved = {row[0]: StockAfter(*row) for row in rows}
+        for stock_level_id, _ in merged:
+            if stock_level_id not in moved:
+                raise StockContended(
+                    "stock changed while reserving; try again", stock_level_id=stock_level_id
+                )
+        return [moved[stock_level_id] for stock_level_id, _ in merged]
     after = []
     now = utcnow()
-    for stock_level_id, units in _merged(moves):
+    for stock_level_id, units in merged:
         row = (
             await session.execute(
                 update(StockLevel)

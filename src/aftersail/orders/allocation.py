@@ -5,23 +5,32 @@ pick with one conditional UPDATE per stock row inside a savepoint. If free stock
 the reservation (another order took it), the savepoint rolls back and the plan is made again from a fresh
 read; after a few rounds under a storm the last plan is made with what is left, so the order is always
 decided: allocated, backordered, or refused by the tenant's policy.
+
+Placing an order is the busiest write of a live-stream sale, so its path counts round trips: the lines
+with their SKUs and bundle components come in one query, the serving warehouses with their free stock in
+another, the reservation is one statement on PostgreSQL (`reservations.do_reserve`), each warehouse's
+allocation with its parcel and lines another (`allocation_rows`), and the audit rows wait for the one flush
+at the end. A tenant's order policy is remembered by the process for `POLICY_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import reservations
-from aftersail.catalog import service as catalog
+from aftersail.catalog.models import BundleComponent, Sku
 from aftersail.catalog.reservations import StockAfter, StockContended
 from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox import emit
 from aftersail.orders import service as orders
+from aftersail.orders.allocation_rows import write_warehouse_allocation
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
@@ -36,14 +45,15 @@ from aftersail.orders.rules import (
     AllocationPlan,
     OrderPolicy,
     Requirement,
-    address_key,
     check_transition,
     plan_allocation,
 )
 from aftersail.orders.schemas import OrderCreate
 from aftersail.tenants import service as tenants
+from aftersail.tenants.models import Tenant
 
 MAX_ROUNDS = 6
+POLICY_CACHE_SECONDS = 5.0
 
 
 async def record_order_event(
@@ -58,127 +68,95 @@ async def record_order_event(
 
 
 async def _requirements(session: AsyncSession, order: Order) -> list[Requirement]:
-    lines = list(
-        (
-            await session.scalars(
-                select(OrderLine)
-                .where(OrderLine.tenant_id == order.tenant_id, OrderLine.order_id == order.id)
-                .order_by(OrderLine.id)
-            )
-        ).all()
+    """The order's lines as the rules see them: SKU code for reasons, bundle components (one query)."""
+    rows = await session.execute(
+        select(
+            OrderLine.id,
+            OrderLine.sku_id,
+            OrderLine.quantity,
+            Sku.code,
+            BundleComponent.component_sku_id,
+            BundleComponent.quantity,
+        )
+        .join(Sku, (Sku.id == OrderLine.sku_id) & (Sku.tenant_id == order.tenant_id))
+        .outerjoin(
+            BundleComponent,
+            (BundleComponent.bundle_sku_id == Sku.id)
+            & (BundleComponent.tenant_id == order.tenant_id)
+            & Sku.is_bundle.is_(True),
+        )
+        .where(OrderLine.tenant_id == order.tenant_id, OrderLine.order_id == order.id)
+        .order_by(OrderLine.id, BundleComponent.component_sku_id)
     )
-    skus = await catalog.skus_by_ids(session, order.tenant_id, {line.sku_id for line in lines})
-    bundles = await reservations.bundle_map(
-        session, order.tenant_id, [s.id for s in skus.values() if s.is_bundle]
-    )
+    lines: dict[int, tuple[int, int, str]] = {}
+    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for line_id, sku_id, quantity, code, component_id, per_bundle in rows:
+        lines.setdefault(line_id, (sku_id, quantity, code))
+        if component_id is not None:
+            components[line_id].append((component_id, per_bundle))
     return [
         Requirement(
-            order_line_id=line.id,
-            sku_id=line.sku_id,
-            quantity=line.quantity,
-            label=skus[line.sku_id].code,
-            components=tuple(bundles.get(line.sku_id, ())),
+            order_line_id=line_id,
+            sku_id=sku_id,
+            quantity=quantity,
+            label=code,
+            components=tuple(components.get(line_id, ())),
         )
-        for line in lines
+        for line_id, (sku_id, quantity, code) in lines.items()
     ]
 
 
 async def _plan_and_reserve(
     session: AsyncSession, order: Order, requirements: Sequence[Requirement], policy: OrderPolicy
 ) -> tuple[AllocationPlan, list[StockAfter]]:
-    options = await reservations.serving_options(session, order.tenant_id, order.country)
     skus = {sku for r in requirements for sku in r.demand()}
-    for _ in range(MAX_ROUNDS):
-        slots = await reservations.free_slots(
-            session, order.tenant_id, [o.warehouse_id for o in options], skus
-        )
+    options, slots = await reservations.allocation_inputs(session, order.tenant_id, order.country, skus)
+    for attempt in range(MAX_ROUNDS):
+        if attempt:
+            slots = await reservations.free_slots(
+                session, order.tenant_id, [o.warehouse_id for o in options], skus
+            )
         plan = plan_allocation(requirements, options, slots, order.country, policy.on_shortage)
+        moves = [(p.stock_level_id, p.quantity) for p in plan.picks]
+        if not moves:
+            return plan, []
+        # A savepoint of our own (no RELEASE round trip): a lost race rolls back to it, which also lets go
+        # of the row locks taken, so the next round cannot lock rows out of id order. Nothing of the ORM is
+        # flushed in between (the caller holds `no_autoflush`).
+        await session.execute(_SAVEPOINT)
         try:
-            async with session.begin_nested():
-                after = await reservations.do_reserve(
-                    session, order.tenant_id, [(p.stock_level_id, p.quantity) for p in plan.picks]
-                )
-            return plan, after
+            after = await reservations.do_reserve(session, order.tenant_id, moves)
         except StockContended:
+            await session.execute(_ROLLBACK_TO_SAVEPOINT)
             continue
+        return plan, after
     # Still contended: everything left is being taken right now. Decide with no stock rather than spin.
     plan = plan_allocation(requirements, options, [], order.country, policy.on_shortage)
     return plan, []
 
 
-async def _shipment_group(
-    session: AsyncSession, order: Order, warehouse_id: int, policy: OrderPolicy
-) -> ShipmentGroup:
-    """Join the buyer's open parcel from this warehouse to this address, or start one (合并发货)."""
-    key = address_key(order.shipping_address)
-    now = utcnow()
-    if policy.merge_window_minutes > 0:
-        group = await session.scalar(
-            select(ShipmentGroup)
-            .where(
-                ShipmentGroup.tenant_id == order.tenant_id,
-                ShipmentGroup.customer_id == order.customer_id,
-                ShipmentGroup.warehouse_id == warehouse_id,
-                ShipmentGroup.address_key == key,
-                ShipmentGroup.is_open.is_(True),
-                ShipmentGroup.closes_at > now,
-            )
-            .order_by(ShipmentGroup.id)
-            .limit(1)
-        )
-        if group is not None:
-            return group
-    group = ShipmentGroup(
-        tenant_id=order.tenant_id,
-        warehouse_id=warehouse_id,
-        customer_id=order.customer_id,
-        address_key=key,
-        is_open=policy.merge_window_minutes > 0,
-        closes_at=now + timedelta(minutes=policy.merge_window_minutes),
-    )
-    session.add(group)
-    await session.flush()
-    return group
+_SAVEPOINT = text("SAVEPOINT aftersail_reserve")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT aftersail_reserve")
 
 
 async def do_allocate_order(
     session: AsyncSession, order: Order, *, actor: str, policy: OrderPolicy
 ) -> AllocationPlan:
     """Allocate every unit of `order` that has none yet (call `do_unallocate_order` first to redo)."""
-    requirements = await _requirements(session, order)
-    plan, after = await _plan_and_reserve(session, order, requirements, policy)
-    for warehouse_plan in plan.warehouses:
-        group = await _shipment_group(session, order, warehouse_plan.warehouse_id, policy)
-        allocation = Allocation(
-            tenant_id=order.tenant_id,
-            order_id=order.id,
-            warehouse_id=warehouse_plan.warehouse_id,
-            shipment_group_id=group.id,
-            status=AllocationStatus.RESERVED,
-            reason=warehouse_plan.reason[:500],
-            transit_days=warehouse_plan.transit_days,
-        )
-        session.add(allocation)
-        await session.flush()
-        session.add_all(
-            AllocationLine(
-                tenant_id=order.tenant_id,
-                allocation_id=allocation.id,
-                order_line_id=pick.order_line_id,
-                stock_level_id=pick.stock_level_id,
-                sku_id=pick.sku_id,
-                batch_id=pick.batch_id,
-                quantity=pick.quantity,
+    with session.no_autoflush:
+        requirements = await _requirements(session, order)
+        plan, after = await _plan_and_reserve(session, order, requirements, policy)
+        for warehouse_plan in plan.warehouses:
+            await write_warehouse_allocation(session, order, warehouse_plan, policy)
+        for line_id, units in plan.backordered.items():
+            if not units:
+                continue  # lines start with none backordered (new, or reset by `do_unallocate_order`)
+            await session.execute(
+                update(OrderLine)
+                .where(OrderLine.tenant_id == order.tenant_id, OrderLine.id == line_id)
+                .values(backordered_quantity=units)
+                .execution_options(synchronize_session=False)
             )
-            for pick in warehouse_plan.picks
-        )
-    for line_id, units in plan.backordered.items():
-        await session.execute(
-            update(OrderLine)
-            .where(OrderLine.tenant_id == order.tenant_id, OrderLine.id == line_id)
-            .values(backordered_quantity=units)
-            .execution_options(synchronize_session=False)
-        )
     target = OrderStatus.ALLOCATED if plan.fully_allocated else OrderStatus.BACKORDERED
     order.status = check_transition(order.status, target)
     await record_order_event(
@@ -303,8 +281,25 @@ async def do_release_order(session: AsyncSession, order: Order, *, actor: str) -
     return order
 
 
+_policies: dict[tuple[int, int], tuple[float, Any, OrderPolicy]] = {}
+
+
 async def order_policy(session: AsyncSession, tenant_id: int) -> OrderPolicy:
-    return OrderPolicy.from_settings((await tenants.access_tenant(session, tenant_id)).settings)
+    """The tenant's order settings; a process re-reads them at most every `POLICY_CACHE_SECONDS` (at once
+    when this process changes a tenant's settings)."""
+    bind = session.get_bind()
+    key = (id(bind), tenant_id)
+    cached = _policies.get(key)
+    if cached is not None and cached[1] is bind and cached[0] > time.monotonic():
+        return cached[2]
+    policy = OrderPolicy.from_settings((await tenants.access_tenant(session, tenant_id)).settings)
+    _policies[key] = (time.monotonic() + POLICY_CACHE_SECONDS, bind, policy)
+    return policy
+
+
+@sa_event.listens_for(Tenant.settings, "set")
+def _forget_policies(_target: Tenant, _value: Any, _old: Any, _initiator: Any) -> None:
+    _policies.clear()
 
 
 async def do_place_order(session: AsyncSession, tenant_id: int, data: OrderCreate, *, actor: str) -> Order:
