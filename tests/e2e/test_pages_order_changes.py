@@ -96,7 +96,7 @@ async def test_order_page_shows_allocation_backorders_parcels_and_trail(
     await sign_in(client, desk.users[Role.AGENT])
     text, _ = await open_page(client, second["id"])
     assert "Frankfurt (Raunheim)" in text and "Why: Frankfurt" in text
-    assert "1 units are waiting for stock (backordered)." in text
+    assert "Units waiting for stock (backordered): 1" in text
     assert re.search(r"merged with\s*<a class=\"mono\" href=\"/orders\?q=[^\"]+\">" + first["number"], text)
     assert "Audit trail" in text and "Order placed" in text and "Backordered" in text
     async with database.transaction(tenant_id=desk.tenant.tenant_id, readonly=True) as session:
