@@ -179,7 +179,7 @@ async def test_console_sign_in_switch_to_chinese_and_open_an_order(
     await page.wait_for_url("**/orders/*")
     heading = await page.locator("h1").inner_text()
     assert heading.startswith("订单 AE-")
-    assert await page.get_by_text("分仓、发货与退换货").count() == 1
+    assert await page.get_by_text("操作记录").count() >= 1
     assert await page.get_by_text("Layla Haddad").count() >= 1
     await save(page, artifacts_dir, "console-zh-order.png", publish=True)
 
