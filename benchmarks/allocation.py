@@ -112,6 +112,12 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--hot-skus", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--outbox-workers",
+        type=int,
+        default=0,
+        help="`aftersail worker` processes for the outbox (0: a dispatcher inside each server worker)",
+    )
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
     ensure_wrk()
@@ -148,7 +154,7 @@ def main() -> None:
             "AFTERSAIL_DATABASE_URL": bench_db.url,
             "AFTERSAIL_DATA_DIR": str(workdir / "data"),
             "AFTERSAIL_LOG_LEVEL": "WARNING",
-            "AFTERSAIL_RUN_DISPATCHER": "true",
+            "AFTERSAIL_RUN_DISPATCHER": "false" if args.outbox_workers else "true",
         }
         if redis_url:
             env["AFTERSAIL_REDIS_URL"] = redis_url
@@ -160,16 +166,24 @@ def main() -> None:
             serve_args=["--workers", str(args.workers), "--no-access-log"],
             log_path=workdir / "server.log",
         )
+        outbox = (
+            f"{args.outbox_workers} `aftersail worker` process(es) for the outbox"
+            if args.outbox_workers
+            else "outbox dispatcher inside each server worker"
+        )
         deployment = (
-            f"aftersail serve --workers {args.workers} --no-access-log (production settings), "
-            f"outbox dispatcher in each worker, realtime over {'Redis' if redis_url else 'in-process bus'}; "
+            f"aftersail serve --workers {args.workers} --no-access-log (production settings), {outbox}, "
+            f"realtime over {'Redis' if redis_url else 'the in-process bus'}; "
             f"load: wrk -t2 -c{args.clients} with a Lua order script"
         )
         console.print(f"[bold]API[/bold]: {deployment}")
         server.start()
+        for _ in range(args.outbox_workers):
+            server.start_worker(concurrency=4)
         try:
+            warmed = 0
             if args.warmup > 0:
-                run_wrk(server, world, "warmup", args.warmup, args.clients, workdir)
+                warmed = run_wrk(server, world, "warmup", args.warmup, args.clients, workdir).created
             cold = run_wrk(server, world, "steady", cold_seconds, args.clients, workdir)
             hot_units = max(int(cold.orders_per_s * hot_seconds / 2), args.hot_skus)
             with_db(url, lambda db: set_hot_stock(db, world, hot_units))
@@ -186,6 +200,7 @@ def main() -> None:
         raw=raw,
         audit=audit,
         hot_units=hot_units,
+        warmup_orders=warmed,
         backlog=backlog,
         drained_in=drained_in,
         elapsed=time.monotonic() - started,

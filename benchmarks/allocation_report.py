@@ -75,11 +75,12 @@ def print_report(
     raw: RawResult,
     audit: Audit,
     hot_units: int,
+    warmup_orders: int,
     backlog: int,
     drained_in: float | None,
     elapsed: float,
 ) -> None:
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     load = Table(title="Orders through the API (POST /api/v1/orders, 3 lines each)", title_justify="left")
     for column in (
         "phase",
@@ -158,7 +159,10 @@ def print_report(
     checks.add_column("check")
     checks.add_column("value", justify="right")
     for label, value in (
-        ("orders stored / 201 answers", f"{audit.orders} / {created}"),
+        (
+            "orders stored / 201 answers (with warm-up; in flight when a phase ended: not counted)",
+            f"{audit.orders} / {created + warmup_orders}",
+        ),
         ("allocated / backordered orders", f"{audit.allocated} / {audit.backordered}"),
         ("hot units put on sale", str(hot_units)),
         ("stock.sold_out events", str(audit.sold_out_events)),
