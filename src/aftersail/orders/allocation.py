@@ -185,6 +185,7 @@ async def _announce_stock(session: AsyncSession, order: Order, after: Sequence[S
         {
             "order_id": order.id,
             "live_session_id": order.live_session_id,
+            "at": utcnow().isoformat(),
             "levels": [
                 {
                     "stock_level_id": a.stock_level_id,
@@ -310,6 +311,13 @@ async def do_place_order(session: AsyncSession, tenant_id: int, data: OrderCreat
         session, order, actor=actor, action="created", details={"channel": order.channel.value}
     )
     plan = await do_allocate_order(session, order, actor=actor, policy=policy)
+    lines = (
+        await session.execute(
+            select(OrderLine.sku_id, OrderLine.quantity)
+            .where(OrderLine.tenant_id == tenant_id, OrderLine.order_id == order.id)
+            .order_by(OrderLine.id)
+        )
+    ).all()
     await emit(
         session,
         "live.order",
@@ -322,6 +330,8 @@ async def do_place_order(session: AsyncSession, tenant_id: int, data: OrderCreat
             "total_minor": order.total_minor,
             "currency": order.currency,
             "placed_at": order.placed_at.isoformat(),
+            "host": order.host,
+            "lines": [{"sku_id": sku_id, "quantity": quantity} for sku_id, quantity in lines],
             "warehouses": [w.warehouse_id for w in plan.warehouses],
         },
         tenant_id=tenant_id,
