@@ -72,12 +72,20 @@ def _short_name(name: str) -> str:
 
 
 async def free_slots(
-    session: AsyncSession, tenant_id: int, warehouse_ids: Iterable[int], sku_ids: Iterable[int]
+    session: AsyncSession,
+    tenant_id: int,
+    warehouse_ids: Iterable[int],
+    sku_ids: Iterable[int],
+    *,
+    lock: bool = False,
 ) -> list[StockSlot]:
+    """Stock rows with free units. With `lock`, the rows are also locked (`FOR UPDATE`, in id order) until
+    the transaction ends, so a reservation planned on them cannot lose a race (PostgreSQL; SQLite's writer
+    lock already serialises)."""
     warehouse_ids, sku_ids = list(warehouse_ids), list(sku_ids)
     if not warehouse_ids or not sku_ids:
         return []
-    rows = await session.execute(
+    query = (
         select(
             StockLevel.id,
             StockLevel.warehouse_id,
@@ -96,6 +104,9 @@ async def free_slots(
             StockLevel.on_hand > StockLevel.reserved,
         )
     )
+    if lock:
+        query = query.order_by(StockLevel.id).with_for_update(of=StockLevel)
+    rows = await session.execute(query)
     return [
         # First in = received first; a batch without a receipt date counts from when it was made.
         StockSlot(

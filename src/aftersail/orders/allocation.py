@@ -130,9 +130,14 @@ async def _plan_and_reserve(
             await session.execute(_ROLLBACK_TO_SAVEPOINT)
             continue
         return plan, after
-    # Still contended: everything left is being taken right now. Decide with no stock rather than spin.
-    plan = plan_allocation(requirements, options, [], order.country, policy.on_shortage)
-    return plan, []
+    # Still contended after several rounds (a hot SKU in a sell-out): lock the candidate rows in id order
+    # and plan on what they really hold; the reservation cannot lose a race any more.
+    slots = await reservations.free_slots(
+        session, order.tenant_id, [o.warehouse_id for o in options], skus, lock=True
+    )
+    plan = plan_allocation(requirements, options, slots, order.country, policy.on_shortage)
+    moves = [(p.stock_level_id, p.quantity) for p in plan.picks]
+    return plan, await reservations.do_reserve(session, order.tenant_id, moves) if moves else []
 
 
 _SAVEPOINT = text("SAVEPOINT aftersail_reserve")
