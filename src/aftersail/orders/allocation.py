@@ -308,6 +308,17 @@ def _forget_policies(_target: Tenant, _value: Any, _old: Any, _initiator: Any) -
     _policies.clear()
 
 
+async def do_set_order_policy(session: AsyncSession, tenant_id: int, policy: OrderPolicy) -> OrderPolicy:
+    """Store the tenant's order settings (`tenant.settings["orders"]`); the policy cache forgets them."""
+    tenant = await tenants.access_tenant(session, tenant_id)
+    tenant.settings = {
+        **(tenant.settings or {}),
+        "orders": policy.as_settings(),
+    }  # a new dict: tracked by value
+    await session.flush()
+    return policy
+
+
 async def do_place_order(session: AsyncSession, tenant_id: int, data: OrderCreate, *, actor: str) -> Order:
     """Create and allocate the order in one transaction; the Live board hears of it after commit."""
     policy = await order_policy(session, tenant_id)

@@ -104,6 +104,14 @@ class OrderPolicy:
             low_stock_default=int(orders.get("low_stock_default", 5)),
         )
 
+    def as_settings(self) -> dict[str, Any]:
+        return {
+            "on_shortage": self.on_shortage.value,
+            "release_after_minutes": self.release_after_minutes,
+            "merge_window_minutes": self.merge_window_minutes,
+            "low_stock_default": self.low_stock_default,
+        }
+
     def release_due_at(self, placed_at: datetime) -> datetime | None:
         if self.release_after_minutes is None:
             return None
