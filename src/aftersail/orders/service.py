@@ -263,7 +263,7 @@ async def access_live_session(session: AsyncSession, tenant_id: int, live_sessio
 
 
 async def _new_order_number(session: AsyncSession, tenant_id: int) -> str:
-    """`AS-YYMMDD-XXXXX`: readable, sortable by day, unique per tenant (checked, then held by the index)."""
+    """`AS-YYMMDD-` + five letters/digits: readable, sortable by day, unique per tenant."""
     day = utcnow().strftime("%y%m%d")
     for _ in range(10):
         number = f"AS-{day}-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(5))
