@@ -44,6 +44,33 @@ class OrderView:
     def backordered(self) -> int:
         return sum(line.backordered_quantity for line, _ in self.lines)
 
+    def reason_parts(self, part: AllocationView) -> ReasonParts:
+        """What the stored reason says, as data, so the page can say it in the viewer's language (the row
+        keeps the English sentence for the API and the audit trail)."""
+        codes = {line.id: sku.code for line, sku in self.lines}
+        mine = sorted({al.order_line_id for al, _ in part.lines})
+        name = part.warehouse.name.split(" (", 1)[0] if part.warehouse else f"#{part.allocation.warehouse_id}"
+        return ReasonParts(
+            warehouse=name,
+            days=part.allocation.transit_days or 0,
+            country=self.order.country,
+            lines=len(mine),
+            total=len(self.lines),
+            labels=", ".join(codes.get(i, str(i)) for i in mine),
+            whole=len(mine) == len(self.lines) and len(self.allocations) == 1,
+        )
+
+
+@dataclass(frozen=True)
+class ReasonParts:
+    warehouse: str
+    days: int
+    country: str
+    lines: int
+    total: int
+    labels: str
+    whole: bool  # one warehouse ships every line
+
 
 async def _lines(session: AsyncSession, order: Order) -> list[tuple[OrderLine, Sku]]:
     # populate_existing: changes write backorders with bulk UPDATEs that leave loaded lines stale.
