@@ -11,11 +11,7 @@ artifacts directory; with AFTERSAIL_UPDATE_SCREENSHOTS=1 the board's also refres
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +26,8 @@ from aftersail.orders import service as orders
 from aftersail.orders.schemas import LiveSessionCreate
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, free_port, save, watch_for_errors
+from tests.e2e.servers import sqlite_server
+from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
 from tests.factories import PASSWORD, TenantFixture, make_tenant
 from tests.fulfilment import Network, make_network, order_body
 
@@ -51,58 +48,8 @@ class LiveShop:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """uvicorn in its own process, its outbox dispatcher on (that is what pushes events to sockets)."""
     data_dir = tmp_path_factory.mktemp("live-server")
-    url = f"sqlite+aiosqlite:///{data_dir / 'aftersail.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "AFTERSAIL_ENV": "test",
-        "AFTERSAIL_DATABASE_URL": url,
-        "AFTERSAIL_DATA_DIR": str(data_dir),
-        "AFTERSAIL_RUN_DISPATCHER": "true",
-        "AFTERSAIL_OUTBOX_POLL_SECONDS": "0.1",
-        "AFTERSAIL_SECRET_KEY": "browser-live-test-secret-key-long-enough",
-    }
-    subprocess.run(
-        [sys.executable, "-c", f"from aftersail.kit.migrate import upgrade; upgrade({url!r})"],
-        check=True,
-        env=env,
-    )
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "aftersail.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield base_url, url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with sqlite_server(data_dir, RUN_DISPATCHER="true", OUTBOX_POLL_SECONDS="0.1") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from aftersail.kit.db import Database
 from aftersail.kit.migrate import upgrade_async
+from tests.e2e.servers import sqlite_server
 from tests.e2e.test_pages_shop import PASSWORD, Shop, seed_shop
 
 pytestmark = pytest.mark.browser
@@ -44,67 +40,10 @@ class Server:
     shop: Shop
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    data_dir = tmp_path_factory.mktemp("browser-server")
-    url = f"sqlite+aiosqlite:///{data_dir / 'aftersail.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "AFTERSAIL_ENV": "test",
-        "AFTERSAIL_DATABASE_URL": url,
-        "AFTERSAIL_DATA_DIR": str(data_dir),
-        "AFTERSAIL_PORT": str(port),
-        "AFTERSAIL_RUN_DISPATCHER": "false",
-        "AFTERSAIL_SECRET_KEY": "browser-test-secret-key-that-is-long-enough",
-    }
-    # Migrate before the server starts (the server only serves).
-    subprocess.run(
-        [sys.executable, "-c", f"from aftersail.kit.migrate import upgrade; upgrade({url!r})"],
-        check=True,
-        env=env,
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "aftersail.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the server did not start:\n{output}")
-            time.sleep(0.2)
-        yield base_url, url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with sqlite_server(tmp_path_factory.mktemp("browser-server"), RUN_DISPATCHER="false") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
