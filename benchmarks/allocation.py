@@ -49,28 +49,27 @@ def ensure_wrk() -> str:
     return found
 
 
+def wrk_settings(world: World, phase: str) -> dict[str, str]:
+    """The Lua script's settings for one phase against the seeded world."""
+    return {
+        "key": world.api_key,
+        "live_session": str(world.live_session_id),
+        "phase": "hot" if phase == "hot" else "cold",
+        "cold": ",".join(map(str, world.cold_skus)),
+        "hot": ",".join(map(str, world.hot_skus)),
+        "countries": ",".join(COUNTRIES),
+        "hot_countries": ",".join(HOT_COUNTRIES),
+    }
+
+
 def run_wrk(
-    server: ServerProcess, world: World, phase: str, seconds: float, connections: int, workdir: Path
+    base_url: str, settings: dict[str, str], phase: str, seconds: float, connections: int, workdir: Path
 ) -> LoadPhase:
+    """POST orders with `allocation_orders.lua` for `seconds`; the phase's counts and latency histogram."""
     out = workdir / f"wrk_{phase}_{time.monotonic_ns()}.txt"
     config = workdir / f"wrk_{phase}.cfg"
-    config.write_text(
-        "\n".join(
-            [
-                f"key={world.api_key}",
-                f"live_session={world.live_session_id}",
-                f"phase={'hot' if phase == 'hot' else 'cold'}",
-                "cold=" + ",".join(map(str, world.cold_skus)),
-                "hot=" + ",".join(map(str, world.hot_skus)),
-                "countries=" + ",".join(COUNTRIES),
-                "hot_countries=" + ",".join(HOT_COUNTRIES),
-                "buyers=20000",
-                f"seed={secrets.randbelow(1_000_000)}",
-                f"out={out}",
-            ]
-        )
-        + "\n"
-    )
+    lines = {**settings, "buyers": "20000", "seed": str(secrets.randbelow(1_000_000)), "out": str(out)}
+    config.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
     threads = min(2, connections)
     done = subprocess.run(
         [
@@ -85,7 +84,7 @@ def run_wrk(
             "10s",
             "-s",
             str(LUA_SCRIPT),
-            f"{server.base_url}/api/v1/orders",
+            f"{base_url}/api/v1/orders",
         ],
         env={**os.environ, "AFTERSAIL_BENCH_WRK_CONFIG": str(config)},
         capture_output=True,
@@ -183,11 +182,22 @@ def main() -> None:
         try:
             warmed = 0
             if args.warmup > 0:
-                warmed = run_wrk(server, world, "warmup", args.warmup, args.clients, workdir).created
-            cold = run_wrk(server, world, "steady", cold_seconds, args.clients, workdir)
+                warmed = run_wrk(
+                    server.base_url,
+                    wrk_settings(world, "warmup"),
+                    "warmup",
+                    args.warmup,
+                    args.clients,
+                    workdir,
+                ).created
+            cold = run_wrk(
+                server.base_url, wrk_settings(world, "steady"), "steady", cold_seconds, args.clients, workdir
+            )
             hot_units = max(int(cold.orders_per_s * hot_seconds / 2), args.hot_skus)
             with_db(url, lambda db: set_hot_stock(db, world, hot_units))
-            hot = run_wrk(server, world, "hot", hot_seconds, args.clients, workdir)
+            hot = run_wrk(
+                server.base_url, wrk_settings(world, "hot"), "hot", hot_seconds, args.clients, workdir
+            )
             backlog = with_db(url, outbox_backlog)
             drained_in = with_db(url, lambda db: wait_for_outbox(db, within=60))
         finally:

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from aftersail.web.deps import get_principal
+from aftersail.web.deps import get_principal, get_principal_alone
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -71,11 +71,12 @@ def fill_path(path: str, seeded: Mapping[str, Any]) -> str:
 
 
 def uses_api_key(route: APIRoute) -> bool:
-    """Whether the route authenticates through `get_principal` (Bearer key or console session)."""
+    """Whether the route authenticates through `get_principal` (Bearer key or console session), or its
+    twin for routes that open their own transactions."""
     stack = list(route.dependant.dependencies)
     while stack:
         dependant = stack.pop()
-        if dependant.call is get_principal:
+        if dependant.call is get_principal or dependant.call is get_principal_alone:
             return True
         stack.extend(dependant.dependencies)
     return False

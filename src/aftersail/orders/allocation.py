@@ -31,6 +31,7 @@ from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox import emit
 from aftersail.orders import service as orders
 from aftersail.orders.allocation_rows import write_warehouse_allocation
+from aftersail.orders.intake import PlaceRequest, place_one
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
@@ -320,36 +321,8 @@ async def do_set_order_policy(session: AsyncSession, tenant_id: int, policy: Ord
 
 
 async def do_place_order(session: AsyncSession, tenant_id: int, data: OrderCreate, *, actor: str) -> Order:
-    """Create and allocate the order in one transaction; the Live board hears of it after commit."""
+    """Create and allocate the order in the caller's transaction (the batch path of `orders.intake`, for
+    one order); the Live board hears of it after commit."""
     policy = await order_policy(session, tenant_id)
-    order = await orders.do_create_order(session, tenant_id, data)
-    await record_order_event(
-        session, order, actor=actor, action="created", details={"channel": order.channel.value}
-    )
-    plan = await do_allocate_order(session, order, actor=actor, policy=policy)
-    lines = (
-        await session.execute(
-            select(OrderLine.sku_id, OrderLine.quantity)
-            .where(OrderLine.tenant_id == tenant_id, OrderLine.order_id == order.id)
-            .order_by(OrderLine.id)
-        )
-    ).all()
-    await emit(
-        session,
-        "live.order",
-        {
-            "order_id": order.id,
-            "number": order.number,
-            "live_session_id": order.live_session_id,
-            "status": order.status.value,
-            "country": order.country,
-            "total_minor": order.total_minor,
-            "currency": order.currency,
-            "placed_at": order.placed_at.isoformat(),
-            "host": order.host,
-            "lines": [{"sku_id": sku_id, "quantity": quantity} for sku_id, quantity in lines],
-            "warehouses": [w.warehouse_id for w in plan.warehouses],
-        },
-        tenant_id=tenant_id,
-    )
-    return order
+    placed = await place_one(session, tenant_id, PlaceRequest(data=data, actor=actor), policy=policy)
+    return await orders.access_order(session, tenant_id, placed.order_id)

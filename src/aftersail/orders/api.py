@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime
 
+from aftersail.kit.errors import Conflict, DomainError
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
-from aftersail.orders import allocation, ingest
+from aftersail.orders import ingest, intake
 from aftersail.orders import service as orders
+from aftersail.orders.intake_queue import OrderIntake
 from aftersail.orders.models import Order, OrderChannel, OrderStatus
 from aftersail.orders.schemas import (
     AllocationLineOut,
@@ -25,7 +27,8 @@ from aftersail.orders.schemas import (
     OrderLineOut,
     OrderOut,
 )
-from aftersail.web.deps import CustomerWriter, OrderWriter, Reader, SessionDep
+from aftersail.web.deps import CustomerWriter, OrderWriter, OrderWriterAlone, Reader, ServicesDep, SessionDep
+from aftersail.web.services import Services
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -114,8 +117,8 @@ async def _order_detail(session: SessionDep, tenant_id: int, order: Order) -> Or
 @router.post("/orders", status_code=201, response_model=OrderDetailOut, tags=["orders"])
 async def create_order(
     body: OrderCreate,
-    session: SessionDep,
-    principal: OrderWriter,
+    principal: OrderWriterAlone,
+    services: ServicesDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -138,16 +141,34 @@ async def create_order(
     give one order. Keys belong to your tenant and are kept; the body is compared as canonical JSON, so key
     order and whitespace do not matter. A request that failed (4xx) leaves no key behind: fix it and retry
     with the same key."""
-    if idempotency_key is None:
-        order = await allocation.do_place_order(session, principal.tenant_id, body, actor=principal.actor)
-    else:
-        placed = await ingest.do_place_order_once(
-            session, principal.tenant_id, body, key=idempotency_key, actor=principal.actor
+    request = intake.PlaceRequest(
+        data=body,
+        actor=principal.actor,
+        key=idempotency_key,
+        scope=ingest.SCOPE_ORDERS_CREATE,
+        digest=ingest.request_hash(body.model_dump(mode="json")) if idempotency_key else None,
+    )
+    outcome = await order_intake(services).place(principal.tenant_id, request)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    if isinstance(outcome, intake.Placed):
+        return outcome.detail
+    if isinstance(outcome, intake.Deferred):
+        raise Conflict(
+            f"the request with Idempotency-Key {idempotency_key!r} is still being processed; retry"
         )
-        if placed.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        order = placed.order
-    return await _order_detail(session, principal.tenant_id, order)
+    response.headers["Idempotent-Replayed"] = "true"
+    async with services.db.transaction(tenant_id=principal.tenant_id, readonly=True) as session:
+        order = await orders.access_order(session, principal.tenant_id, outcome.order_id)
+        return await _order_detail(session, principal.tenant_id, order)
+
+
+def order_intake(services: Services) -> OrderIntake:
+    """The process's group-commit writer for this app's database (made on first use)."""
+    found = services.extras.get("order_intake")
+    if not isinstance(found, OrderIntake):
+        found = services.extras["order_intake"] = OrderIntake(services.db)
+    return found
 
 
 @router.get("/orders", response_model=Paged[OrderOut], tags=["orders"])

@@ -1,9 +1,10 @@
 """Jobs of the orders domain: the tenant-set cooling-off window (`orders.release_after_minutes`).
 
-When a tenant sets a window, every placed order is released for picking once the window has passed: a
-handler on `live.order` (beside the realtime forwarder, which shares the topic) schedules one durable
-`orders.release` job per order at `placed_at + window`, and that job releases the order if it can still
-change. Without a window the order waits until the warehouse releases it (POST /orders/{id}/release).
+When a tenant sets a window, every placed order is released for picking once the window has passed:
+handlers on `live.orders` (placed) and `live.order` (changed), beside the realtime forwarder that shares
+the topics, schedule one durable `orders.release` job per order at `placed_at + window`, and that job
+releases the order if it can still change. Without a window the order waits until the warehouse
+releases it (POST /orders/{id}/release).
 """
 
 from __future__ import annotations
@@ -29,28 +30,45 @@ def release_job_key(tenant_id: int, order_id: int) -> str:
 
 @register("live.order", name="orders.schedule_release")
 async def schedule_release(session: AsyncSession, delivery: Delivery) -> None:
-    """An order was placed or changed: if the tenant has a window, make sure its release job exists."""
-    order_id = delivery.payload.get("order_id")
-    if delivery.tenant_id is None or not isinstance(order_id, int):
-        return
-    if delivery.payload.get("status") not in {s.value for s in RELEASABLE}:
-        return
-    policy = await order_policy(session, delivery.tenant_id)
-    try:
-        order = await orders.access_order(session, delivery.tenant_id, order_id)
-    except NotFound:
-        return
-    due_at = policy.release_due_at(order.placed_at)
-    if due_at is None or order.status not in RELEASABLE:
-        return
-    await schedule_job(
-        session,
-        RELEASE_TOPIC,
-        {"order_id": order.id},
-        due_at,
-        delivery.tenant_id,
-        dedupe_key=release_job_key(delivery.tenant_id, order.id),
-    )
+    """An order was changed: if the tenant has a window, make sure its release job exists."""
+    if delivery.tenant_id is not None:
+        await _schedule_release(session, delivery.tenant_id, [delivery.payload])
+
+
+@register("live.orders", name="orders.schedule_releases")
+async def schedule_releases(session: AsyncSession, delivery: Delivery) -> None:
+    """Orders were placed (one event per intake batch): the same, for each of them."""
+    placed = delivery.payload.get("orders")
+    if delivery.tenant_id is not None and isinstance(placed, list):
+        await _schedule_release(session, delivery.tenant_id, [p for p in placed if isinstance(p, dict)])
+
+
+async def _schedule_release(
+    session: AsyncSession, tenant_id: int, announced: list[dict[str, object]]
+) -> None:
+    policy = await order_policy(session, tenant_id)
+    if policy.release_after_minutes is None:
+        return  # no window: the warehouse releases orders itself
+    releasable = {s.value for s in RELEASABLE}
+    for payload in announced:
+        order_id = payload.get("order_id")
+        if not isinstance(order_id, int) or payload.get("status") not in releasable:
+            continue
+        try:
+            order = await orders.access_order(session, tenant_id, order_id)
+        except NotFound:
+            continue
+        due_at = policy.release_due_at(order.placed_at)
+        if due_at is None or order.status not in RELEASABLE:
+            continue
+        await schedule_job(
+            session,
+            RELEASE_TOPIC,
+            {"order_id": order.id},
+            due_at,
+            tenant_id,
+            dedupe_key=release_job_key(tenant_id, order.id),
+        )
 
 
 @register(RELEASE_TOPIC, name="orders.release_when_window_ends")

@@ -19,6 +19,9 @@ async def start_background(services: Services) -> None:
 
 
 async def stop_background(services: Services) -> None:
+    intake = services.extras.pop("order_intake", None)
+    if intake is not None:
+        await intake.close()
     dispatcher = services.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()

@@ -1,4 +1,4 @@
-// The Live board: starts from the figures the server rendered, then follows the `live.order` and
+// The Live board: starts from the figures the server rendered, then follows the `live.orders`, `live.order` and
 // `live.stock` events of /ws. When an event names something the page does not show yet (a new SKU or
 // warehouse, a new currency, the lines of an order) it fetches the page again and takes the fresh parts.
 
@@ -327,6 +327,8 @@ function startBoard(board) {
   function handle(topic, payload) {
     if (syncing) {
       queued.push([topic, payload]); // applied on top of the fresh page
+    } else if (topic === "live.orders") {
+      for (const order of payload.orders || []) onOrder(order); // one event per intake batch
     } else if (topic === "live.order") {
       onOrder(payload);
     } else if (topic === "live.stock") {

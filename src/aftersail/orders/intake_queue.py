@@ -1,0 +1,110 @@
+"""Group commit for order intake: concurrent POST /orders requests of a process share transactions.
+
+Each request waits on a future while one writer task per process takes every request queued so far (up to
+`MAX_BATCH`), places them with `intake.do_place_orders` in one transaction per tenant, and answers each
+with its own outcome. While a batch is being written the next one gathers, so under load a commit carries
+many orders and at rest a lone order is written at once (no timer, no added wait).
+
+A batch that fails as a whole (a database error, a client's order number taken at the same moment by
+another transaction) is placed again one request at a time, so one request can never fail the others.
+A request deferred because its `Idempotency-Key` was in flight goes back into the queue and is answered
+as a replay once the first request has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from aftersail.kit.db import Database
+from aftersail.orders.allocation import order_policy
+from aftersail.orders.intake import Deferred, Outcome, PlaceRequest, do_place_orders
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64
+MAX_DEFERRALS = 50  # a key in flight for this many batches: answer "still being processed" (409)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    tenant_id: int
+    request: PlaceRequest
+    answer: asyncio.Future[Outcome]
+    deferrals: int = 0
+
+
+class OrderIntake:
+    """One per process and database; `place` is safe to call from any request handler."""
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches = 0  # committed transactions, for tests and benchmarks
+        self.placed = 0
+
+    async def place(self, tenant_id: int, request: PlaceRequest) -> Outcome:
+        """The request's outcome once its batch has committed (a `DomainError` is returned, not raised)."""
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer.done() or self._loop is not loop:
+            self._loop, self._queue = loop, asyncio.Queue()  # a queue belongs to one event loop
+            self._writer = loop.create_task(self._run(), name="aftersail-order-intake")
+        answer: asyncio.Future[Outcome] = loop.create_future()
+        self._queue.put_nowait(_Waiting(tenant_id, request, answer))
+        return await answer
+
+    async def close(self) -> None:
+        if self._writer is not None and self._loop is asyncio.get_running_loop():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            by_tenant: dict[int, list[_Waiting]] = defaultdict(list)
+            for waiting in batch:
+                by_tenant[waiting.tenant_id].append(waiting)
+            for tenant_id, group in by_tenant.items():
+                try:
+                    await self._write(tenant_id, group)
+                except Exception as error:
+                    log.exception("order intake: batch failed")
+                    for waiting in group:
+                        if not waiting.answer.done():
+                            waiting.answer.set_exception(error)
+
+    async def _write(self, tenant_id: int, group: list[_Waiting]) -> None:
+        try:
+            async with self.db.transaction(tenant_id=tenant_id) as session:
+                policy = await order_policy(session, tenant_id)
+                outcomes = await do_place_orders(
+                    session, tenant_id, [w.request for w in group], policy=policy
+                )
+        except Exception:
+            if len(group) == 1:
+                raise
+            for waiting in group:  # alone, each request succeeds or fails on its own
+                try:
+                    await self._write(tenant_id, [waiting])
+                except Exception as error:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(error)
+            return
+        self.batches += 1
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, Deferred) and waiting.deferrals < MAX_DEFERRALS:
+                waiting.deferrals += 1
+                self._queue.put_nowait(waiting)
+            elif not waiting.answer.done():
+                self.placed += 1
+                waiting.answer.set_result(outcome)
