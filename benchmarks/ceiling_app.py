@@ -85,7 +85,8 @@ WITH wanted AS (
 ), lines AS (
     INSERT INTO ceiling_order_lines (order_id, sku_id, quantity, unit_price_minor)
     SELECT p.id, y.sku_id, y.quantity, y.price
-    FROM unnest($9::text[], $10::bigint[], $11::integer[], $16::bigint[]) AS y (number, sku_id, quantity, price)
+    FROM unnest($9::text[], $10::bigint[], $11::integer[], $16::bigint[])
+        AS y (number, sku_id, quantity, price)
     JOIN placed AS p ON p.number = y.number
     RETURNING id, order_id, sku_id
 ), allocated AS (
@@ -99,7 +100,8 @@ WITH wanted AS (
     FROM lines AS l
     JOIN allocated AS a ON a.order_id = l.order_id
     JOIN placed AS p ON p.id = l.order_id
-    JOIN unnest($9::text[], $10::bigint[], $15::bigint[], $11::integer[]) AS k (number, sku_id, stock_id, quantity)
+    JOIN unnest($9::text[], $10::bigint[], $15::bigint[], $11::integer[])
+        AS k (number, sku_id, stock_id, quantity)
         ON k.number = p.number AND k.sku_id = l.sku_id
 ), audited AS (
     INSERT INTO ceiling_order_events (order_id, action)
@@ -133,7 +135,7 @@ class Intake:
                 batch.append(self.queue.get_nowait())
             try:
                 answers = await self._write([data for data, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - every waiter hears of the batch's failure
+            except Exception as exc:
                 for _, done in batch:
                     done.set_exception(exc)
             else:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,10 +63,28 @@ async def emit(
         event.max_attempts = max_attempts
     session.add(event)
     await session.flush()
+    _wake_after_commit(session)
+    return event
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
     if not session.info.get(_WAKE_FLAG):
         session.info[_WAKE_FLAG] = True
         sa_event.listen(session.sync_session, "after_commit", _wake_dispatchers, once=True)
-    return event
+
+
+async def emit_many(
+    session: AsyncSession, events: Iterable[tuple[str, dict[str, Any]]], *, tenant_id: int | None
+) -> None:
+    """`emit` for several (topic, payload) events at once, due now: one INSERT, nothing returned."""
+    now = utcnow()
+    rows = [
+        {"tenant_id": tenant_id, "topic": topic, "payload": payload, "due_at": now, "created_at": now}
+        for topic, payload in events
+    ]
+    if rows:
+        await session.execute(insert(OutboxEvent), rows)
+        _wake_after_commit(session)
 
 
 async def schedule_job(

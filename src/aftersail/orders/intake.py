@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,7 +37,7 @@ from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.catalog.stock_events import level_payload
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, DomainError, InvalidInput
-from aftersail.kit.outbox import emit
+from aftersail.kit.outbox import emit_many
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
@@ -121,14 +121,47 @@ class NumberRaced(Conflict):
 # --- what the batch reads -----------------------------------------------------------------------------------
 
 
+class _Sku(NamedTuple):
+    id: int
+    code: str
+    title: str
+    is_bundle: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Buyer:
+    """A customer row as the answer shows it (read as columns, not as an ORM object)."""
+
+    id: int
+    name: str
+    email: str
+    phone: str
+    country: str
+    preferred_language: str
+    time_zone: str
+    created_at: datetime
+
+
+_BUYER_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.email,
+    Customer.phone,
+    Customer.country,
+    Customer.preferred_language,
+    Customer.time_zone,
+    Customer.created_at,
+)
+
+
 @dataclass(slots=True)
 class _Order:
     """One order of the batch on its way through: checked, planned, then written."""
 
     index: int
     request: PlaceRequest
-    customer: Customer | dict[str, Any] | None = None
-    skus: list[Sku] = field(default_factory=list)
+    customer: _Buyer | dict[str, Any] | None = None
+    skus: list[_Sku] = field(default_factory=list)
     host: str = ""
     line_ids: list[int] = field(default_factory=list)  # provisional until the lines are written
     plan: AllocationPlan | None = None
@@ -238,21 +271,24 @@ async def _check_orders(
         )
     sku_ids = {ln.sku_id for o in batch for ln in o.data.lines if ln.sku_id is not None}
     sku_codes = {ln.sku_code for o in batch for ln in o.data.lines if ln.sku_id is None and ln.sku_code}
-    by_id: dict[int, Sku] = {}
-    by_code: dict[str, Sku] = {}
+    by_id: dict[int, _Sku] = {}
+    by_code: dict[str, _Sku] = {}
     if sku_ids or sku_codes:
         matches = [Sku.id.in_(sku_ids), Sku.code.in_(sku_codes)]
-        for sku in (
-            await session.scalars(select(Sku).where(Sku.tenant_id == tenant_id, or_(*matches)))
-        ).all():
+        rows = await session.execute(
+            select(Sku.id, Sku.code, Sku.title, Sku.is_bundle).where(
+                Sku.tenant_id == tenant_id, or_(*matches)
+            )
+        )
+        for sku in (_Sku(*row) for row in rows):
             by_id[sku.id] = sku
             by_code.setdefault(sku.code, sku)
     customer_ids = {o.data.customer_id for o in batch if o.data.customer_id is not None}
     emails = {o.data.customer.email.strip().lower() for o in batch if o.data.customer is not None}
-    customers_by_id: dict[int, Customer] = {}
-    customers_by_email: dict[str, Customer] = {}
+    customers_by_id: dict[int, _Buyer] = {}
+    customers_by_email: dict[str, _Buyer] = {}
     if customer_ids or emails:
-        query = select(Customer).where(Customer.tenant_id == tenant_id)
+        query = select(*_BUYER_COLUMNS).where(Customer.tenant_id == tenant_id)
         lowered = func.lower(Customer.email)
         if customer_ids and emails:
             query = query.where(Customer.id.in_(customer_ids) | lowered.in_(emails))
@@ -260,7 +296,7 @@ async def _check_orders(
             query = query.where(Customer.id.in_(customer_ids))
         else:
             query = query.where(lowered.in_(emails))
-        for customer in (await session.scalars(query.order_by(Customer.id))).all():
+        for customer in (_Buyer(**row._mapping) for row in await session.execute(query.order_by(Customer.id))):
             customers_by_id[customer.id] = customer
             customers_by_email.setdefault(customer.email.strip().lower(), customer)
     new_customers: dict[str, dict[str, Any]] = {}
@@ -470,8 +506,10 @@ async def _write_customers(session: AsyncSession, tenant_id: int, batch: list[_O
     values = [
         {**fields, "tenant_id": tenant_id, "created_at": now, "updated_at": now} for fields in new.values()
     ]
-    rows = await session.execute(insert(Customer).returning(Customer, sort_by_parameter_order=True), values)
-    made = dict(zip(new, rows.scalars().all(), strict=True))
+    rows = await session.execute(
+        insert(_table(Customer)).returning(*_BUYER_COLUMNS, sort_by_parameter_order=True), values
+    )
+    made = dict(zip(new, (_Buyer(**row._mapping) for row in rows), strict=True))
     for order in batch:
         if isinstance(order.customer, dict):
             order.customer = made[id(order.customer)]
@@ -494,7 +532,7 @@ async def _write_orders(session: AsyncSession, tenant_id: int, batch: list[_Orde
         values = []
         for order in waiting:
             data = order.data
-            assert order.plan is not None and isinstance(order.customer, Customer)
+            assert order.plan is not None and isinstance(order.customer, _Buyer)
             order.number = data.number or _new_number(day)
             values.append(
                 {
@@ -597,7 +635,7 @@ async def _write_allocations(
     keys = {order.index: address_key(order.data.shipping_address.model_dump()) for order, _ in wanted}
     groups: dict[tuple[int, int, str], int] = {}
     if merge:
-        customer_ids = {o.customer.id for o, _ in wanted if isinstance(o.customer, Customer)}
+        customer_ids = {o.customer.id for o, _ in wanted if isinstance(o.customer, _Buyer)}
         for group_id, customer_id, warehouse_id, key in await session.execute(
             select(
                 ShipmentGroup.id,
@@ -618,7 +656,7 @@ async def _write_allocations(
     started: dict[tuple[int, int, str], int] = {}  # a parcel this batch starts → its index in new_groups
     refs: list[tuple[bool, int]] = []  # (new?, the existing parcel's id or the index of the new one)
     for order, plan in wanted:
-        assert isinstance(order.customer, Customer)
+        assert isinstance(order.customer, _Buyer)
         ident = (order.customer.id, plan.warehouse_id, keys[order.index])
         if merge and ident in groups:
             refs.append((False, groups[ident]))
@@ -697,7 +735,7 @@ async def _write_events(session: AsyncSession, tenant_id: int, batch: list[_Orde
     for order in batch:
         plan = order.plan
         assert plan is not None
-        decided = OrderStatus.ALLOCATED if plan.fully_allocated else OrderStatus.BACKORDERED
+        decided = _status(plan)
         trail: list[tuple[str, dict[str, Any]]] = [
             ("created", {"channel": order.data.channel.value}),
             (
@@ -739,64 +777,64 @@ async def _announce(
 ) -> None:
     """The Live board hears of the batch's orders (`live.orders`) and stock (`live.stock`) after commit;
     stock rows at or below their threshold raise `stock.low`, or `stock.sold_out` at zero."""
-    sessions = {o.data.live_session_id for o in batch}
-    await emit(
-        session,
-        "live.orders",
-        {
-            "orders": [
+    placed = []
+    for order in batch:
+        assert order.plan is not None
+        placed.append(
+            {
+                "order_id": order.order_id,
+                "number": order.number,
+                "live_session_id": order.data.live_session_id,
+                "status": _status(order.plan).value,
+                "country": order.data.shipping_address.country,
+                "total_minor": _total(order.data),
+                "currency": order.data.currency,
+                "placed_at": (order.data.placed_at or now).isoformat(),
+                "host": order.host,
+                "lines": [
+                    {"sku_id": sku.id, "quantity": line.quantity}
+                    for line, sku in zip(order.data.lines, order.skus, strict=True)
+                ],
+                "warehouses": [w.warehouse_id for w in order.plan.warehouses],
+            }
+        )
+    events: list[tuple[str, dict[str, Any]]] = [("live.orders", {"orders": placed})]
+    if after:
+        sessions = {o.data.live_session_id for o in batch}
+        events.append(
+            (
+                "live.stock",
                 {
-                    "order_id": order.order_id,
-                    "number": order.number,
-                    "live_session_id": order.data.live_session_id,
-                    "status": (
-                        OrderStatus.ALLOCATED
-                        if order.plan and order.plan.fully_allocated
-                        else OrderStatus.BACKORDERED
-                    ).value,
-                    "country": order.data.shipping_address.country,
-                    "total_minor": sum(ln.unit_price_minor * ln.quantity for ln in order.data.lines),
-                    "currency": order.data.currency,
-                    "placed_at": (order.data.placed_at or now).isoformat(),
-                    "host": order.host,
-                    "lines": [
-                        {"sku_id": sku.id, "quantity": line.quantity}
-                        for line, sku in zip(order.data.lines, order.skus, strict=True)
-                    ],
-                    "warehouses": [w.warehouse_id for w in order.plan.warehouses] if order.plan else [],
-                }
-                for order in batch
-            ]
-        },
-        tenant_id=tenant_id,
-    )
-    if not after:
-        return
-    await emit(
-        session,
-        "live.stock",
-        {
-            "order_ids": [o.order_id for o in batch],
-            "live_session_id": next(iter(sessions)) if len(sessions) == 1 else None,
-            "at": now.isoformat(),
-            "levels": [level_payload(level) for level in after],
-        },
-        tenant_id=tenant_id,
-    )
-    for level in after:
-        if level.available <= level.low_stock_threshold:
-            await emit(
-                session,
-                "stock.sold_out" if level.available == 0 else "stock.low",
-                {
-                    "stock_level_id": level.stock_level_id,
-                    "warehouse_id": level.warehouse_id,
-                    "sku_id": level.sku_id,
-                    "available": level.available,
-                    "threshold": level.low_stock_threshold,
+                    "order_ids": [o.order_id for o in batch],
+                    "live_session_id": next(iter(sessions)) if len(sessions) == 1 else None,
+                    "at": now.isoformat(),
+                    "levels": [level_payload(level) for level in after],
                 },
-                tenant_id=tenant_id,
             )
+        )
+    events += [
+        (
+            "stock.sold_out" if level.available == 0 else "stock.low",
+            {
+                "stock_level_id": level.stock_level_id,
+                "warehouse_id": level.warehouse_id,
+                "sku_id": level.sku_id,
+                "available": level.available,
+                "threshold": level.low_stock_threshold,
+            },
+        )
+        for level in after
+        if level.available <= level.low_stock_threshold
+    ]
+    await emit_many(session, events, tenant_id=tenant_id)
+
+
+def _status(plan: AllocationPlan) -> OrderStatus:
+    return OrderStatus.ALLOCATED if plan.fully_allocated else OrderStatus.BACKORDERED
+
+
+def _total(data: OrderCreate) -> int:
+    return sum(line.unit_price_minor * line.quantity for line in data.lines)
 
 
 async def _answers(
@@ -834,15 +872,15 @@ async def _answers(
     answers = {}
     for order in batch:
         data, plan, customer = order.data, order.plan, order.customer
-        assert plan is not None and isinstance(customer, Customer)
+        assert plan is not None and isinstance(customer, _Buyer)
         detail = OrderDetailOut(
             id=order.order_id,
             number=order.number,
             customer_id=customer.id,
             channel=data.channel,
-            status=OrderStatus.ALLOCATED if plan.fully_allocated else OrderStatus.BACKORDERED,
+            status=_status(plan),
             currency=data.currency,
-            total_minor=sum(line.unit_price_minor * line.quantity for line in data.lines),
+            total_minor=_total(data),
             shipping_address=data.shipping_address.model_dump(),
             country=data.shipping_address.country,
             live_session_id=data.live_session_id,
@@ -916,8 +954,9 @@ async def do_place_orders(
     live = still(batch)
     if live:
         world = await _read_world(session, tenant_id, live, lock=False)
-        _plan_batch(live, world, policy, outcomes)  # the rules' refusals claim no key
-        await _claim_keys(session, tenant_id, still(live), outcomes, now)
+        if any(o.request.key is not None for o in live):
+            _plan_batch(live, world, policy, outcomes)  # the rules' refusals claim no key
+            await _claim_keys(session, tenant_id, still(live), outcomes, now)
         claimed = still(live)
         after = await _reserve(session, tenant_id, claimed, world, policy, outcomes)
         refused = [
