@@ -37,6 +37,10 @@ test-unit: $(STAMP)
 bench-allocation: $(STAMP)
 	$(BIN)/python -m benchmarks.allocation $(BENCH_ARGS)
 
+# The same load against a minimal group-commit server: what any Python intake could reach on this machine.
+bench-ceiling: $(STAMP)
+	$(BIN)/python -m benchmarks.ceiling $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

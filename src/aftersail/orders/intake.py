@@ -296,7 +296,8 @@ async def _check_orders(
             query = query.where(Customer.id.in_(customer_ids))
         else:
             query = query.where(lowered.in_(emails))
-        for customer in (_Buyer(**row._mapping) for row in await session.execute(query.order_by(Customer.id))):
+        rows = await session.execute(query.order_by(Customer.id))
+        for customer in (_Buyer(**row._mapping) for row in rows):
             customers_by_id[customer.id] = customer
             customers_by_email.setdefault(customer.email.strip().lower(), customer)
     new_customers: dict[str, dict[str, Any]] = {}
