@@ -41,20 +41,26 @@ async def announce_levels(
         },
         tenant_id=tenant_id,
     )
-    for level in levels:
-        if level.available <= level.low_stock_threshold:
-            await emit(
-                session,
-                "stock.sold_out" if level.available == 0 else "stock.low",
-                {
-                    "stock_level_id": level.stock_level_id,
-                    "warehouse_id": level.warehouse_id,
-                    "sku_id": level.sku_id,
-                    "available": level.available,
-                    "threshold": level.low_stock_threshold,
-                },
-                tenant_id=tenant_id,
-            )
+    for topic, payload in stock_alerts(levels):
+        await emit(session, topic, payload, tenant_id=tenant_id)
+
+
+def stock_alerts(levels: Sequence[StockAfter]) -> list[tuple[str, dict[str, int]]]:
+    """`stock.low` for each level at or below its threshold, `stock.sold_out` for each at zero."""
+    return [
+        (
+            "stock.sold_out" if level.available == 0 else "stock.low",
+            {
+                "stock_level_id": level.stock_level_id,
+                "warehouse_id": level.warehouse_id,
+                "sku_id": level.sku_id,
+                "available": level.available,
+                "threshold": level.low_stock_threshold,
+            },
+        )
+        for level in levels
+        if level.available <= level.low_stock_threshold
+    ]
 
 
 async def raise_discrepancy(

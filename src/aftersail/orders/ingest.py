@@ -1,5 +1,6 @@
-"""Orders arriving from outside, each placed exactly once however often it is sent: REST creates with an
-`Idempotency-Key`, and web-shop webhooks (Shopify `orders/create`).
+"""Orders arriving from outside, each placed exactly once however often it is sent: web-shop webhooks
+(Shopify `orders/create`) here; REST creates with an `Idempotency-Key` go through the group-commit intake
+(`orders.intake`, which claims keys the same way for a whole batch).
 
 A key is claimed by inserting its `idempotency_keys` row in the same transaction as the order, before the
 order is written. The unique constraint on (tenant, scope, key) makes a concurrent duplicate wait for the
@@ -24,6 +25,7 @@ from aftersail.catalog import service as catalog
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from aftersail.orders import allocation, shopify
 from aftersail.orders import service as orders
+from aftersail.orders.intake import IdempotencyKeyReused
 from aftersail.orders.models import IdempotencyKey, Order
 from aftersail.orders.schemas import OrderCreate
 from aftersail.tenants import service as tenants
@@ -43,10 +45,6 @@ def canonical_json(value: Any) -> bytes:
 
 def request_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,24 +103,6 @@ async def _replayed(
     if row.resource_id is None:
         raise Conflict(f"the request with {label} {row.key!r} is still being processed; retry shortly")
     return await orders.access_order(session, tenant_id, row.resource_id)
-
-
-async def do_place_order_once(
-    session: AsyncSession, tenant_id: int, data: OrderCreate, *, key: str, actor: str
-) -> Placed:
-    """`allocation.do_place_order`, at most once per tenant and `Idempotency-Key`.
-
-    The same key with the same body answers with the order the first request placed (`replayed`); the same
-    key with another body raises `IdempotencyKeyReused` (409). Keys are kept with their orders.
-    """
-    digest = request_hash(data.model_dump(mode="json"))
-    row, existing = await _claim(session, tenant_id, SCOPE_ORDERS_CREATE, key, digest)
-    if existing:
-        return Placed(await _replayed(session, tenant_id, row, digest, label="Idempotency-Key"), True)
-    order = await allocation.do_place_order(session, tenant_id, data, actor=actor)
-    row.resource_id = order.id
-    await session.flush()
-    return Placed(order, False)
 
 
 # --- Shopify webhooks ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from aftersail.catalog import reservations
 from aftersail.catalog.models import Batch, Lane, Sku, Warehouse, WarehouseCapability
 from aftersail.catalog.reservations import StockAfter, StockContended
 from aftersail.catalog.rules import StockSlot, WarehouseOption
-from aftersail.catalog.stock_events import level_payload
+from aftersail.catalog.stock_events import level_payload, stock_alerts
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, DomainError, InvalidInput
 from aftersail.kit.outbox import emit_many
@@ -66,6 +66,7 @@ from aftersail.orders.schemas import (
     OrderDetailOut,
     OrderLineOut,
 )
+from aftersail.orders.service import check_line_currencies
 
 MAX_REASON = 500
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # read aloud on the phone: no 0/O, 1/I/L
@@ -128,20 +129,6 @@ class _Sku(NamedTuple):
     is_bundle: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Buyer:
-    """A customer row as the answer shows it (read as columns, not as an ORM object)."""
-
-    id: int
-    name: str
-    email: str
-    phone: str
-    country: str
-    preferred_language: str
-    time_zone: str
-    created_at: datetime
-
-
 _BUYER_COLUMNS = (
     Customer.id,
     Customer.name,
@@ -160,7 +147,7 @@ class _Order:
 
     index: int
     request: PlaceRequest
-    customer: _Buyer | dict[str, Any] | None = None
+    customer: CustomerOut | dict[str, Any] | None = None
     skus: list[_Sku] = field(default_factory=list)
     host: str = ""
     line_ids: list[int] = field(default_factory=list)  # provisional until the lines are written
@@ -233,15 +220,6 @@ async def _existing_keys(
         seen.add(ident)
 
 
-def _check_currencies(order: _Order) -> None:
-    for index, line in enumerate(order.data.lines):
-        if line.currency is not None and line.currency != order.data.currency:
-            path = f"lines.{index}.currency"
-            raise InvalidInput(
-                f"{path}: {line.currency} differs from the order currency {order.data.currency}", field=path
-            )
-
-
 async def _check_orders(
     session: AsyncSession, tenant_id: int, batch: list[_Order], outcomes: list[Outcome | None]
 ) -> None:
@@ -285,8 +263,8 @@ async def _check_orders(
             by_code.setdefault(sku.code, sku)
     customer_ids = {o.data.customer_id for o in batch if o.data.customer_id is not None}
     emails = {o.data.customer.email.strip().lower() for o in batch if o.data.customer is not None}
-    customers_by_id: dict[int, _Buyer] = {}
-    customers_by_email: dict[str, _Buyer] = {}
+    customers_by_id: dict[int, CustomerOut] = {}
+    customers_by_email: dict[str, CustomerOut] = {}
     if customer_ids or emails:
         query = select(*_BUYER_COLUMNS).where(Customer.tenant_id == tenant_id)
         lowered = func.lower(Customer.email)
@@ -297,7 +275,7 @@ async def _check_orders(
         else:
             query = query.where(lowered.in_(emails))
         rows = await session.execute(query.order_by(Customer.id))
-        for customer in (_Buyer(**row._mapping) for row in rows):
+        for customer in (CustomerOut(**row._mapping) for row in rows):
             customers_by_id[customer.id] = customer
             customers_by_email.setdefault(customer.email.strip().lower(), customer)
     new_customers: dict[str, dict[str, Any]] = {}
@@ -307,7 +285,7 @@ async def _check_orders(
             continue
         data = order.data
         try:
-            _check_currencies(order)
+            check_line_currencies(data)
             if data.number is not None and (data.number in taken or data.number in numbered):
                 raise Conflict(f"an order numbered {data.number} already exists", field="number")
             if data.live_session_id is not None:
@@ -510,7 +488,7 @@ async def _write_customers(session: AsyncSession, tenant_id: int, batch: list[_O
     rows = await session.execute(
         insert(_table(Customer)).returning(*_BUYER_COLUMNS, sort_by_parameter_order=True), values
     )
-    made = dict(zip(new, (_Buyer(**row._mapping) for row in rows), strict=True))
+    made = dict(zip(new, (CustomerOut(**row._mapping) for row in rows), strict=True))
     for order in batch:
         if isinstance(order.customer, dict):
             order.customer = made[id(order.customer)]
@@ -533,7 +511,7 @@ async def _write_orders(session: AsyncSession, tenant_id: int, batch: list[_Orde
         values = []
         for order in waiting:
             data = order.data
-            assert order.plan is not None and isinstance(order.customer, _Buyer)
+            assert order.plan is not None and isinstance(order.customer, CustomerOut)
             order.number = data.number or _new_number(day)
             values.append(
                 {
@@ -636,7 +614,7 @@ async def _write_allocations(
     keys = {order.index: address_key(order.data.shipping_address.model_dump()) for order, _ in wanted}
     groups: dict[tuple[int, int, str], int] = {}
     if merge:
-        customer_ids = {o.customer.id for o, _ in wanted if isinstance(o.customer, _Buyer)}
+        customer_ids = {o.customer.id for o, _ in wanted if isinstance(o.customer, CustomerOut)}
         for group_id, customer_id, warehouse_id, key in await session.execute(
             select(
                 ShipmentGroup.id,
@@ -657,7 +635,7 @@ async def _write_allocations(
     started: dict[tuple[int, int, str], int] = {}  # a parcel this batch starts → its index in new_groups
     refs: list[tuple[bool, int]] = []  # (new?, the existing parcel's id or the index of the new one)
     for order, plan in wanted:
-        assert isinstance(order.customer, _Buyer)
+        assert isinstance(order.customer, CustomerOut)
         ident = (order.customer.id, plan.warehouse_id, keys[order.index])
         if merge and ident in groups:
             refs.append((False, groups[ident]))
@@ -813,20 +791,7 @@ async def _announce(
                 },
             )
         )
-    events += [
-        (
-            "stock.sold_out" if level.available == 0 else "stock.low",
-            {
-                "stock_level_id": level.stock_level_id,
-                "warehouse_id": level.warehouse_id,
-                "sku_id": level.sku_id,
-                "available": level.available,
-                "threshold": level.low_stock_threshold,
-            },
-        )
-        for level in after
-        if level.available <= level.low_stock_threshold
-    ]
+    events += stock_alerts(after)
     await emit_many(session, events, tenant_id=tenant_id)
 
 
@@ -873,7 +838,7 @@ async def _answers(
     answers = {}
     for order in batch:
         data, plan, customer = order.data, order.plan, order.customer
-        assert plan is not None and isinstance(customer, _Buyer)
+        assert plan is not None and isinstance(customer, CustomerOut)
         detail = OrderDetailOut(
             id=order.order_id,
             number=order.number,
@@ -891,7 +856,7 @@ async def _answers(
             released_at=None,
             cancelled_at=None,
             created_at=now,
-            customer=CustomerOut.model_validate(customer),
+            customer=customer,
             lines=[
                 OrderLineOut(
                     id=line_id,
