@@ -11,16 +11,17 @@ from sqlalchemy import update
 from aftersail.catalog import service as catalog
 from aftersail.catalog import stock
 from aftersail.catalog.models import StockLevel
-from aftersail.catalog.schemas import ProductCreate, StockSet, WarehouseCreate
+from aftersail.catalog.schemas import LaneCreate, ProductCreate, StockSet, WarehouseCreate
 from aftersail.kit.db import Database
 from aftersail.kit.errors import Conflict, NotFound
 from aftersail.orders import service as orders
+from aftersail.orders.allocation import do_place_order
 from aftersail.orders.models import OrderChannel
 from aftersail.orders.schemas import LiveSessionCreate, OrderCreate
 from tests.factories import make_tenant
 
 
-async def _order_world(db: Database) -> dict[str, int]:
+async def _order_world(db: Database, *, place_orders: bool = True) -> dict[str, int]:
     tenant = await make_tenant(db)
     tid = tenant.tenant_id
     tag = uuid.uuid4().hex[:6]
@@ -46,12 +47,38 @@ async def _order_world(db: Database) -> dict[str, int]:
                 title="Drop", host="Mia", market="US", starts_at=datetime(2025, 1, 1, tzinfo=UTC)
             ),
         )
-        ids = {"tenant": tid, "sku": skus[0].id, "live": live.id}
+    ids = {"tenant": tid, "sku": skus[0].id, "live": live.id}
+    if place_orders:
+        await _place_orders(db, ids)
+    return ids
+
+
+async def _place_orders(db: Database, ids: dict[str, int]) -> None:
+    """Two orders through the intake path; a lane to the US lets them be decided (backordered)."""
+    tid = ids["tenant"]
+    async with db.transaction(tenant_id=tid) as session:
+        warehouse = await catalog.do_create_warehouse(
+            session,
+            tid,
+            WarehouseCreate(code="EWR", name="New Jersey", country="US", time_zone="America/New_York"),
+        )
+        await catalog.do_create_lane(
+            session,
+            tid,
+            LaneCreate(
+                warehouse_id=warehouse.id,
+                country="US",
+                transit_days_median=2,
+                transit_days_p90=4,
+                cost_minor=500,
+                currency="USD",
+            ),
+        )
         for number, email, name, channel in [
             ("Q-100", "Ana@Example.com", "Ana Ruiz", OrderChannel.WEB_SHOP),
             ("Q-200", "bo@example.com", "Bo 100%", OrderChannel.LIVE_SESSION),
         ]:
-            order = await orders.do_create_order(
+            order = await do_place_order(
                 session,
                 tid,
                 OrderCreate.model_validate(
@@ -61,13 +88,13 @@ async def _order_world(db: Database) -> dict[str, int]:
                         "channel": channel,
                         "customer": {"name": name, "email": email, "country": "US"},
                         "shipping_address": {"country": "US"},
-                        "live_session_id": live.id if channel is OrderChannel.LIVE_SESSION else None,
-                        "lines": [{"sku_id": skus[0].id, "quantity": 2, "unit_price_minor": 250}],
+                        "live_session_id": ids["live"] if channel is OrderChannel.LIVE_SESSION else None,
+                        "lines": [{"sku_id": ids["sku"], "quantity": 2, "unit_price_minor": 250}],
                     }
                 ),
+                actor="test",
             )
             ids[number] = order.id
-    return ids
 
 
 async def test_list_orders_filters_and_buyer_lookup(database: Database) -> None:
@@ -113,7 +140,7 @@ async def test_list_orders_filters_and_buyer_lookup(database: Database) -> None:
 
 
 async def test_stock_never_set_below_reserved(database: Database) -> None:
-    ids = await _order_world(database)
+    ids = await _order_world(database, place_orders=False)
     tid = ids["tenant"]
     async with database.transaction(tenant_id=tid) as session:
         warehouse = await catalog.do_create_warehouse(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftersail.catalog import reservations
 from aftersail.catalog.models import BundleComponent, Sku
 from aftersail.catalog.reservations import StockAfter, StockContended
+from aftersail.catalog.stock_events import level_payload, stock_alerts
 from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox import emit
 from aftersail.orders import service as orders
@@ -192,35 +193,12 @@ async def _announce_stock(session: AsyncSession, order: Order, after: Sequence[S
             "order_id": order.id,
             "live_session_id": order.live_session_id,
             "at": utcnow().isoformat(),
-            "levels": [
-                {
-                    "stock_level_id": a.stock_level_id,
-                    "warehouse_id": a.warehouse_id,
-                    "sku_id": a.sku_id,
-                    "on_hand": a.on_hand,
-                    "reserved": a.reserved,
-                    "available": a.available,
-                }
-                for a in after
-            ],
+            "levels": [level_payload(a) for a in after],
         },
         tenant_id=order.tenant_id,
     )
-    for level in after:
-        if level.available <= level.low_stock_threshold:
-            topic = "stock.sold_out" if level.available == 0 else "stock.low"
-            await emit(
-                session,
-                topic,
-                {
-                    "stock_level_id": level.stock_level_id,
-                    "warehouse_id": level.warehouse_id,
-                    "sku_id": level.sku_id,
-                    "available": level.available,
-                    "threshold": level.low_stock_threshold,
-                },
-                tenant_id=order.tenant_id,
-            )
+    for topic, payload in stock_alerts(after):
+        await emit(session, topic, payload, tenant_id=order.tenant_id)
 
 
 async def active_allocations(session: AsyncSession, order: Order) -> list[Allocation]:

@@ -145,7 +145,7 @@ async def create_order(
         data=body,
         actor=principal.actor,
         key=idempotency_key,
-        scope=ingest.SCOPE_ORDERS_CREATE,
+        scope=intake.SCOPE_ORDERS_CREATE,
         digest=ingest.request_hash(body.model_dump(mode="json")) if idempotency_key else None,
     )
     outcome = await order_intake(services).place(principal.tenant_id, request)

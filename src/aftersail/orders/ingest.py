@@ -31,7 +31,6 @@ from aftersail.orders.schemas import OrderCreate
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Tenant
 
-SCOPE_ORDERS_CREATE = "orders.create"
 SCOPE_SHOPIFY_WEBHOOK = "shopify.webhook"  # X-Shopify-Webhook-Id: one notification and its redeliveries
 SCOPE_SHOPIFY_ORDER = "shopify.order"  # the Shopify order id: one AfterSail order per Shopify order
 MAX_KEY_LENGTH = 200

@@ -47,7 +47,6 @@ class OrderIntake:
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # committed transactions, for tests and benchmarks
-        self.placed = 0
 
     async def place(self, tenant_id: int, request: PlaceRequest) -> Outcome:
         """The request's outcome once its batch has committed (a `DomainError` is returned, not raised)."""
@@ -106,5 +105,4 @@ class OrderIntake:
                 waiting.deferrals += 1
                 self._queue.put_nowait(waiting)
             elif not waiting.answer.done():
-                self.placed += 1
                 waiting.answer.set_result(outcome)

@@ -1,4 +1,5 @@
-"""Use cases of the orders domain: customers, orders and their lines, live sessions.
+"""Use cases of the orders domain: customers, orders and their lines, live sessions (new orders are
+placed by `orders.intake`).
 
 Every query filters by `tenant_id`; another tenant's row is `NotFound`, never a hint that it exists.
 Services flush; the caller's transaction commits.
@@ -6,7 +7,6 @@ Services flush; the caller's transaction commits.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog.models import Batch, Sku, Warehouse
-from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound
 from aftersail.kit.pagination import Page
 from aftersail.orders.models import (
@@ -31,9 +30,6 @@ from aftersail.orders.models import (
     OrderStatus,
 )
 from aftersail.orders.schemas import CustomerCreate, LiveSessionCreate, OrderCreate
-
-# Order numbers people read aloud on the phone: no 0/O, 1/I/L.
-_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 @dataclass
@@ -262,19 +258,6 @@ async def access_live_session(session: AsyncSession, tenant_id: int, live_sessio
 # --- orders -----------------------------------------------------------------------------------------------
 
 
-async def _new_order_number(session: AsyncSession, tenant_id: int) -> str:
-    """`AS-YYMMDD-` + five letters/digits: readable, sortable by day, unique per tenant."""
-    day = utcnow().strftime("%y%m%d")
-    for _ in range(10):
-        number = f"AS-{day}-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(5))
-        taken = await session.scalar(
-            select(Order.id).where(Order.tenant_id == tenant_id, Order.number == number)
-        )
-        if taken is None:
-            return number
-    raise Conflict("could not find a free order number; try again")
-
-
 def check_line_currencies(data: OrderCreate) -> None:
     """A line priced in another currency would make the order total meaningless."""
     for index, line in enumerate(data.lines):
@@ -283,82 +266,3 @@ def check_line_currencies(data: OrderCreate) -> None:
             raise InvalidInput(
                 f"{path}: {line.currency} differs from the order currency {data.currency}", field=path
             )
-
-
-async def _order_customer(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Customer:
-    if data.customer_id is not None:
-        customer = await session.scalar(
-            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == data.customer_id)
-        )
-        if customer is None:
-            raise InvalidInput("no such customer", field="customer_id")
-        return customer
-    assert data.customer is not None  # the schema requires exactly one of the two
-    found = await find_customer_by_email(session, tenant_id, data.customer.email)
-    return found or await do_create_customer(session, tenant_id, data.customer)
-
-
-async def _order_skus(session: AsyncSession, tenant_id: int, data: OrderCreate) -> list[Sku]:
-    by_code = await catalog.find_skus_by_code(
-        session, tenant_id, [ln.sku_code for ln in data.lines if ln.sku_code]
-    )
-    by_id = await catalog.skus_by_ids(session, tenant_id, [ln.sku_id for ln in data.lines if ln.sku_id])
-    skus = []
-    for index, line in enumerate(data.lines):
-        sku = by_id.get(line.sku_id) if line.sku_id is not None else by_code.get(line.sku_code or "")
-        if sku is None:
-            field = "sku_id" if line.sku_id is not None else "sku_code"
-            raise InvalidInput("no such SKU", field=f"lines.{index}.{field}")
-        skus.append(sku)
-    return skus
-
-
-async def do_create_order(session: AsyncSession, tenant_id: int, data: OrderCreate) -> Order:
-    """A pending order with its lines; the total is the sum of the lines (allocation: orders.allocation).
-
-    Everything that can refuse the order is checked before the first row is written."""
-    check_line_currencies(data)
-    if data.number is not None:
-        taken = await session.scalar(
-            select(Order.id).where(Order.tenant_id == tenant_id, Order.number == data.number)
-        )
-        if taken is not None:
-            raise Conflict(f"an order numbered {data.number} already exists", field="number")
-    host = ""
-    if data.live_session_id is not None:
-        try:
-            host = (await access_live_session(session, tenant_id, data.live_session_id)).host
-        except NotFound as exc:
-            raise InvalidInput("no such live session", field="live_session_id") from exc
-    skus = await _order_skus(session, tenant_id, data)
-    customer = await _order_customer(session, tenant_id, data)
-    order = Order(
-        tenant_id=tenant_id,
-        number=data.number or await _new_order_number(session, tenant_id),
-        customer_id=customer.id,
-        channel=data.channel,
-        status=OrderStatus.PENDING,
-        currency=data.currency,
-        total_minor=sum(line.unit_price_minor * line.quantity for line in data.lines),
-        shipping_address=data.shipping_address.model_dump(),
-        country=data.shipping_address.country,
-        live_session_id=data.live_session_id,
-        host=host,
-        external_ref=data.external_ref,
-        placed_at=data.placed_at or utcnow(),
-    )
-    session.add(order)
-    await catalog.flush_or_conflict(session, f"an order numbered {order.number} already exists", "number")
-    session.add_all(
-        OrderLine(
-            tenant_id=tenant_id,
-            order_id=order.id,
-            sku_id=sku.id,
-            quantity=line.quantity,
-            unit_price_minor=line.unit_price_minor,
-            currency=data.currency,
-        )
-        for line, sku in zip(data.lines, skus, strict=True)
-    )
-    await session.flush()
-    return order

@@ -136,13 +136,27 @@ async def _api_key_principal(
         key = await tenants.access_api_key(session, presented, touch=False)
         principal = Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id, name=key.name)
         api_key_cache.put(digest, principal, recently_used=not tenants.api_key_needs_touch(key))
-    if principal.api_key_id is not None and api_key_cache.claim_touch(digest):
-        if services.db.is_postgres or request.method in SAFE_METHODS:
-            async with services.db.transaction(system=True) as touching:
-                await tenants.do_touch_api_key(touching, principal.api_key_id)
-        else:  # SQLite: this request takes the one write lock anyway; touch inside it
-            await tenants.do_touch_api_key(session, principal.api_key_id)
+    await _touch_when_due(services, digest, principal, request_session=session, method=request.method)
     return principal
+
+
+async def _touch_when_due(
+    services: Services,
+    digest: bytes,
+    principal: Principal,
+    *,
+    request_session: AsyncSession | None,
+    method: str,
+) -> None:
+    """Move the key's `last_used_at` at most once a minute per process, in a short transaction of its own
+    (SQLite: inside the request's write transaction, which holds the one write lock anyway)."""
+    if principal.api_key_id is None or not api_key_cache.claim_touch(digest):
+        return
+    if request_session is not None and not services.db.is_postgres and method not in SAFE_METHODS:
+        await tenants.do_touch_api_key(request_session, principal.api_key_id)
+        return
+    async with services.db.transaction(system=True) as touching:
+        await tenants.do_touch_api_key(touching, principal.api_key_id)
 
 
 async def get_principal(request: Request, session: SessionDep, services: ServicesDep) -> Principal:
@@ -183,9 +197,7 @@ async def get_principal_alone(request: Request, services: ServicesDep) -> Princi
         digest = api_key_cache.digest(presented.strip())
         known = api_key_cache.get(digest)
         if known is not None:
-            if known.api_key_id is not None and api_key_cache.claim_touch(digest):
-                async with services.db.transaction(system=True) as touching:
-                    await tenants.do_touch_api_key(touching, known.api_key_id)
+            await _touch_when_due(services, digest, known, request_session=None, method=request.method)
             request.state.principal = known
             return known
     async with services.db.transaction() as session:

@@ -1,0 +1,169 @@
+"""What an intake batch tells: the Live board and alerts through the outbox (one `live.orders` and one
+`live.stock` event per batch), and each caller its order as GET /orders/{id} would show it, built from
+the rows just written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.catalog.models import Batch, Sku
+from aftersail.catalog.reservations import StockAfter
+from aftersail.catalog.stock_events import level_payload, stock_alerts
+from aftersail.kit.outbox import emit_many
+from aftersail.orders.intake_batch import BatchOrder, Placed, World, order_status, order_total
+from aftersail.orders.intake_writes import WrittenAllocation
+from aftersail.orders.models import AllocationStatus
+from aftersail.orders.schemas import (
+    AllocationLineOut,
+    AllocationOut,
+    CustomerOut,
+    OrderDetailOut,
+    OrderLineOut,
+)
+
+
+async def announce(
+    session: AsyncSession, tenant_id: int, batch: list[BatchOrder], after: Sequence[StockAfter], now: datetime
+) -> None:
+    """The Live board hears of the batch's orders (`live.orders`) and stock (`live.stock`) after commit;
+    stock rows at or below their threshold raise `stock.low`, or `stock.sold_out` at zero."""
+    placed = []
+    for order in batch:
+        assert order.plan is not None
+        placed.append(
+            {
+                "order_id": order.order_id,
+                "number": order.number,
+                "live_session_id": order.data.live_session_id,
+                "status": order_status(order.plan).value,
+                "country": order.data.shipping_address.country,
+                "total_minor": order_total(order.data),
+                "currency": order.data.currency,
+                "placed_at": (order.data.placed_at or now).isoformat(),
+                "host": order.host,
+                "lines": [
+                    {"sku_id": sku.id, "quantity": line.quantity}
+                    for line, sku in zip(order.data.lines, order.skus, strict=True)
+                ],
+                "warehouses": [w.warehouse_id for w in order.plan.warehouses],
+            }
+        )
+    events: list[tuple[str, dict[str, Any]]] = [("live.orders", {"orders": placed})]
+    if after:
+        sessions = {o.data.live_session_id for o in batch}
+        events.append(
+            (
+                "live.stock",
+                {
+                    "order_ids": [o.order_id for o in batch],
+                    "live_session_id": next(iter(sessions)) if len(sessions) == 1 else None,
+                    "at": now.isoformat(),
+                    "levels": [level_payload(level) for level in after],
+                },
+            )
+        )
+    events += stock_alerts(after)
+    await emit_many(session, events, tenant_id=tenant_id)
+
+
+async def build_answers(
+    session: AsyncSession,
+    tenant_id: int,
+    batch: list[BatchOrder],
+    written: dict[int, list[WrittenAllocation]],
+    world: World,
+    now: datetime,
+) -> dict[int, Placed]:
+    """Each order as GET /orders/{id} would show it, built from what was just written."""
+    codes = {sku.id: sku.code for order in batch for sku in order.skus}
+    picked = [line for allocations in written.values() for a in allocations for line in a.lines]
+    unknown = {line["sku_id"] for line in picked} - codes.keys()
+    if unknown:
+        codes.update(
+            dict(
+                (
+                    await session.execute(
+                        select(Sku.id, Sku.code).where(Sku.tenant_id == tenant_id, Sku.id.in_(unknown))
+                    )
+                ).all()
+            )
+        )
+    batch_ids = {line["batch_id"] for line in picked if line["batch_id"] is not None}
+    batch_codes: dict[int, str] = {}
+    if batch_ids:
+        batch_codes = dict(
+            (
+                await session.execute(
+                    select(Batch.id, Batch.code).where(Batch.tenant_id == tenant_id, Batch.id.in_(batch_ids))
+                )
+            ).all()
+        )
+    answers = {}
+    for order in batch:
+        data, plan, customer = order.data, order.plan, order.customer
+        assert plan is not None and isinstance(customer, CustomerOut)
+        detail = OrderDetailOut(
+            id=order.order_id,
+            number=order.number,
+            customer_id=customer.id,
+            channel=data.channel,
+            status=order_status(plan),
+            currency=data.currency,
+            total_minor=order_total(data),
+            shipping_address=data.shipping_address.model_dump(),
+            country=data.shipping_address.country,
+            live_session_id=data.live_session_id,
+            host=order.host,
+            external_ref=data.external_ref,
+            placed_at=data.placed_at or now,
+            released_at=None,
+            cancelled_at=None,
+            created_at=now,
+            customer=customer,
+            lines=[
+                OrderLineOut(
+                    id=line_id,
+                    sku_id=sku.id,
+                    sku_code=sku.code,
+                    sku_title=sku.title,
+                    quantity=line.quantity,
+                    backordered_quantity=plan.backordered.get(line_id, 0),
+                    unit_price_minor=line.unit_price_minor,
+                    currency=data.currency,
+                    total_minor=line.unit_price_minor * line.quantity,
+                )
+                for line, sku, line_id in zip(data.lines, order.skus, order.line_ids, strict=True)
+            ],
+            allocations=[
+                AllocationOut(
+                    id=a.allocation_id,
+                    warehouse_id=a.warehouse_id,
+                    warehouse_code=world.warehouses[a.warehouse_id][0],
+                    warehouse_name=world.warehouses[a.warehouse_id][1],
+                    status=AllocationStatus.RESERVED,
+                    reason=a.reason,
+                    transit_days=a.transit_days,
+                    shipment_group_id=a.group_id,
+                    created_at=now,
+                    lines=[
+                        AllocationLineOut(
+                            order_line_id=line["order_line_id"],
+                            sku_id=line["sku_id"],
+                            sku_code=codes[line["sku_id"]],
+                            batch_id=line["batch_id"],
+                            batch_code=batch_codes.get(line["batch_id"]) if line["batch_id"] else None,
+                            quantity=line["quantity"],
+                        )
+                        for line in a.lines
+                    ],
+                )
+                for a in written.get(order.index, [])
+            ],
+        )
+        answers[order.index] = Placed(order.order_id, detail)
+    return answers

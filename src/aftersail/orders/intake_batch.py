@@ -1,0 +1,132 @@
+"""The working state of an intake batch (`orders.intake`): the requests, their outcomes, each order on its
+way through (checked, planned, written) and what the batch read once; and the small helpers every step
+of the batch shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.catalog.rules import StockSlot, WarehouseOption
+from aftersail.kit.errors import Conflict, DomainError
+from aftersail.orders.models import Customer, OrderStatus
+from aftersail.orders.rules import AllocationPlan
+from aftersail.orders.schemas import CustomerOut, OrderCreate, OrderDetailOut
+
+SCOPE_ORDERS_CREATE = "orders.create"  # the idempotency scope of POST /api/v1/orders
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRequest:
+    """One order to place. With `key`, at most once per (tenant, `scope`, key); `digest` is the request
+    body's hash that tells a retry (same body) from a reuse of the key (another body)."""
+
+    data: OrderCreate
+    actor: str
+    key: str | None = None
+    scope: str = SCOPE_ORDERS_CREATE
+    digest: str | None = None
+    extra_events: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A new order, answered from the rows just written."""
+
+    order_id: int
+    detail: OrderDetailOut
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The key was used before with the same body: the order that request placed."""
+
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Another request with the same key is in flight (in this batch or another transaction): place this
+    one again after that one commits, and it will be answered as a replay."""
+
+
+Outcome = Placed | Replayed | Deferred | DomainError
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class NumberRaced(Conflict):
+    """An order number given by the client was taken by a transaction that committed meanwhile; the whole
+    batch is rolled back and placed again (where the number is then seen as taken)."""
+
+
+class SkuRow(NamedTuple):
+    id: int
+    code: str
+    title: str
+    is_bundle: bool
+
+
+BUYER_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.email,
+    Customer.phone,
+    Customer.country,
+    Customer.preferred_language,
+    Customer.time_zone,
+    Customer.created_at,
+)
+
+
+@dataclass(slots=True)
+class BatchOrder:
+    """One order of the batch on its way through: checked, planned, then written."""
+
+    index: int
+    request: PlaceRequest
+    customer: CustomerOut | dict[str, Any] | None = None
+    skus: list[SkuRow] = field(default_factory=list)
+    host: str = ""
+    line_ids: list[int] = field(default_factory=list)  # provisional until the lines are written
+    plan: AllocationPlan | None = None
+    key_row_id: int | None = None
+    order_id: int = 0
+    number: str = ""
+
+    @property
+    def data(self) -> OrderCreate:
+        return self.request.data
+
+
+@dataclass(slots=True)
+class World:
+    """What the batch read once: serving warehouses per country, free stock, bundles, names."""
+
+    options: dict[str, list[WarehouseOption]]
+    warehouses: dict[int, tuple[str, str]]  # id → (code, name)
+    slots: list[StockSlot]
+    components: dict[int, list[tuple[int, int]]]
+
+
+def table_of(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def order_status(plan: AllocationPlan) -> OrderStatus:
+    return OrderStatus.ALLOCATED if plan.fully_allocated else OrderStatus.BACKORDERED
+
+
+def order_total(data: OrderCreate) -> int:
+    return sum(line.unit_price_minor * line.quantity for line in data.lines)

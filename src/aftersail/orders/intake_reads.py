@@ -1,0 +1,202 @@
+"""What an intake batch reads, a few queries for the whole batch: idempotency keys seen before, what can
+refuse an order (line currencies, a given number, the live session, the SKUs, the customer), and the
+serving warehouses with their free stock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.catalog import reservations
+from aftersail.catalog.models import Lane, Sku, Warehouse, WarehouseCapability
+from aftersail.catalog.rules import WarehouseOption
+from aftersail.kit.errors import Conflict, DomainError, InvalidInput
+from aftersail.orders.intake_batch import (
+    BUYER_COLUMNS,
+    BatchOrder,
+    Deferred,
+    IdempotencyKeyReused,
+    Outcome,
+    Replayed,
+    SkuRow,
+    World,
+)
+from aftersail.orders.models import Customer, IdempotencyKey, LiveSession, Order
+from aftersail.orders.schemas import CustomerOut
+from aftersail.orders.service import check_line_currencies
+
+
+async def resolve_keys(
+    session: AsyncSession, tenant_id: int, batch: list[BatchOrder], outcomes: list[Outcome | None]
+) -> None:
+    """Keys seen before answer as replays (or 409 for another body); a key twice in the batch waits."""
+    keyed = [o for o in batch if o.request.key is not None]
+    if not keyed:
+        return
+    rows = await session.execute(
+        select(
+            IdempotencyKey.scope, IdempotencyKey.key, IdempotencyKey.request_hash, IdempotencyKey.resource_id
+        ).where(
+            IdempotencyKey.tenant_id == tenant_id,
+            IdempotencyKey.key.in_({o.request.key for o in keyed}),
+        )
+    )
+    found = {(scope, key): (digest, resource_id) for scope, key, digest, resource_id in rows}
+    seen: set[tuple[str, str]] = set()
+    for order in keyed:
+        request = order.request
+        ident = (request.scope, request.key or "")
+        if ident in found:
+            digest, resource_id = found[ident]
+            if request.digest is not None and digest != request.digest:
+                outcomes[order.index] = IdempotencyKeyReused(
+                    f"Idempotency-Key {request.key!r} was already used for a different request body; "
+                    "send a new key for a new order, or the same body to get the order it created",
+                    field="Idempotency-Key",
+                )
+            elif resource_id is None:
+                outcomes[order.index] = Conflict(
+                    f"the request with Idempotency-Key {request.key!r} is still being processed; "
+                    "retry shortly"
+                )
+            else:
+                outcomes[order.index] = Replayed(resource_id)
+        elif ident in seen:
+            outcomes[order.index] = Deferred()
+        seen.add(ident)
+
+
+async def check_orders(
+    session: AsyncSession, tenant_id: int, batch: list[BatchOrder], outcomes: list[Outcome | None]
+) -> None:
+    """Everything that can refuse an order before a row is written, in the order a single order checks
+    it: line currencies, a given number, the live session, the SKUs, the customer."""
+    numbers = [o.data.number for o in batch if o.data.number is not None]
+    taken: set[str] = set()
+    if numbers:
+        taken = set(
+            (
+                await session.scalars(
+                    select(Order.number).where(Order.tenant_id == tenant_id, Order.number.in_(set(numbers)))
+                )
+            ).all()
+        )
+    session_ids = {o.data.live_session_id for o in batch if o.data.live_session_id is not None}
+    hosts: dict[int, str] = {}
+    if session_ids:
+        hosts = dict(
+            (
+                await session.execute(
+                    select(LiveSession.id, LiveSession.host).where(
+                        LiveSession.tenant_id == tenant_id, LiveSession.id.in_(session_ids)
+                    )
+                )
+            ).all()
+        )
+    sku_ids = {ln.sku_id for o in batch for ln in o.data.lines if ln.sku_id is not None}
+    sku_codes = {ln.sku_code for o in batch for ln in o.data.lines if ln.sku_id is None and ln.sku_code}
+    by_id: dict[int, SkuRow] = {}
+    by_code: dict[str, SkuRow] = {}
+    if sku_ids or sku_codes:
+        matches = [Sku.id.in_(sku_ids), Sku.code.in_(sku_codes)]
+        rows = await session.execute(
+            select(Sku.id, Sku.code, Sku.title, Sku.is_bundle).where(
+                Sku.tenant_id == tenant_id, or_(*matches)
+            )
+        )
+        for sku in (SkuRow(*row) for row in rows):
+            by_id[sku.id] = sku
+            by_code.setdefault(sku.code, sku)
+    customer_ids = {o.data.customer_id for o in batch if o.data.customer_id is not None}
+    emails = {o.data.customer.email.strip().lower() for o in batch if o.data.customer is not None}
+    customers_by_id: dict[int, CustomerOut] = {}
+    customers_by_email: dict[str, CustomerOut] = {}
+    if customer_ids or emails:
+        query = select(*BUYER_COLUMNS).where(Customer.tenant_id == tenant_id)
+        lowered = func.lower(Customer.email)
+        if customer_ids and emails:
+            query = query.where(Customer.id.in_(customer_ids) | lowered.in_(emails))
+        elif customer_ids:
+            query = query.where(Customer.id.in_(customer_ids))
+        else:
+            query = query.where(lowered.in_(emails))
+        rows = await session.execute(query.order_by(Customer.id))
+        for customer in (CustomerOut(**row._mapping) for row in rows):
+            customers_by_id[customer.id] = customer
+            customers_by_email.setdefault(customer.email.strip().lower(), customer)
+    new_customers: dict[str, dict[str, Any]] = {}
+    numbered: set[str] = set()
+    for order in batch:
+        if outcomes[order.index] is not None:
+            continue
+        data = order.data
+        try:
+            check_line_currencies(data)
+            if data.number is not None and (data.number in taken or data.number in numbered):
+                raise Conflict(f"an order numbered {data.number} already exists", field="number")
+            if data.live_session_id is not None:
+                if data.live_session_id not in hosts:
+                    raise InvalidInput("no such live session", field="live_session_id")
+                order.host = hosts[data.live_session_id]
+            for index, line in enumerate(data.lines):
+                found = (
+                    by_id.get(line.sku_id) if line.sku_id is not None else by_code.get(line.sku_code or "")
+                )
+                if found is None:
+                    name = "sku_id" if line.sku_id is not None else "sku_code"
+                    raise InvalidInput("no such SKU", field=f"lines.{index}.{name}")
+                order.skus.append(found)
+            if data.customer_id is not None:
+                if data.customer_id not in customers_by_id:
+                    raise InvalidInput("no such customer", field="customer_id")
+                order.customer = customers_by_id[data.customer_id]
+            else:
+                assert data.customer is not None  # the schema requires exactly one of the two
+                email = data.customer.email.strip().lower()
+                order.customer = customers_by_email.get(email) or new_customers.setdefault(
+                    email, data.customer.model_dump()
+                )
+        except DomainError as error:
+            order.skus.clear()
+            outcomes[order.index] = error
+            continue
+        if data.number is not None:
+            numbered.add(data.number)
+
+
+async def read_world(session: AsyncSession, tenant_id: int, batch: list[BatchOrder], *, lock: bool) -> World:
+    """Serving warehouses for every destination of the batch, and the free stock of every SKU it needs."""
+    countries = {o.data.shipping_address.country for o in batch}
+    rows = await session.execute(
+        select(
+            Warehouse.id,
+            Warehouse.code,
+            Warehouse.name,
+            Warehouse.capabilities,
+            Lane.country,
+            Lane.transit_days_median,
+            Lane.cost_minor,
+        )
+        .join(Lane, (Lane.warehouse_id == Warehouse.id) & (Lane.tenant_id == tenant_id))
+        .where(Warehouse.tenant_id == tenant_id, Warehouse.is_active.is_(True), Lane.country.in_(countries))
+        .order_by(Warehouse.id)
+    )
+    options: dict[str, list[WarehouseOption]] = defaultdict(list)
+    warehouses: dict[int, tuple[str, str]] = {}
+    fulfilment = WarehouseCapability.FULFILMENT.value
+    for warehouse_id, code, name, capabilities, country, transit, cost in rows:
+        if fulfilment not in (capabilities or [fulfilment]):
+            continue
+        options[country].append(WarehouseOption(warehouse_id, name.split(" (", 1)[0], transit, cost))
+        warehouses[warehouse_id] = (code, name)
+    bundle_ids = {sku.id for o in batch for sku in o.skus if sku.is_bundle}
+    components: dict[int, list[tuple[int, int]]] = (
+        await reservations.bundle_map(session, tenant_id, bundle_ids) if bundle_ids else {}
+    )
+    needed = {sku.id for o in batch for sku in o.skus}
+    needed |= {component for parts in components.values() for component, _ in parts}
+    slots = await reservations.free_slots(session, tenant_id, warehouses, needed, lock=lock)
+    return World(dict(options), warehouses, slots, components)
