@@ -30,7 +30,16 @@ from benchmarks.allocation_audit import audit_stock, outbox_backlog, wait_for_ou
 from benchmarks.allocation_raw import run_raw
 from benchmarks.allocation_report import LoadPhase, print_report
 from benchmarks.allocation_seed import COUNTRIES, HOT_COUNTRIES, World, seed_world, set_hot_stock
-from benchmarks.harness import DEFAULT_ADMIN_URL, ServerProcess, free_port, temporary_database, with_db
+from benchmarks.harness import (
+    DEFAULT_ADMIN_URL,
+    ServerProcess,
+    cpu_seconds,
+    descendants,
+    free_port,
+    postgres_backends,
+    temporary_database,
+    with_db,
+)
 
 LUA_SCRIPT = Path(__file__).with_name("allocation_orders.lua")
 console = Console(stderr=True)
@@ -93,6 +102,24 @@ def run_wrk(
     if done.returncode != 0 or not out.exists():
         raise SystemExit(f"wrk failed:\n{done.stderr or done.stdout}")
     return LoadPhase.parse(phase, out.read_text())
+
+
+def run_wrk_measured(
+    server: ServerProcess,
+    settings: dict[str, str],
+    phase: str,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+) -> LoadPhase:
+    """`run_wrk` with the CPU time the server processes and PostgreSQL spent during the phase."""
+    servers = [pid for process in server.processes for pid in descendants(process.pid)]
+    database = postgres_backends()
+    before = cpu_seconds(servers), cpu_seconds(database)
+    load = run_wrk(server.base_url, settings, phase, seconds, connections, workdir)
+    load.cpu_server_s = cpu_seconds(servers) - before[0]
+    load.cpu_database_s = cpu_seconds(database) - before[1]
+    return load
 
 
 def main() -> None:
@@ -190,13 +217,13 @@ def main() -> None:
                     args.clients,
                     workdir,
                 ).created
-            cold = run_wrk(
-                server.base_url, wrk_settings(world, "steady"), "steady", cold_seconds, args.clients, workdir
+            cold = run_wrk_measured(
+                server, wrk_settings(world, "steady"), "steady", cold_seconds, args.clients, workdir
             )
             hot_units = max(int(cold.orders_per_s * hot_seconds / 2), args.hot_skus)
             with_db(url, lambda db: set_hot_stock(db, world, hot_units))
-            hot = run_wrk(
-                server.base_url, wrk_settings(world, "hot"), "hot", hot_seconds, args.clients, workdir
+            hot = run_wrk_measured(
+                server, wrk_settings(world, "hot"), "hot", hot_seconds, args.clients, workdir
             )
             backlog = with_db(url, outbox_backlog)
             drained_in = with_db(url, lambda db: wait_for_outbox(db, within=60))

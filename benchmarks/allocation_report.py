@@ -23,6 +23,8 @@ class LoadPhase:
     statuses: Counter[int] = field(default_factory=Counter)
     latencies_us: Counter[int] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)
+    cpu_server_s: float = 0.0  # user + system CPU of the server processes during the phase
+    cpu_database_s: float = 0.0  # the same for every PostgreSQL process
 
     @classmethod
     def parse(cls, name: str, report: str) -> LoadPhase:
@@ -56,6 +58,9 @@ class LoadPhase:
     @property
     def orders_per_s(self) -> float:
         return self.created / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_order(self, seconds: float) -> str:
+        return f"{seconds * 1000 / self.created:.2f}" if self.created else "-"
 
     def latency_ms(self, p: float) -> float:
         return percentile(self.latencies_us, p) / 1000
@@ -92,6 +97,8 @@ def print_report(
         "max ms",
         "non-2xx",
         "socket err",
+        "server CPU ms/order",
+        "PostgreSQL CPU ms/order",
     ):
         load.add_column(column, justify="left" if column == "phase" else "right")
     for phase in phases:
@@ -105,6 +112,8 @@ def print_report(
             f"{phase.latency_ms(100):.1f}",
             str(phase.not_2xx),
             str(phase.socket_errors),
+            phase.cpu_ms_per_order(phase.cpu_server_s),
+            phase.cpu_ms_per_order(phase.cpu_database_s),
         )
     seconds = sum(p.seconds for p in phases)
     created = sum(p.created for p in phases)
@@ -118,6 +127,8 @@ def print_report(
         f"{LoadPhase.merged_latency_ms(phases, 100):.1f}",
         str(sum(p.not_2xx for p in phases)),
         str(sum(p.socket_errors for p in phases)),
+        f"{sum(p.cpu_server_s for p in phases) * 1000 / created:.2f}" if created else "-",
+        f"{sum(p.cpu_database_s for p in phases) * 1000 / created:.2f}" if created else "-",
         style="bold",
     )
     console.print(load)

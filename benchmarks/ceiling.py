@@ -34,7 +34,16 @@ from benchmarks.allocation_raw import run_raw
 from benchmarks.allocation_report import LoadPhase
 from benchmarks.allocation_seed import COUNTRIES
 from benchmarks.ceiling_app import SCHEMA
-from benchmarks.harness import DEFAULT_ADMIN_URL, BenchDatabase, free_port, temporary_database, venv_tool
+from benchmarks.harness import (
+    DEFAULT_ADMIN_URL,
+    BenchDatabase,
+    cpu_seconds,
+    descendants,
+    free_port,
+    postgres_backends,
+    temporary_database,
+    venv_tool,
+)
 
 console = Console(stderr=True)
 WAREHOUSES = 6
@@ -65,44 +74,6 @@ async def _oversold(dsn: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM ceiling_stock WHERE reserved > on_hand"))
     finally:
         await conn.close()
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes (clock ticks → seconds)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def _descendants(root: int) -> list[int]:
-    found, frontier = [root], [root]
-    while frontier:
-        pid = frontier.pop()
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        found += [int(c) for c in children]
-        frontier += [int(c) for c in children]
-    return found
-
-
-def _postgres_backends() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 def main() -> None:
@@ -180,10 +151,10 @@ def main() -> None:
                 "hot_countries": ",".join(COUNTRIES),
             }
             run_wrk(base_url, settings, "warmup", 2, args.clients, workdir)
-            pids = _descendants(server.pid) + _postgres_backends()
-            cpu_before = _cpu_seconds(pids)
+            pids = descendants(server.pid) + postgres_backends()
+            cpu_before = cpu_seconds(pids)
             load = run_wrk(base_url, settings, "steady", args.seconds, args.clients, workdir)
-            cpu = _cpu_seconds(pids) - cpu_before
+            cpu = cpu_seconds(pids) - cpu_before
         finally:
             server.terminate()
             server.wait(timeout=20)

@@ -167,6 +167,44 @@ class ServerProcess:
             return ""
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (clock ticks → seconds)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def descendants(root: int) -> list[int]:
+    found, frontier = [root], [root]
+    while frontier:
+        pid = frontier.pop()
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        frontier += [int(c) for c in children]
+    return found
+
+
+def postgres_backends() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def percentile(histogram: Mapping[int, int] | Iterable[tuple[int, int]], p: float) -> float:
     """The `p`-th percentile (0–100) of a histogram {value: count}, nearest-rank."""
     items = sorted(histogram.items() if isinstance(histogram, Mapping) else histogram)

@@ -1,5 +1,7 @@
-"""The outbox dispatcher: claims due events under a lease, runs each handler in its own transaction (once
-per event, thanks to `handled_events`) and records the outcome: done, retry later, or dead.
+"""The outbox dispatcher: claims due events under a lease, hands each claimed batch to the publishers of
+its topics at once (realtime fan-out: no transaction), runs each transactional handler in its own
+transaction (once per event, thanks to `handled_events`) and records the outcomes, many per
+transaction: done, retry later, or dead.
 
 It runs inside the server (web/background.py) and as `aftersail worker` processes (kit/worker.py); any
 number of them may share one database. See docs/subsystems/outbox.md.
@@ -27,6 +29,7 @@ from aftersail.kit.db import Database
 from aftersail.kit.outbox import (
     Delivery,
     Handler,
+    Publisher,
     Registry,
     RetryPolicy,
     add_wakeup,
@@ -92,6 +95,8 @@ class Dispatcher:
         self.drain_seconds = drain_seconds
         self._rng = rng
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._finishing: list[tuple[Claimed, list[str], asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
@@ -126,8 +131,7 @@ class Dispatcher:
                         claimed = await self.claim(free)
                     except Exception:
                         log.exception("outbox claim failed; retrying in %.1fs", self.poll_seconds)
-                    for event in claimed:
-                        self._spawn(event)
+                    await self._start(claimed)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more waiting
                 await self._sleep()
@@ -143,12 +147,19 @@ class Dispatcher:
         were made (for tests and one-shot runs)."""
         delivered = 0
         while claimed := await self.claim(self.concurrency):
-            await asyncio.gather(*(self.deliver(event) for event in claimed))
+            published = await self._publish(claimed)
+            await asyncio.gather(*(self.deliver(e, published.get(e.id, [])) for e in claimed))
             delivered += len(claimed)
         return delivered
 
-    def _spawn(self, event: Claimed) -> None:
-        task = asyncio.create_task(self.deliver(event), name=f"outbox-event-{event.id}")
+    async def _start(self, claimed: list[Claimed]) -> None:
+        """Publish the batch, then deliver each event in a task of its own (its handlers' transactions)."""
+        published = await self._publish(claimed)
+        for event in claimed:
+            self._spawn(event, published.get(event.id, []))
+
+    def _spawn(self, event: Claimed, errors: list[str]) -> None:
+        task = asyncio.create_task(self.deliver(event, errors), name=f"outbox-event-{event.id}")
         self._inflight[event.id] = task
 
         def _done(_task: asyncio.Task[None], event_id: int = event.id) -> None:
@@ -334,10 +345,27 @@ class Dispatcher:
 
     # --- delivering ----------------------------------------------------------------------------------
 
-    async def deliver(self, event: Claimed) -> None:
-        """Run every handler of the event's topic, then record done / retry / dead. An event with no
-        handler is simply done."""
-        errors: list[str] = []
+    async def _publish(self, claimed: list[Claimed]) -> dict[int, list[str]]:
+        """Hand each publisher the claimed events of its topics in one call; event id → errors."""
+        errors: dict[int, list[str]] = {}
+        by_publisher: dict[str, tuple[Publisher, list[Claimed]]] = {}
+        for event in claimed:
+            for publisher in self.registry.publishers_for(event.topic):
+                by_publisher.setdefault(publisher.name, (publisher, []))[1].append(event)
+        for publisher, events in by_publisher.values():
+            try:
+                await publisher.fn([_delivery(event) for event in events])
+            except Exception as exc:
+                log.warning("outbox publisher %s failed", publisher.name, exc_info=True)
+                error = f"{publisher.name}: {type(exc).__name__}: {exc}"
+                for event in events:
+                    errors.setdefault(event.id, []).append(error)
+        return errors
+
+    async def deliver(self, event: Claimed, errors: list[str] | None = None) -> None:
+        """Run every transactional handler of the event's topic, then record done / retry / dead with the
+        `errors` its publishers met. An event with no handler is simply done."""
+        errors = list(errors or ())
         for handler in self.registry.handlers_for(event.topic):
             try:
                 await self._apply(handler, event)
@@ -364,16 +392,7 @@ class Dispatcher:
         async with self.db.transaction(**scope) as session:
             if not await self._mark_handled(session, event, handler.name):
                 return
-            await handler.fn(
-                session,
-                Delivery(
-                    event_id=event.id,
-                    topic=event.topic,
-                    payload=event.payload,
-                    tenant_id=event.tenant_id,
-                    attempt=event.attempts,
-                ),
-            )
+            await handler.fn(session, _delivery(event))
 
     async def _mark_handled(self, session: AsyncSession, event: Claimed, handler_name: str) -> bool:
         """Insert (event, handler) first, so the row lock covers the handler's work; False if it exists."""
@@ -387,11 +406,38 @@ class Dispatcher:
         return result.first() is not None
 
     async def _finish(self, event: Claimed, errors: list[str]) -> None:
+        """Record the event's outcome, together with every other outcome ready at the same moment (one
+        transaction for all of them)."""
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((event, errors, recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_outcomes())
+        await recorded
+
+    async def _record_outcomes(self) -> None:
+        while self._finishing:
+            await asyncio.sleep(0)  # the outcomes of events finishing in this same moment join
+            batch, self._finishing = self._finishing, []
+            try:
+                await self._record([(event, errors) for event, errors, _ in batch])
+            except Exception as exc:
+                for *_, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_exception(exc)
+            else:
+                for *_, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_result(None)
+
+    async def _record(self, outcomes: list[tuple[Claimed, list[str]]]) -> None:
         now = utcnow()
-        values: dict[str, Any] = {"locked_by": None, "locked_until": None}
-        if not errors:
-            values |= {"status": OutboxStatus.DONE, "finished_at": now, "last_error": None}
-        else:
+        done: dict[int, list[int]] = {}  # attempt → ids of events done on that attempt
+        failed: list[tuple[Claimed, dict[str, Any]]] = []
+        for event, errors in outcomes:
+            if not errors:
+                done.setdefault(event.attempts, []).append(event.id)
+                continue
+            values: dict[str, Any] = {"locked_by": None, "locked_until": None}
             outcome = after_failure(event.attempts, event.max_attempts, now, self.retry, self._rng)
             values |= {"status": outcome.status, "last_error": "; ".join(errors)[:4000]}
             if outcome.status is OutboxStatus.DEAD:
@@ -405,17 +451,42 @@ class Dispatcher:
                 )
             else:
                 values["due_at"] = outcome.due_at
+            failed.append((event, values))
         async with self.db.transaction(system=True) as session:
             # Fenced by (worker, attempt): if our lease ran out and another dispatcher took the event, its
             # outcome wins.
-            await session.execute(
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == event.id,
-                    OutboxEvent.locked_by == self.worker_id,
-                    OutboxEvent.attempts == event.attempts,
-                    OutboxEvent.status == OutboxStatus.RUNNING,
+            for attempts, ids in done.items():
+                await session.execute(
+                    self._fenced(OutboxEvent.id.in_(ids), attempts).values(
+                        status=OutboxStatus.DONE,
+                        finished_at=now,
+                        last_error=None,
+                        locked_by=None,
+                        locked_until=None,
+                    )
                 )
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            for event, values in failed:
+                fenced = self._fenced(OutboxEvent.id == event.id, event.attempts)
+                await session.execute(fenced.values(**values))
+
+    def _fenced(self, which: Any, attempts: int) -> Any:
+        return (
+            update(OutboxEvent)
+            .where(
+                which,
+                OutboxEvent.locked_by == self.worker_id,
+                OutboxEvent.attempts == attempts,
+                OutboxEvent.status == OutboxStatus.RUNNING,
             )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _delivery(event: Claimed) -> Delivery:
+    return Delivery(
+        event_id=event.id,
+        topic=event.topic,
+        payload=event.payload,
+        tenant_id=event.tenant_id,
+        attempt=event.attempts,
+    )

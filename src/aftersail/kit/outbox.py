@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,6 +85,27 @@ async def emit_many(
     if rows:
         await session.execute(insert(OutboxEvent), rows)
         _wake_after_commit(session)
+
+
+async def schedule_new_jobs(
+    session: AsyncSession, jobs: Iterable[tuple[str, dict[str, Any], datetime, str]], *, tenant_id: int | None
+) -> None:
+    """`schedule_job` for many (topic, payload, due_at, dedupe_key) jobs whose keys cannot exist yet (they
+    name rows this transaction created): one INSERT."""
+    now = utcnow()
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "topic": topic,
+            "payload": payload,
+            "due_at": due_at,
+            "dedupe_key": key,
+            "created_at": now,
+        }
+        for topic, payload, due_at, key in jobs
+    ]
+    if rows:
+        await session.execute(insert(OutboxEvent), rows)
 
 
 async def schedule_job(
@@ -178,6 +199,7 @@ class Delivery:
 
 
 HandlerFn = Callable[[AsyncSession, Delivery], Awaitable[None]]
+PublishFn = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +210,20 @@ class Handler:
     name: str
     topics: tuple[str, ...]
     fn: HandlerFn
+
+    def accepts(self, topic: str) -> bool:
+        return any(topic_matches(pattern, topic) for pattern in self.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """A handler that touches no database (it pushes events to a message bus): the dispatcher hands it
+    every claimed event of its topics at once, outside any transaction, and keeps no `handled_events` row.
+    At least once: an event whose outcome could not be recorded is published again."""
+
+    name: str
+    topics: tuple[str, ...]
+    fn: PublishFn
 
     def accepts(self, topic: str) -> bool:
         return any(topic_matches(pattern, topic) for pattern in self.topics)
@@ -205,9 +241,9 @@ def topic_matches(pattern: str, topic: str) -> bool:
 class Registry:
     """Handlers by topic. The module-level `handlers` is the application's; tests build their own."""
 
-    _handlers: dict[str, Handler] = field(default_factory=dict)
+    _handlers: dict[str, Handler | Publisher] = field(default_factory=dict)
 
-    def add(self, handler: Handler) -> Handler:
+    def add(self, handler: Handler | Publisher) -> Handler | Publisher:
         if handler.name in self._handlers and self._handlers[handler.name] is not handler:
             raise ValueError(f"an outbox handler named {handler.name!r} is already registered")
         if len(handler.name) > 100:
@@ -227,9 +263,13 @@ class Registry:
         return decorate
 
     def handlers_for(self, topic: str) -> list[Handler]:
-        return [handler for handler in self._handlers.values() if handler.accepts(topic)]
+        """The transactional handlers of `topic`."""
+        return [h for h in self._handlers.values() if isinstance(h, Handler) and h.accepts(topic)]
 
-    def with_handlers(self, extra: Iterable[Handler]) -> Registry:
+    def publishers_for(self, topic: str) -> list[Publisher]:
+        return [h for h in self._handlers.values() if isinstance(h, Publisher) and h.accepts(topic)]
+
+    def with_handlers(self, extra: Iterable[Handler | Publisher]) -> Registry:
         """A copy with `extra` added (the dispatcher adds its realtime forwarder this way)."""
         copy = Registry(dict(self._handlers))
         for handler in extra:

@@ -12,14 +12,12 @@ import asyncio
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aftersail.kit.config import Settings
-from aftersail.kit.outbox import Delivery, Handler
+from aftersail.kit.outbox import Delivery, Publisher
 
 log = logging.getLogger("aftersail.realtime")
 REALTIME_TOPICS = ("live.*", "realtime.*")
@@ -193,17 +191,19 @@ def create_bus(settings: Settings) -> InMemoryBus | RedisBus:
     return InMemoryBus()
 
 
-def realtime_forwarder(bus: RealtimeBus) -> Handler:
-    """The outbox handler that pushes `live.*` and `realtime.*` events to `tenant:{id}` on the bus.
+def realtime_forwarder(bus: RealtimeBus) -> Publisher:
+    """The outbox publisher that pushes `live.*` and `realtime.*` events to `tenant:{id}` on the bus, in
+    the order they were claimed.
 
-    At least once: a publish whose transaction then fails to commit is published again on retry.
+    At least once: an event whose outcome could not be recorded is published again on retry.
     """
 
-    async def forward(_session: AsyncSession, delivery: Delivery) -> None:
-        if delivery.tenant_id is None:
-            return  # no tenant, no audience
-        await bus.publish(
-            tenant_channel(delivery.tenant_id), {"topic": delivery.topic, "payload": delivery.payload}
-        )
+    async def forward(deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            if delivery.tenant_id is None:
+                continue  # no tenant, no audience
+            await bus.publish(
+                tenant_channel(delivery.tenant_id), {"topic": delivery.topic, "payload": delivery.payload}
+            )
 
-    return Handler(name=FORWARDER_NAME, topics=REALTIME_TOPICS, fn=forward)
+    return Publisher(name=FORWARDER_NAME, topics=REALTIME_TOPICS, fn=forward)

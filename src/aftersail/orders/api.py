@@ -119,7 +119,6 @@ async def create_order(
     body: OrderCreate,
     principal: OrderWriterAlone,
     services: ServicesDep,
-    response: Response,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -129,7 +128,7 @@ async def create_order(
             description="Any unique string (a UUID is a good one), at most 200 characters",
         ),
     ] = None,
-) -> OrderDetailOut:
+) -> Response:
     """Record an order and allocate it to the warehouses that serve its destination (status `allocated`,
     or `backordered` for units no warehouse has). Give the customer by id or inline (matched by email), and
     each line's SKU by id or code; the total is computed from the lines.
@@ -152,15 +151,20 @@ async def create_order(
     if isinstance(outcome, DomainError):
         raise outcome
     if isinstance(outcome, intake.Placed):
-        return outcome.detail
+        return _json(outcome.detail, 201)
     if isinstance(outcome, intake.Deferred):
         raise Conflict(
             f"the request with Idempotency-Key {idempotency_key!r} is still being processed; retry"
         )
-    response.headers["Idempotent-Replayed"] = "true"
     async with services.db.transaction(tenant_id=principal.tenant_id, readonly=True) as session:
         order = await orders.access_order(session, principal.tenant_id, outcome.order_id)
-        return await _order_detail(session, principal.tenant_id, order)
+        detail = await _order_detail(session, principal.tenant_id, order)
+    return _json(detail, 201, {"Idempotent-Replayed": "true"})
+
+
+def _json(detail: OrderDetailOut, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The answer serialised once by its own model (FastAPI would validate and encode it again)."""
+    return Response(detail.model_dump_json(), status, headers, media_type="application/json")
 
 
 def order_intake(services: Services) -> OrderIntake:

@@ -189,7 +189,7 @@ async def do_place_orders(
             written = await write_allocations(session, tenant_id, live, policy, real, now)
             await write_events(session, tenant_id, live, now)
             await finish_keys(session, live)
-            await announce(session, tenant_id, live, after, now)
+            await announce(session, tenant_id, live, after, policy, now)
             for index, placed in (await build_answers(session, tenant_id, live, written, world, now)).items():
                 outcomes[index] = placed
     done: list[Outcome] = []

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftersail.catalog.models import Batch, Sku
 from aftersail.catalog.reservations import StockAfter
 from aftersail.catalog.stock_events import level_payload, stock_alerts
-from aftersail.kit.outbox import emit_many
+from aftersail.kit.outbox import emit_many, schedule_new_jobs
 from aftersail.orders.intake_batch import BatchOrder, Placed, World, order_status, order_total
 from aftersail.orders.intake_writes import WrittenAllocation
 from aftersail.orders.models import AllocationStatus
+from aftersail.orders.rules import RELEASE_TOPIC, OrderPolicy, release_job_key
 from aftersail.orders.schemas import (
     AllocationLineOut,
     AllocationOut,
@@ -28,10 +29,16 @@ from aftersail.orders.schemas import (
 
 
 async def announce(
-    session: AsyncSession, tenant_id: int, batch: list[BatchOrder], after: Sequence[StockAfter], now: datetime
+    session: AsyncSession,
+    tenant_id: int,
+    batch: list[BatchOrder],
+    after: Sequence[StockAfter],
+    policy: OrderPolicy,
+    now: datetime,
 ) -> None:
     """The Live board hears of the batch's orders (`live.orders`) and stock (`live.stock`) after commit;
-    stock rows at or below their threshold raise `stock.low`, or `stock.sold_out` at zero."""
+    stock rows at or below their threshold raise `stock.low`, or `stock.sold_out` at zero. When the
+    tenant has a cooling-off window, each order's release job is scheduled (`orders.tasks`)."""
     placed = []
     for order in batch:
         assert order.plan is not None
@@ -69,6 +76,12 @@ async def announce(
         )
     events += stock_alerts(after)
     await emit_many(session, events, tenant_id=tenant_id)
+    releases = [
+        (RELEASE_TOPIC, {"order_id": o.order_id}, due, release_job_key(tenant_id, o.order_id))
+        for o in batch
+        if (due := policy.release_due_at(o.data.placed_at or now)) is not None
+    ]
+    await schedule_new_jobs(session, releases, tenant_id=tenant_id)
 
 
 async def build_answers(

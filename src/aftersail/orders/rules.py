@@ -118,6 +118,13 @@ class OrderPolicy:
         return placed_at + timedelta(minutes=self.release_after_minutes)
 
 
+RELEASE_TOPIC = "orders.release"  # the job that releases an order when its window has passed
+
+
+def release_job_key(tenant_id: int, order_id: int) -> str:
+    return f"orders.release:{tenant_id}:{order_id}"
+
+
 def address_key(address: Mapping[str, Any]) -> str:
     """Addresses that differ only in case, spacing or commas are the same parcel stop."""
     parts = []

@@ -1,10 +1,10 @@
 """Jobs of the orders domain: the tenant-set cooling-off window (`orders.release_after_minutes`).
 
-When a tenant sets a window, every placed order is released for picking once the window has passed:
-handlers on `live.orders` (placed) and `live.order` (changed), beside the realtime forwarder that shares
-the topics, schedule one durable `orders.release` job per order at `placed_at + window`, and that job
-releases the order if it can still change. Without a window the order waits until the warehouse
-releases it (POST /orders/{id}/release).
+When a tenant sets a window, every placed order is released for picking once the window has passed: one
+durable `orders.release` job per order at `placed_at + window`, written by order intake in the order's
+own transaction, or by the handler on `live.order` (changed) beside the realtime forwarder that shares
+the topic; the job releases the order if it can still change. Without a window the order waits until
+the warehouse releases it (POST /orders/{id}/release).
 """
 
 from __future__ import annotations
@@ -18,57 +18,36 @@ from aftersail.orders import changes
 from aftersail.orders import service as orders
 from aftersail.orders.allocation import order_policy
 from aftersail.orders.models import OrderStatus
+from aftersail.orders.rules import RELEASE_TOPIC, release_job_key
 
-RELEASE_TOPIC = "orders.release"
 RELEASE_ACTOR = "system:release-window"
 RELEASABLE = frozenset({OrderStatus.ALLOCATED, OrderStatus.BACKORDERED})
-
-
-def release_job_key(tenant_id: int, order_id: int) -> str:
-    return f"orders.release:{tenant_id}:{order_id}"
 
 
 @register("live.order", name="orders.schedule_release")
 async def schedule_release(session: AsyncSession, delivery: Delivery) -> None:
     """An order was changed: if the tenant has a window, make sure its release job exists."""
-    if delivery.tenant_id is not None:
-        await _schedule_release(session, delivery.tenant_id, [delivery.payload])
-
-
-@register("live.orders", name="orders.schedule_releases")
-async def schedule_releases(session: AsyncSession, delivery: Delivery) -> None:
-    """Orders were placed (one event per intake batch): the same, for each of them."""
-    placed = delivery.payload.get("orders")
-    if delivery.tenant_id is not None and isinstance(placed, list):
-        await _schedule_release(session, delivery.tenant_id, [p for p in placed if isinstance(p, dict)])
-
-
-async def _schedule_release(
-    session: AsyncSession, tenant_id: int, announced: list[dict[str, object]]
-) -> None:
-    policy = await order_policy(session, tenant_id)
+    order_id = delivery.payload.get("order_id")
+    if delivery.tenant_id is None or not isinstance(order_id, int):
+        return
+    policy = await order_policy(session, delivery.tenant_id)
     if policy.release_after_minutes is None:
         return  # no window: the warehouse releases orders itself
-    releasable = {s.value for s in RELEASABLE}
-    for payload in announced:
-        order_id = payload.get("order_id")
-        if not isinstance(order_id, int) or payload.get("status") not in releasable:
-            continue
-        try:
-            order = await orders.access_order(session, tenant_id, order_id)
-        except NotFound:
-            continue
-        due_at = policy.release_due_at(order.placed_at)
-        if due_at is None or order.status not in RELEASABLE:
-            continue
-        await schedule_job(
-            session,
-            RELEASE_TOPIC,
-            {"order_id": order.id},
-            due_at,
-            tenant_id,
-            dedupe_key=release_job_key(tenant_id, order.id),
-        )
+    try:
+        order = await orders.access_order(session, delivery.tenant_id, order_id)
+    except NotFound:
+        return
+    due_at = policy.release_due_at(order.placed_at)
+    if due_at is None or order.status not in RELEASABLE:
+        return
+    await schedule_job(
+        session,
+        RELEASE_TOPIC,
+        {"order_id": order.id},
+        due_at,
+        delivery.tenant_id,
+        dedupe_key=release_job_key(delivery.tenant_id, order.id),
+    )
 
 
 @register(RELEASE_TOPIC, name="orders.release_when_window_ends")
