@@ -127,17 +127,23 @@ async def test_a_buyer_twice_in_a_batch_is_one_customer_with_one_parcel(database
             select(func.count()).select_from(Customer).where(Customer.tenant_id == network.tenant_id)
         )
         assert buyers == 1
-        topics = list(
+        events = list(
             (
-                await session.scalars(
-                    select(OutboxEvent.topic)
+                await session.execute(
+                    select(OutboxEvent.topic, OutboxEvent.payload)
                     .where(OutboxEvent.tenant_id == network.tenant_id)
                     .order_by(OutboxEvent.id)
                 )
             ).all()
         )
+    topics = [topic for topic, _ in events]
     assert topics.count("live.orders") == 1  # one event for the whole batch
     assert "live.stock" in topics
+    (announced,) = [payload for topic, payload in events if topic == "live.orders"]
+    assert [(o["order_id"], o["number"]) for o in announced["orders"]] == [
+        (one.id, one.number),
+        (two.id, two.number),
+    ], "the Live board hears of the orders as written"
 
 
 async def test_keys_across_a_batch_replay_defer_and_refuse(database: Database) -> None:

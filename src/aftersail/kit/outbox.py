@@ -63,11 +63,12 @@ async def emit(
         event.max_attempts = max_attempts
     session.add(event)
     await session.flush()
-    _wake_after_commit(session)
+    wake_after_commit(session)
     return event
 
 
-def _wake_after_commit(session: AsyncSession) -> None:
+def wake_after_commit(session: AsyncSession) -> None:
+    """Wake this process's dispatchers once the session commits (events were written)."""
     if not session.info.get(_WAKE_FLAG):
         session.info[_WAKE_FLAG] = True
         sa_event.listen(session.sync_session, "after_commit", _wake_dispatchers, once=True)
@@ -84,7 +85,7 @@ async def emit_many(
     ]
     if rows:
         await session.execute(insert(OutboxEvent), rows)
-        _wake_after_commit(session)
+        wake_after_commit(session)
 
 
 async def schedule_new_jobs(

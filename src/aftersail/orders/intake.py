@@ -33,6 +33,7 @@ from aftersail.catalog.reservations import StockAfter, StockContended
 from aftersail.catalog.rules import StockSlot
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, DomainError
+from aftersail.orders import intake_pg
 from aftersail.orders.intake_answers import announce, build_answers
 from aftersail.orders.intake_batch import (
     SCOPE_ORDERS_CREATE,
@@ -46,7 +47,7 @@ from aftersail.orders.intake_batch import (
     Replayed,
     World,
 )
-from aftersail.orders.intake_reads import check_orders, read_world, resolve_keys
+from aftersail.orders.intake_reads import check_orders, judge_orders, read_world, resolve_keys
 from aftersail.orders.intake_writes import (
     claim_keys,
     finish_keys,
@@ -167,10 +168,17 @@ async def do_place_orders(
     def still(orders: list[BatchOrder]) -> list[BatchOrder]:
         return [o for o in orders if outcomes[o.index] is None]
 
-    await check_orders(session, tenant_id, still(batch), outcomes)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    world: World | None = None
+    if postgres:
+        found, world = await intake_pg.read_batch(session, tenant_id, still(batch))
+        judge_orders(still(batch), found, outcomes)
+    else:
+        await check_orders(session, tenant_id, still(batch), outcomes)
     live = still(batch)
     if live:
-        world = await read_world(session, tenant_id, live, lock=False)
+        if world is None:
+            world = await read_world(session, tenant_id, live, lock=False)
         if any(o.request.key is not None for o in live):
             _plan_batch(live, world, policy, outcomes)  # the rules' refusals claim no key
             await claim_keys(session, tenant_id, still(live), outcomes, now)
@@ -183,13 +191,16 @@ async def do_place_orders(
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(refused)))
         live = still(claimed)
         if live:
-            await write_customers(session, tenant_id, live, now)
-            await write_orders(session, tenant_id, live, now)
-            real = await write_lines(session, tenant_id, live)
-            written = await write_allocations(session, tenant_id, live, policy, real, now)
-            await write_events(session, tenant_id, live, now)
+            if postgres:
+                written = await intake_pg.write_batch(session, tenant_id, live, policy, after, now)
+            else:
+                await write_customers(session, tenant_id, live, now)
+                await write_orders(session, tenant_id, live, now)
+                real = await write_lines(session, tenant_id, live)
+                written = await write_allocations(session, tenant_id, live, policy, real, now)
+                await write_events(session, tenant_id, live, now)
+                await announce(session, tenant_id, live, after, policy, now)
             await finish_keys(session, live)
-            await announce(session, tenant_id, live, after, policy, now)
             for index, placed in (await build_answers(session, tenant_id, live, written, world, now)).items():
                 outcomes[index] = placed
     done: list[Outcome] = []

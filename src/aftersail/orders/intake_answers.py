@@ -27,6 +27,8 @@ from aftersail.orders.schemas import (
     OrderLineOut,
 )
 
+Job = tuple[str, dict[str, Any], datetime, str]  # (topic, payload, due at, dedupe key)
+
 
 async def announce(
     session: AsyncSession,
@@ -36,9 +38,18 @@ async def announce(
     policy: OrderPolicy,
     now: datetime,
 ) -> None:
-    """The Live board hears of the batch's orders (`live.orders`) and stock (`live.stock`) after commit;
-    stock rows at or below their threshold raise `stock.low`, or `stock.sold_out` at zero. When the
-    tenant has a cooling-off window, each order's release job is scheduled (`orders.tasks`)."""
+    events, jobs = announcements(tenant_id, batch, after, policy, now)
+    await emit_many(session, events, tenant_id=tenant_id)
+    await schedule_new_jobs(session, jobs, tenant_id=tenant_id)
+
+
+def announcements(
+    tenant_id: int, batch: list[BatchOrder], after: Sequence[StockAfter], policy: OrderPolicy, now: datetime
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
+    """The outbox events of the batch: the Live board hears of its orders (`live.orders`) and stock
+    (`live.stock`) after commit; stock rows at or below their threshold raise `stock.low`, or
+    `stock.sold_out` at zero. When the tenant has a cooling-off window, the jobs that release each order
+    when it ends (`orders.tasks`)."""
     placed = []
     for order in batch:
         assert order.plan is not None
@@ -75,13 +86,12 @@ async def announce(
             )
         )
     events += stock_alerts(after)
-    await emit_many(session, events, tenant_id=tenant_id)
     releases = [
         (RELEASE_TOPIC, {"order_id": o.order_id}, due, release_job_key(tenant_id, o.order_id))
         for o in batch
         if (due := policy.release_due_at(o.data.placed_at or now)) is not None
     ]
-    await schedule_new_jobs(session, releases, tenant_id=tenant_id)
+    return events, releases
 
 
 async def build_answers(

@@ -5,6 +5,8 @@ serving warehouses with their free stock."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -69,64 +71,105 @@ async def resolve_keys(
         seen.add(ident)
 
 
+@dataclass(slots=True)
+class Found:
+    """What the batch's checks look up: numbers taken, live sessions' hosts, SKUs, known customers."""
+
+    taken: set[str] = field(default_factory=set)
+    hosts: dict[int, str] = field(default_factory=dict)
+    skus: list[SkuRow] = field(default_factory=list)
+    customers: list[CustomerOut] = field(default_factory=list)  # in id order
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """The keys the batch's checks look up."""
+
+    numbers: set[str]
+    session_ids: set[int]
+    sku_ids: set[int]
+    sku_codes: set[str]
+    customer_ids: set[int]
+    emails: set[str]
+    countries: set[str]
+
+    @classmethod
+    def of(cls, batch: list[BatchOrder]) -> Wanted:
+        return cls(
+            numbers={o.data.number for o in batch if o.data.number is not None},
+            session_ids={o.data.live_session_id for o in batch if o.data.live_session_id is not None},
+            sku_ids={ln.sku_id for o in batch for ln in o.data.lines if ln.sku_id is not None},
+            sku_codes={
+                ln.sku_code for o in batch for ln in o.data.lines if ln.sku_id is None and ln.sku_code
+            },
+            customer_ids={o.data.customer_id for o in batch if o.data.customer_id is not None},
+            emails={o.data.customer.email.strip().lower() for o in batch if o.data.customer is not None},
+            countries={o.data.shipping_address.country for o in batch},
+        )
+
+
 async def check_orders(
     session: AsyncSession, tenant_id: int, batch: list[BatchOrder], outcomes: list[Outcome | None]
 ) -> None:
-    """Everything that can refuse an order before a row is written, in the order a single order checks
-    it: line currencies, a given number, the live session, the SKUs, the customer."""
-    numbers = [o.data.number for o in batch if o.data.number is not None]
-    taken: set[str] = set()
-    if numbers:
-        taken = set(
+    """Everything that can refuse an order before a row is written (see `judge_orders`)."""
+    judge_orders(batch, await _find(session, tenant_id, Wanted.of(batch)), outcomes)
+
+
+async def _find(session: AsyncSession, tenant_id: int, wanted: Wanted) -> Found:
+    found = Found()
+    if wanted.numbers:
+        found.taken = set(
             (
                 await session.scalars(
-                    select(Order.number).where(Order.tenant_id == tenant_id, Order.number.in_(set(numbers)))
+                    select(Order.number).where(Order.tenant_id == tenant_id, Order.number.in_(wanted.numbers))
                 )
             ).all()
         )
-    session_ids = {o.data.live_session_id for o in batch if o.data.live_session_id is not None}
-    hosts: dict[int, str] = {}
-    if session_ids:
-        hosts = dict(
+    if wanted.session_ids:
+        found.hosts = dict(
             (
                 await session.execute(
                     select(LiveSession.id, LiveSession.host).where(
-                        LiveSession.tenant_id == tenant_id, LiveSession.id.in_(session_ids)
+                        LiveSession.tenant_id == tenant_id, LiveSession.id.in_(wanted.session_ids)
                     )
                 )
             ).all()
         )
-    sku_ids = {ln.sku_id for o in batch for ln in o.data.lines if ln.sku_id is not None}
-    sku_codes = {ln.sku_code for o in batch for ln in o.data.lines if ln.sku_id is None and ln.sku_code}
-    by_id: dict[int, SkuRow] = {}
-    by_code: dict[str, SkuRow] = {}
-    if sku_ids or sku_codes:
-        matches = [Sku.id.in_(sku_ids), Sku.code.in_(sku_codes)]
+    if wanted.sku_ids or wanted.sku_codes:
+        matches = [Sku.id.in_(wanted.sku_ids), Sku.code.in_(wanted.sku_codes)]
         rows = await session.execute(
             select(Sku.id, Sku.code, Sku.title, Sku.is_bundle).where(
                 Sku.tenant_id == tenant_id, or_(*matches)
             )
         )
-        for sku in (SkuRow(*row) for row in rows):
-            by_id[sku.id] = sku
-            by_code.setdefault(sku.code, sku)
-    customer_ids = {o.data.customer_id for o in batch if o.data.customer_id is not None}
-    emails = {o.data.customer.email.strip().lower() for o in batch if o.data.customer is not None}
-    customers_by_id: dict[int, CustomerOut] = {}
-    customers_by_email: dict[str, CustomerOut] = {}
-    if customer_ids or emails:
+        found.skus = [SkuRow(*row) for row in rows]
+    if wanted.customer_ids or wanted.emails:
         query = select(*BUYER_COLUMNS).where(Customer.tenant_id == tenant_id)
         lowered = func.lower(Customer.email)
-        if customer_ids and emails:
-            query = query.where(Customer.id.in_(customer_ids) | lowered.in_(emails))
-        elif customer_ids:
-            query = query.where(Customer.id.in_(customer_ids))
+        if wanted.customer_ids and wanted.emails:
+            query = query.where(Customer.id.in_(wanted.customer_ids) | lowered.in_(wanted.emails))
+        elif wanted.customer_ids:
+            query = query.where(Customer.id.in_(wanted.customer_ids))
         else:
-            query = query.where(lowered.in_(emails))
+            query = query.where(lowered.in_(wanted.emails))
         rows = await session.execute(query.order_by(Customer.id))
-        for customer in (CustomerOut(**row._mapping) for row in rows):
-            customers_by_id[customer.id] = customer
-            customers_by_email.setdefault(customer.email.strip().lower(), customer)
+        found.customers = [CustomerOut(**row._mapping) for row in rows]
+    return found
+
+
+def judge_orders(batch: list[BatchOrder], found: Found, outcomes: list[Outcome | None]) -> None:
+    """Refuse what cannot be placed, in the order a single order checks it: line currencies, a given
+    number, the live session, the SKUs, the customer; the others get their SKUs, host and customer."""
+    by_id: dict[int, SkuRow] = {}
+    by_code: dict[str, SkuRow] = {}
+    for sku in found.skus:
+        by_id[sku.id] = sku
+        by_code.setdefault(sku.code, sku)
+    customers_by_id: dict[int, CustomerOut] = {}
+    customers_by_email: dict[str, CustomerOut] = {}
+    for customer in found.customers:
+        customers_by_id[customer.id] = customer
+        customers_by_email.setdefault(customer.email.strip().lower(), customer)
     new_customers: dict[str, dict[str, Any]] = {}
     numbered: set[str] = set()
     for order in batch:
@@ -135,20 +178,18 @@ async def check_orders(
         data = order.data
         try:
             check_line_currencies(data)
-            if data.number is not None and (data.number in taken or data.number in numbered):
+            if data.number is not None and (data.number in found.taken or data.number in numbered):
                 raise Conflict(f"an order numbered {data.number} already exists", field="number")
             if data.live_session_id is not None:
-                if data.live_session_id not in hosts:
+                if data.live_session_id not in found.hosts:
                     raise InvalidInput("no such live session", field="live_session_id")
-                order.host = hosts[data.live_session_id]
+                order.host = found.hosts[data.live_session_id]
             for index, line in enumerate(data.lines):
-                found = (
-                    by_id.get(line.sku_id) if line.sku_id is not None else by_code.get(line.sku_code or "")
-                )
-                if found is None:
+                match = by_code.get(line.sku_code or "") if line.sku_id is None else by_id.get(line.sku_id)
+                if match is None:
                     name = "sku_id" if line.sku_id is not None else "sku_code"
                     raise InvalidInput("no such SKU", field=f"lines.{index}.{name}")
-                order.skus.append(found)
+                order.skus.append(match)
             if data.customer_id is not None:
                 if data.customer_id not in customers_by_id:
                     raise InvalidInput("no such customer", field="customer_id")
@@ -184,19 +225,25 @@ async def read_world(session: AsyncSession, tenant_id: int, batch: list[BatchOrd
         .where(Warehouse.tenant_id == tenant_id, Warehouse.is_active.is_(True), Lane.country.in_(countries))
         .order_by(Warehouse.id)
     )
+    world = World({}, {}, [], {})
+    add_lanes(world, rows)
+    bundle_ids = {sku.id for o in batch for sku in o.skus if sku.is_bundle}
+    if bundle_ids:
+        world.components = await reservations.bundle_map(session, tenant_id, bundle_ids)
+    needed = {sku.id for o in batch for sku in o.skus}
+    needed |= {component for parts in world.components.values() for component, _ in parts}
+    world.slots = await reservations.free_slots(session, tenant_id, world.warehouses, needed, lock=lock)
+    return world
+
+
+def add_lanes(world: World, rows: Iterable[Sequence[Any]]) -> None:
+    """(warehouse id, code, name, capabilities, country, transit days, lane cost) rows in warehouse id
+    order: the fulfilment warehouses serving each country."""
     options: dict[str, list[WarehouseOption]] = defaultdict(list)
-    warehouses: dict[int, tuple[str, str]] = {}
     fulfilment = WarehouseCapability.FULFILMENT.value
     for warehouse_id, code, name, capabilities, country, transit, cost in rows:
         if fulfilment not in (capabilities or [fulfilment]):
             continue
         options[country].append(WarehouseOption(warehouse_id, name.split(" (", 1)[0], transit, cost))
-        warehouses[warehouse_id] = (code, name)
-    bundle_ids = {sku.id for o in batch for sku in o.skus if sku.is_bundle}
-    components: dict[int, list[tuple[int, int]]] = (
-        await reservations.bundle_map(session, tenant_id, bundle_ids) if bundle_ids else {}
-    )
-    needed = {sku.id for o in batch for sku in o.skus}
-    needed |= {component for parts in components.values() for component, _ in parts}
-    slots = await reservations.free_slots(session, tenant_id, warehouses, needed, lock=lock)
-    return World(dict(options), warehouses, slots, components)
+        world.warehouses[warehouse_id] = (code, name)
+    world.options = dict(options)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from aftersail.orders.intake_batch import (
     Outcome,
     dialect_insert,
     order_status,
+    order_total,
     table_of,
 )
 from aftersail.orders.models import (
@@ -34,10 +36,9 @@ from aftersail.orders.models import (
     Order,
     OrderEvent,
     OrderLine,
-    OrderStatus,
     ShipmentGroup,
 )
-from aftersail.orders.rules import OrderPolicy, address_key
+from aftersail.orders.rules import OrderPolicy, WarehousePlan, address_key
 from aftersail.orders.schemas import CustomerOut
 
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # read aloud on the phone: no 0/O, 1/I/L
@@ -109,8 +110,35 @@ async def write_customers(
             order.customer = made[id(order.customer)]
 
 
-def _new_number(day: str) -> str:
+def number_day(now: datetime) -> str:
+    return now.strftime("%y%m%d")
+
+
+def new_number(day: str) -> str:
     return f"AS-{day}-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(5))
+
+
+def order_values(tenant_id: int, order: BatchOrder, now: datetime) -> dict[str, Any]:
+    """The order's row (its number drawn or given already)."""
+    data = order.data
+    assert order.plan is not None and isinstance(order.customer, CustomerOut)
+    return {
+        "tenant_id": tenant_id,
+        "number": order.number,
+        "customer_id": order.customer.id,
+        "channel": data.channel,
+        "status": order_status(order.plan),
+        "currency": data.currency,
+        "total_minor": order_total(data),
+        "shipping_address": data.shipping_address.model_dump(),
+        "country": data.shipping_address.country,
+        "live_session_id": data.live_session_id,
+        "host": order.host,
+        "external_ref": data.external_ref,
+        "placed_at": data.placed_at or now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def write_orders(session: AsyncSession, tenant_id: int, batch: list[BatchOrder], now: datetime) -> None:
@@ -120,35 +148,12 @@ async def write_orders(session: AsyncSession, tenant_id: int, batch: list[BatchO
         .on_conflict_do_nothing(index_elements=["tenant_id", "number"])
         .returning(table_of(Order).c.id, table_of(Order).c.number)
     )
-    day = now.strftime("%y%m%d")
+    day = number_day(now)
     waiting = list(batch)
     for _ in range(_NUMBER_ATTEMPTS):
-        values = []
         for order in waiting:
-            data = order.data
-            assert order.plan is not None and isinstance(order.customer, CustomerOut)
-            order.number = data.number or _new_number(day)
-            values.append(
-                {
-                    "tenant_id": tenant_id,
-                    "number": order.number,
-                    "customer_id": order.customer.id,
-                    "channel": data.channel,
-                    "status": OrderStatus.ALLOCATED
-                    if order.plan.fully_allocated
-                    else OrderStatus.BACKORDERED,
-                    "currency": data.currency,
-                    "total_minor": sum(line.unit_price_minor * line.quantity for line in data.lines),
-                    "shipping_address": data.shipping_address.model_dump(),
-                    "country": data.shipping_address.country,
-                    "live_session_id": data.live_session_id,
-                    "host": order.host,
-                    "external_ref": data.external_ref,
-                    "placed_at": data.placed_at or now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            order.number = order.data.number or new_number(day)
+        values = [order_values(tenant_id, order, now) for order in waiting]
         written = {number: order_id for order_id, number in await session.execute(statement, values)}
         still = []
         for order in waiting:
@@ -166,6 +171,17 @@ async def write_orders(session: AsyncSession, tenant_id: int, batch: list[BatchO
 
 async def write_lines(session: AsyncSession, tenant_id: int, batch: list[BatchOrder]) -> dict[int, int]:
     """The orders' lines, with the units left backordered; provisional line id → real id."""
+    provisional, values = line_values(tenant_id, batch)
+    rows = await session.execute(
+        insert(table_of(OrderLine)).returning(table_of(OrderLine).c.id, sort_by_parameter_order=True), values
+    )
+    real = dict(zip(provisional, rows.scalars().all(), strict=True))
+    renumber_lines(batch, real)
+    return real
+
+
+def line_values(tenant_id: int, batch: list[BatchOrder]) -> tuple[list[int], list[dict[str, Any]]]:
+    """The provisional ids of the batch's lines and their rows (with the units left backordered)."""
     values = []
     provisional = []
     for order in batch:
@@ -183,15 +199,14 @@ async def write_lines(session: AsyncSession, tenant_id: int, batch: list[BatchOr
                     "backordered_quantity": order.plan.backordered.get(line_id, 0),
                 }
             )
-    rows = await session.execute(
-        insert(table_of(OrderLine)).returning(table_of(OrderLine).c.id, sort_by_parameter_order=True), values
-    )
-    real = dict(zip(provisional, rows.scalars().all(), strict=True))
+    return provisional, values
+
+
+def renumber_lines(batch: list[BatchOrder], real: dict[int, int]) -> None:
     for order in batch:
         order.line_ids = [real[line_id] for line_id in order.line_ids]
         assert order.plan is not None
         order.plan.backordered = {real[k]: v for k, v in order.plan.backordered.items()}
-    return real
 
 
 @dataclass(slots=True)
@@ -206,6 +221,116 @@ class WrittenAllocation:
     lines: list[dict[str, Any]]
 
 
+Ident = tuple[int, int, str]  # a parcel stop: (customer id, warehouse id, address key)
+
+
+def wanted_plans(batch: list[BatchOrder]) -> list[tuple[BatchOrder, WarehousePlan]]:
+    """Each (order, warehouse plan) that picks stock, in plan order."""
+    return [
+        (order, plan)
+        for order in batch
+        for plan in (order.plan.warehouses if order.plan is not None else [])
+        if plan.picks
+    ]
+
+
+def stop_of(order: BatchOrder, plan: WarehousePlan) -> Ident:
+    assert isinstance(order.customer, CustomerOut)
+    return (order.customer.id, plan.warehouse_id, address_key(order.data.shipping_address.model_dump()))
+
+
+def assign_groups(
+    wanted: list[tuple[BatchOrder, WarehousePlan]], open_groups: dict[Ident, int], merge: bool
+) -> tuple[list[Ident], list[tuple[bool, int]]]:
+    """The parcels the batch starts, and for each wanted plan its parcel: (new?, the existing parcel's id
+    or the index of the new one). While the merge window lasts a buyer's orders to one address share the
+    open parcel of each warehouse (合并发货)."""
+    new_groups: list[Ident] = []
+    started: dict[Ident, int] = {}
+    refs: list[tuple[bool, int]] = []
+    for order, plan in wanted:
+        ident = stop_of(order, plan)
+        if merge and ident in open_groups:
+            refs.append((False, open_groups[ident]))
+        elif merge and ident in started:
+            refs.append((True, started[ident]))
+        else:
+            new_groups.append(ident)
+            started[ident] = len(new_groups) - 1
+            refs.append((True, len(new_groups) - 1))
+    return new_groups, refs
+
+
+def group_values(
+    tenant_id: int, new_groups: list[Ident], policy: OrderPolicy, now: datetime
+) -> list[dict[str, Any]]:
+    closes_at = now + timedelta(minutes=policy.merge_window_minutes)
+    return [
+        {
+            "tenant_id": tenant_id,
+            "warehouse_id": warehouse_id,
+            "customer_id": customer_id,
+            "address_key": key,
+            "is_open": policy.merge_window_minutes > 0,
+            "closes_at": closes_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for customer_id, warehouse_id, key in new_groups
+    ]
+
+
+def allocation_values(
+    tenant_id: int, wanted: list[tuple[BatchOrder, WarehousePlan]], group_ids: list[int], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tenant_id,
+            "order_id": order.order_id,
+            "warehouse_id": plan.warehouse_id,
+            "shipment_group_id": group_id,
+            "status": AllocationStatus.RESERVED,
+            "reason": plan.reason[:MAX_REASON],
+            "transit_days": plan.transit_days,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for (order, plan), group_id in zip(wanted, group_ids, strict=True)
+    ]
+
+
+def allocation_line_values(
+    tenant_id: int,
+    wanted: list[tuple[BatchOrder, WarehousePlan]],
+    allocation_ids: Sequence[int],
+    group_ids: list[int],
+    real: dict[int, int],
+) -> tuple[list[dict[str, Any]], dict[int, list[WrittenAllocation]]]:
+    """The allocation lines, and order index → its allocations as written, in plan order."""
+    written: dict[int, list[WrittenAllocation]] = defaultdict(list)
+    values = []
+    for (order, plan), allocation_id, group_id in zip(wanted, allocation_ids, group_ids, strict=True):
+        lines = [
+            {
+                "tenant_id": tenant_id,
+                "allocation_id": allocation_id,
+                "order_line_id": real[pick.order_line_id],
+                "stock_level_id": pick.stock_level_id,
+                "sku_id": pick.sku_id,
+                "batch_id": pick.batch_id,
+                "quantity": pick.quantity,
+            }
+            for pick in plan.picks
+        ]
+        values += lines
+        written[order.index].append(
+            WrittenAllocation(
+                allocation_id, plan.warehouse_id, group_id, plan.reason[:MAX_REASON], plan.transit_days, lines
+            )
+        )
+    return values, written
+
+
 async def write_allocations(
     session: AsyncSession,
     tenant_id: int,
@@ -214,20 +339,12 @@ async def write_allocations(
     real: dict[int, int],
     now: datetime,
 ) -> dict[int, list[WrittenAllocation]]:
-    """Parcels (joining the buyer's open one while the merge window lasts, 合并发货), allocations and their
-    lines, one INSERT each; order index → its allocations in plan order."""
-    merge = policy.merge_window_minutes > 0
-    closes_at = now + timedelta(minutes=policy.merge_window_minutes)
-    wanted = [
-        (order, plan)
-        for order in batch
-        for plan in (order.plan.warehouses if order.plan is not None else [])
-        if plan.picks
-    ]
+    """Parcels, allocations and their lines, one INSERT each; order index → its allocations."""
+    wanted = wanted_plans(batch)
     if not wanted:
         return {}
-    keys = {order.index: address_key(order.data.shipping_address.model_dump()) for order, _ in wanted}
-    groups: dict[tuple[int, int, str], int] = {}
+    merge = policy.merge_window_minutes > 0
+    open_groups: dict[Ident, int] = {}
     if merge:
         customer_ids = {o.customer.id for o, _ in wanted if isinstance(o.customer, CustomerOut)}
         for group_id, customer_id, warehouse_id, key in await session.execute(
@@ -245,87 +362,32 @@ async def write_allocations(
             )
             .order_by(ShipmentGroup.id)
         ):
-            groups.setdefault((customer_id, warehouse_id, key), group_id)
-    new_groups: list[tuple[int, int, str]] = []
-    started: dict[tuple[int, int, str], int] = {}  # a parcel this batch starts → its index in new_groups
-    refs: list[tuple[bool, int]] = []  # (new?, the existing parcel's id or the index of the new one)
-    for order, plan in wanted:
-        assert isinstance(order.customer, CustomerOut)
-        ident = (order.customer.id, plan.warehouse_id, keys[order.index])
-        if merge and ident in groups:
-            refs.append((False, groups[ident]))
-        elif merge and ident in started:
-            refs.append((True, started[ident]))
-        else:
-            new_groups.append(ident)
-            started[ident] = len(new_groups) - 1
-            refs.append((True, len(new_groups) - 1))
+            open_groups.setdefault((customer_id, warehouse_id, key), group_id)
+    new_groups, refs = assign_groups(wanted, open_groups, merge)
     made: list[int] = []
     if new_groups:
         rows = await session.execute(
             insert(table_of(ShipmentGroup)).returning(
                 table_of(ShipmentGroup).c.id, sort_by_parameter_order=True
             ),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "warehouse_id": warehouse_id,
-                    "customer_id": customer_id,
-                    "address_key": key,
-                    "is_open": merge,
-                    "closes_at": closes_at,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for customer_id, warehouse_id, key in new_groups
-            ],
+            group_values(tenant_id, new_groups, policy, now),
         )
         made = list(rows.scalars().all())
     group_ids = [made[ref] if new else ref for new, ref in refs]
     rows = await session.execute(
         insert(table_of(Allocation)).returning(table_of(Allocation).c.id, sort_by_parameter_order=True),
-        [
-            {
-                "tenant_id": tenant_id,
-                "order_id": order.order_id,
-                "warehouse_id": plan.warehouse_id,
-                "shipment_group_id": group_id,
-                "status": AllocationStatus.RESERVED,
-                "reason": plan.reason[:MAX_REASON],
-                "transit_days": plan.transit_days,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for (order, plan), group_id in zip(wanted, group_ids, strict=True)
-        ],
+        allocation_values(tenant_id, wanted, group_ids, now),
     )
-    allocation_ids = rows.scalars().all()
-    written: dict[int, list[WrittenAllocation]] = defaultdict(list)
-    line_values = []
-    for (order, plan), allocation_id, group_id in zip(wanted, allocation_ids, group_ids, strict=True):
-        lines = [
-            {
-                "tenant_id": tenant_id,
-                "allocation_id": allocation_id,
-                "order_line_id": real[pick.order_line_id],
-                "stock_level_id": pick.stock_level_id,
-                "sku_id": pick.sku_id,
-                "batch_id": pick.batch_id,
-                "quantity": pick.quantity,
-            }
-            for pick in plan.picks
-        ]
-        line_values += lines
-        written[order.index].append(
-            WrittenAllocation(
-                allocation_id, plan.warehouse_id, group_id, plan.reason[:MAX_REASON], plan.transit_days, lines
-            )
-        )
+    line_values, written = allocation_line_values(tenant_id, wanted, rows.scalars().all(), group_ids, real)
     await session.execute(insert(table_of(AllocationLine)), line_values)
     return written
 
 
 async def write_events(session: AsyncSession, tenant_id: int, batch: list[BatchOrder], now: datetime) -> None:
+    await session.execute(insert(table_of(OrderEvent)), event_values(tenant_id, batch, now))
+
+
+def event_values(tenant_id: int, batch: list[BatchOrder], now: datetime) -> list[dict[str, Any]]:
     """Each order's audit trail starts with its creation and its allocation decision."""
     values = []
     for order in batch:
@@ -355,7 +417,7 @@ async def write_events(session: AsyncSession, tenant_id: int, batch: list[BatchO
             }
             for action, details in trail
         ]
-    await session.execute(insert(table_of(OrderEvent)), values)
+    return values
 
 
 async def finish_keys(session: AsyncSession, batch: list[BatchOrder]) -> None:
