@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     run_dispatcher: bool = Field(default=True, description="Run the outbox dispatcher inside the server")
     outbox_lease_seconds: float = Field(default=60.0, gt=0, description="How long a claimed event is held")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="Idle dispatcher poll interval")
+    outbox_linger_seconds: float = Field(
+        default=0.02, ge=0, le=1, description="Wait after a wake-up, to deliver close commits together"
+    )
     outbox_retry_base_seconds: float = Field(default=2.0, gt=0, description="First retry delay (doubles)")
     outbox_retry_max_seconds: float = Field(default=600.0, gt=0, description="Longest retry delay")
     outbox_drain_seconds: float = Field(default=10.0, ge=0, description="Grace for in-flight events on stop")

@@ -41,6 +41,7 @@ from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
 
 log = logging.getLogger("aftersail.outbox")
 LEASE_EXPIRED_ERROR = "lease expired on the last attempt: its worker stopped or hung"
+CLAIM_FACTOR = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,10 @@ def new_worker_id() -> str:
 
 
 class Dispatcher:
-    """Delivers outbox events to `registry`'s handlers, `concurrency` events at a time.
+    """Delivers outbox events to `registry`'s handlers: up to `concurrency` transactional deliveries at a
+    time, out of up to `CLAIM_FACTOR × concurrency` claimed events (publisher-only events need no slot).
+    Woken by a commit, it lingers `linger_seconds` first so that the events of commits close together are
+    claimed, published and recorded together.
 
     Claiming happens in a system transaction (RLS: sees every tenant); each handler then runs in a
     transaction scoped to the event's tenant, which first inserts `(event_id, handler)` into
@@ -77,6 +81,7 @@ class Dispatcher:
         poll_seconds: float = 0.5,
         retry: RetryPolicy | None = None,
         drain_seconds: float = 10.0,
+        linger_seconds: float = 0.0,
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
@@ -89,6 +94,9 @@ class Dispatcher:
         self.registry = registry
         self.worker_id = (worker_id or new_worker_id())[:100]
         self.concurrency = concurrency
+        self.claim_size = concurrency * CLAIM_FACTOR if db.is_postgres else 1
+        self.linger_seconds = linger_seconds
+        self._slots = asyncio.Semaphore(concurrency)
         self.lease = lease
         self.poll_seconds = poll_seconds
         self.retry = retry or RetryPolicy()
@@ -124,7 +132,7 @@ class Dispatcher:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                free = self.concurrency - len(self._inflight)
+                free = self.claim_size - len(self._inflight)
                 claimed: list[Claimed] = []
                 if free > 0:
                     try:
@@ -143,10 +151,10 @@ class Dispatcher:
             log.info("outbox dispatcher %s stopped", self.worker_id)
 
     async def run_once(self) -> int:
-        """Deliver everything due now, `concurrency` events at a time, and return how many deliveries
-        were made (for tests and one-shot runs)."""
+        """Deliver everything due now, a claim at a time, and return how many deliveries were made (for
+        tests and one-shot runs)."""
         delivered = 0
-        while claimed := await self.claim(self.concurrency):
+        while claimed := await self.claim(self.claim_size):
             published = await self._publish(claimed)
             await asyncio.gather(*(self.deliver(e, published.get(e.id, [])) for e in claimed))
             delivered += len(claimed)
@@ -171,6 +179,8 @@ class Dispatcher:
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            if self.linger_seconds > 0 and not self._stopping.is_set():
+                await asyncio.sleep(self.linger_seconds)
 
     async def _drain(self) -> None:
         tasks = list(self._inflight.values())
@@ -366,7 +376,18 @@ class Dispatcher:
         """Run every transactional handler of the event's topic, then record done / retry / dead with the
         `errors` its publishers met. An event with no handler is simply done."""
         errors = list(errors or ())
-        for handler in self.registry.handlers_for(event.topic):
+        handlers = self.registry.handlers_for(event.topic)
+        if handlers:
+            async with self._slots:
+                await self._run_handlers(event, handlers, errors)
+        try:
+            await self._finish(event, errors)
+        except Exception:
+            # The lease runs out and the event is delivered again; handlers that applied it skip.
+            log.exception("could not record the outcome of outbox event %d", event.id)
+
+    async def _run_handlers(self, event: Claimed, handlers: list[Handler], errors: list[str]) -> None:
+        for handler in handlers:
             try:
                 await self._apply(handler, event)
             except Exception as exc:
@@ -379,11 +400,6 @@ class Dispatcher:
                     exc_info=True,
                 )
                 errors.append(f"{handler.name}: {type(exc).__name__}: {exc}")
-        try:
-            await self._finish(event, errors)
-        except Exception:
-            # The lease runs out and the event is delivered again; handlers that applied it skip.
-            log.exception("could not record the outcome of outbox event %d", event.id)
 
     async def _apply(self, handler: Handler, event: Claimed) -> None:
         scope: dict[str, Any] = (

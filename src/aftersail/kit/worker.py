@@ -63,6 +63,7 @@ def build_dispatcher(
         lease=timedelta(seconds=settings.outbox_lease_seconds),
         poll_seconds=settings.outbox_poll_seconds,
         drain_seconds=settings.outbox_drain_seconds,
+        linger_seconds=settings.outbox_linger_seconds,
         retry=RetryPolicy(settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds),
     )
 

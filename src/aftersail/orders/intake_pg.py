@@ -58,6 +58,8 @@ WITH matched AS (
 ), parts AS (
     SELECT bundle_sku_id, component_sku_id, quantity FROM bundle_components
     WHERE tenant_id = $1 AND bundle_sku_id IN (SELECT id FROM matched WHERE is_bundle)
+), needed AS (
+    SELECT id FROM matched UNION SELECT component_sku_id FROM parts
 ), serving AS (
     SELECT w.id, w.code, w.name, w.capabilities, l.country, l.transit_days_median, l.cost_minor
     FROM warehouses AS w JOIN lanes AS l ON l.warehouse_id = w.id AND l.tenant_id = $1
@@ -80,9 +82,8 @@ SELECT
             s.id, s.warehouse_id, s.sku_id, s.on_hand - s.reserved, s.batch_id, b.expires_on,
             coalesce((b.received_at AT TIME ZONE 'UTC')::date, b.manufactured_on)))
         FROM stock_levels AS s LEFT JOIN batches AS b ON b.id = s.batch_id AND b.tenant_id = $1
-        WHERE s.tenant_id = $1 AND s.on_hand > s.reserved
-            AND s.warehouse_id IN (SELECT id FROM serving)
-            AND s.sku_id IN (SELECT id FROM matched UNION SELECT component_sku_id FROM parts)) AS slots
+        WHERE s.sku_id = ANY(ARRAY(SELECT id FROM needed)) AND s.tenant_id = $1 AND s.on_hand > s.reserved
+            AND s.warehouse_id = ANY(ARRAY(SELECT id FROM serving))) AS slots
 """
 
 _IDS = """

@@ -26,6 +26,7 @@ from aftersail.orders.intake import Deferred, Outcome, PlaceRequest, do_place_or
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+WRITERS = 2  # batches in flight per process: one is written while the next one's rows are checked
 MAX_DEFERRALS = 50  # a key in flight for this many batches: answer "still being processed" (409)
 
 
@@ -40,30 +41,37 @@ class _Waiting:
 class OrderIntake:
     """One per process and database; `place` is safe to call from any request handler."""
 
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH, writers: int = WRITERS) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.writers = writers if db.is_postgres else 1  # SQLite has one writer at a time anyway
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # committed transactions, for tests and benchmarks
 
     async def place(self, tenant_id: int, request: PlaceRequest) -> Outcome:
         """The request's outcome once its batch has committed (a `DomainError` is returned, not raised)."""
         loop = asyncio.get_running_loop()
-        if self._writer is None or self._writer.done() or self._loop is not loop:
+        if not self._tasks or any(t.done() for t in self._tasks) or self._loop is not loop:
+            for task in self._tasks:
+                task.cancel()
             self._loop, self._queue = loop, asyncio.Queue()  # a queue belongs to one event loop
-            self._writer = loop.create_task(self._run(), name="aftersail-order-intake")
+            self._tasks = [
+                loop.create_task(self._run(), name=f"aftersail-order-intake-{n}") for n in range(self.writers)
+            ]
         answer: asyncio.Future[Outcome] = loop.create_future()
         self._queue.put_nowait(_Waiting(tenant_id, request, answer))
         return await answer
 
     async def close(self) -> None:
-        if self._writer is not None and self._loop is asyncio.get_running_loop():
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
+        if self._tasks and self._loop is asyncio.get_running_loop():
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks = []
 
     async def _run(self) -> None:
         while True:
