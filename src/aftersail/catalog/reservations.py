@@ -208,23 +208,27 @@ def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(total.items())  # id order: the lock order every transaction shares
 
 
-# Lock the rows in id order (the order every transaction shares), then move each one that still has the
-# units; RETURNING tells which did. Used on PostgreSQL, inside the caller's savepoint.
+# Lock the rows in id order (the order every transaction shares); if every one still has the units, move
+# them all, else none (RETURNING is then empty). Used on PostgreSQL: all or nothing, so a lost race leaves
+# nothing to roll back.
 _RESERVE_ROWS = text(
     """
 WITH wanted AS (
     SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:units AS integer[])) AS w (id, units)
 ), locked AS (
-    SELECT s.id FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
+    SELECT s.id, s.on_hand - s.reserved >= w.units AS enough
+    FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
     WHERE s.tenant_id = :tenant_id
     ORDER BY s.id
     FOR UPDATE OF s
+), verdict AS (
+    SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS all_enough FROM locked
 )
 UPDATE stock_levels AS s
 SET reserved = s.reserved + w.units, updated_at = :now
 FROM wanted AS w
 WHERE s.id = w.id AND s.tenant_id = :tenant_id AND s.on_hand - s.reserved >= w.units
-    AND s.id IN (SELECT id FROM locked)
+    AND s.id IN (SELECT id FROM locked) AND (SELECT all_enough FROM verdict)
 RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_threshold
 """
 ).bindparams(bindparam("tenant_id", type_=BigInteger()), bindparam("now", type_=UTCDateTime()))
@@ -233,7 +237,8 @@ RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_thr
 async def do_reserve(
     session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
 ) -> list[StockAfter]:
-    """Reserve `units` on each `(stock_level_id, units)`; all or nothing (the caller's savepoint)."""
+    """Reserve `units` on each `(stock_level_id, units)`; all or nothing: on PostgreSQL a lost race
+    (`StockContended`) has changed nothing, on SQLite the caller rolls back to its savepoint."""
     merged = _merged(moves)
     if not merged:
         return []

@@ -143,11 +143,14 @@ async def _reserve(
     moves = _plan_batch(batch, world, policy, outcomes)
     if not moves:
         return []
-    await session.execute(_SAVEPOINT)
+    postgres = session.get_bind().dialect.name == "postgresql"  # all or nothing there: no savepoint
+    if not postgres:
+        await session.execute(_SAVEPOINT)
     try:
         return await reservations.do_reserve(session, tenant_id, list(moves.items()))
     except StockContended:
-        await session.execute(_ROLLBACK_TO_SAVEPOINT)
+        if not postgres:
+            await session.execute(_ROLLBACK_TO_SAVEPOINT)
     locked = await read_world(session, tenant_id, batch, lock=True)
     moves = _plan_batch(batch, locked, policy, outcomes)
     return await reservations.do_reserve(session, tenant_id, list(moves.items())) if moves else []

@@ -102,7 +102,8 @@ async def build_answers(
     world: World,
     now: datetime,
 ) -> dict[int, Placed]:
-    """Each order as GET /orders/{id} would show it, built from what was just written."""
+    """Each order as GET /orders/{id} would show it, built from what was just written (with the models'
+    `model_construct`: the values are the rows themselves, checked when they were written)."""
     codes = {sku.id: sku.code for order in batch for sku in order.skus}
     picked = [line for allocations in written.values() for a in allocations for line in a.lines]
     unknown = {line["sku_id"] for line in picked} - codes.keys()
@@ -130,7 +131,7 @@ async def build_answers(
     for order in batch:
         data, plan, customer = order.data, order.plan, order.customer
         assert plan is not None and isinstance(customer, CustomerOut)
-        detail = OrderDetailOut(
+        detail = OrderDetailOut.model_construct(
             id=order.order_id,
             number=order.number,
             customer_id=customer.id,
@@ -149,7 +150,7 @@ async def build_answers(
             created_at=now,
             customer=customer,
             lines=[
-                OrderLineOut(
+                OrderLineOut.model_construct(
                     id=line_id,
                     sku_id=sku.id,
                     sku_code=sku.code,
@@ -163,7 +164,7 @@ async def build_answers(
                 for line, sku, line_id in zip(data.lines, order.skus, order.line_ids, strict=True)
             ],
             allocations=[
-                AllocationOut(
+                AllocationOut.model_construct(
                     id=a.allocation_id,
                     warehouse_id=a.warehouse_id,
                     warehouse_code=world.warehouses[a.warehouse_id][0],
@@ -174,7 +175,7 @@ async def build_answers(
                     shipment_group_id=a.group_id,
                     created_at=now,
                     lines=[
-                        AllocationLineOut(
+                        AllocationLineOut.model_construct(
                             order_line_id=line["order_line_id"],
                             sku_id=line["sku_id"],
                             sku_code=codes[line["sku_id"]],
