@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
-from aftersail.kit.dispatcher import LEASE_EXPIRED_ERROR, Dispatcher
+from aftersail.kit.dispatcher import Dispatcher
 from aftersail.kit.outbox import (
     Delivery,
     Registry,
@@ -23,6 +23,7 @@ from aftersail.kit.outbox import (
     list_dead,
     schedule_job,
 )
+from aftersail.kit.outbox_claims import LEASE_EXPIRED_ERROR
 from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
 from tests.factories import make_tenant
 from tests.integration.test_worker_support import isolated_database, wait_for

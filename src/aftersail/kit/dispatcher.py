@@ -16,14 +16,14 @@ import os
 import random
 import secrets
 import socket
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.kit import outbox_claims
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import (
@@ -34,24 +34,13 @@ from aftersail.kit.outbox import (
     RetryPolicy,
     add_wakeup,
     after_failure,
-    expired_lease_is_dead,
     remove_wakeup,
 )
+from aftersail.kit.outbox_claims import Claimed
 from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
 
 log = logging.getLogger("aftersail.outbox")
-LEASE_EXPIRED_ERROR = "lease expired on the last attempt: its worker stopped or hung"
 CLAIM_FACTOR = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    id: int
-    topic: str
-    payload: dict[str, Any]
-    tenant_id: int | None
-    attempts: int
-    max_attempts: int
 
 
 def new_worker_id() -> str:
@@ -235,123 +224,8 @@ class Dispatcher:
     # --- claiming ------------------------------------------------------------------------------------
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Take up to `limit` due events (or events whose lease ran out) and mark them RUNNING under a
-        lease held by this dispatcher."""
-        if self.db.is_postgres:
-            return await self._claim_postgres(limit)
-        return await self._claim_sqlite(limit)
-
-    def _claimable(self, now: Any) -> Any:
-        # The SQL form of outbox.is_claimable, minus the events this dispatcher is delivering right now
-        # (a lease renewal held up by a busy database must not make it take its own event twice).
-        claimable = or_(
-            and_(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.due_at <= now),
-            and_(OutboxEvent.status == OutboxStatus.RUNNING, OutboxEvent.locked_until < now),
-        )
-        if self._inflight:
-            return and_(claimable, OutboxEvent.id.not_in(list(self._inflight)))
-        return claimable
-
-    def _claim_values(self, now: Any) -> dict[str, Any]:
-        return {
-            "status": OutboxStatus.RUNNING,
-            "locked_by": self.worker_id,
-            "locked_until": now + self.lease,
-            "attempts": OutboxEvent.attempts + 1,
-        }
-
-    _RETURNING = (
-        OutboxEvent.id,
-        OutboxEvent.topic,
-        OutboxEvent.payload,
-        OutboxEvent.tenant_id,
-        OutboxEvent.attempts,
-        OutboxEvent.max_attempts,
-    )
-
-    async def _claim_postgres(self, limit: int) -> list[Claimed]:
-        now = utcnow()
-        async with self.db.transaction(system=True) as session:
-            rows = (
-                await session.execute(
-                    select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.attempts, OutboxEvent.max_attempts)
-                    .where(self._claimable(now))
-                    .order_by(OutboxEvent.due_at, OutboxEvent.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            dead = [
-                row.id
-                for row in rows
-                if row.status == OutboxStatus.RUNNING
-                and expired_lease_is_dead(row.attempts, row.max_attempts)
-            ]
-            take = [row.id for row in rows if row.id not in dead]
-            if dead:
-                await self._bury(session, OutboxEvent.id.in_(dead), now)
-            if not take:
-                return []
-            result = await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(take))
-                .values(**self._claim_values(now))
-                .returning(*self._RETURNING)
-                .execution_options(synchronize_session=False)
-            )
-            return [Claimed(*row) for row in result.all()]
-
-    async def _claim_sqlite(self, limit: int) -> list[Claimed]:
-        now = utcnow()
-        # A read first: an idle poll must not take SQLite's single write lock.
-        async with self.db.transaction(system=True, readonly=True) as session:
-            if await session.scalar(select(OutboxEvent.id).where(self._claimable(now)).limit(1)) is None:
-                return []
-        async with self.db.transaction(system=True) as session:
-            # One conditional UPDATE per step: SQLite runs each statement atomically under its write lock.
-            await self._bury(
-                session,
-                and_(
-                    OutboxEvent.status == OutboxStatus.RUNNING,
-                    OutboxEvent.locked_until < now,
-                    OutboxEvent.attempts >= OutboxEvent.max_attempts,
-                ),
-                now,
-            )
-            due = (
-                select(OutboxEvent.id)
-                .where(self._claimable(now))
-                .order_by(OutboxEvent.due_at, OutboxEvent.id)
-                .limit(limit)
-                .scalar_subquery()
-            )
-            result = await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(due), self._claimable(now))
-                .values(**self._claim_values(now))
-                .returning(*self._RETURNING)
-                .execution_options(synchronize_session=False)
-            )
-            return [Claimed(*row) for row in result.all()]
-
-    @staticmethod
-    async def _bury(session: AsyncSession, which: Any, now: Any) -> None:
-        """Expired leases on their last attempt: dead (see outbox.expired_lease_is_dead)."""
-        result = await session.execute(
-            update(OutboxEvent)
-            .where(which)
-            .values(
-                status=OutboxStatus.DEAD,
-                finished_at=now,
-                locked_by=None,
-                locked_until=None,
-                last_error=LEASE_EXPIRED_ERROR,
-            )
-            .returning(OutboxEvent.id)
-            .execution_options(synchronize_session=False)
-        )
-        if ids := [row.id for row in result]:
-            log.error("outbox events %s are dead: %s", ids, LEASE_EXPIRED_ERROR)
+        """Take up to `limit` due events (or events whose lease ran out) under this dispatcher's lease."""
+        return await outbox_claims.claim(self.db, self.worker_id, self.lease, limit, self._inflight.keys())
 
     # --- delivering ----------------------------------------------------------------------------------
 

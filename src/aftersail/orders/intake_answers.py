@@ -16,7 +16,7 @@ from aftersail.catalog.reservations import StockAfter
 from aftersail.catalog.stock_events import level_payload, stock_alerts
 from aftersail.kit.outbox import emit_many, schedule_new_jobs
 from aftersail.orders.intake_batch import BatchOrder, Placed, World, order_status, order_total
-from aftersail.orders.intake_writes import WrittenAllocation
+from aftersail.orders.intake_rows import WrittenAllocation
 from aftersail.orders.models import AllocationStatus
 from aftersail.orders.rules import RELEASE_TOPIC, OrderPolicy, release_job_key
 from aftersail.orders.schemas import (

@@ -33,7 +33,7 @@ from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
 from aftersail.orders.intake_answers import announcements
 from aftersail.orders.intake_batch import BatchOrder, NumberRaced, SkuRow, World
 from aftersail.orders.intake_reads import Found, Wanted, add_lanes
-from aftersail.orders.intake_writes import (
+from aftersail.orders.intake_rows import (
     Ident,
     WrittenAllocation,
     allocation_line_values,

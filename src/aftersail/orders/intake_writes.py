@@ -1,21 +1,17 @@
-"""What an intake batch writes, one multi-row statement each: idempotency keys, new customers, orders (a
-generated number that is taken is drawn again), lines, parcels with their allocations and allocation
-lines, and the audit trail."""
+"""How an intake batch writes through the ORM (SQLite, and the idempotency keys on both dialects), one
+multi-row statement each: idempotency keys, new customers, orders (a generated number that is taken is
+drawn again), lines, parcels with their allocations and allocation lines, and the audit trail. The rows
+come from `intake_rows`."""
 
 from __future__ import annotations
 
-import secrets
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.errors import Conflict
-from aftersail.orders.allocation_rows import MAX_REASON
 from aftersail.orders.intake_batch import (
     BUYER_COLUMNS,
     BatchOrder,
@@ -23,14 +19,26 @@ from aftersail.orders.intake_batch import (
     NumberRaced,
     Outcome,
     dialect_insert,
-    order_status,
-    order_total,
     table_of,
+)
+from aftersail.orders.intake_rows import (
+    Ident,
+    WrittenAllocation,
+    allocation_line_values,
+    allocation_values,
+    assign_groups,
+    event_values,
+    group_values,
+    line_values,
+    new_number,
+    number_day,
+    order_values,
+    renumber_lines,
+    wanted_plans,
 )
 from aftersail.orders.models import (
     Allocation,
     AllocationLine,
-    AllocationStatus,
     Customer,
     IdempotencyKey,
     Order,
@@ -38,10 +46,9 @@ from aftersail.orders.models import (
     OrderLine,
     ShipmentGroup,
 )
-from aftersail.orders.rules import OrderPolicy, WarehousePlan, address_key
+from aftersail.orders.rules import OrderPolicy
 from aftersail.orders.schemas import CustomerOut
 
-_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # read aloud on the phone: no 0/O, 1/I/L
 _NUMBER_ATTEMPTS = 10
 
 
@@ -110,37 +117,6 @@ async def write_customers(
             order.customer = made[id(order.customer)]
 
 
-def number_day(now: datetime) -> str:
-    return now.strftime("%y%m%d")
-
-
-def new_number(day: str) -> str:
-    return f"AS-{day}-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(5))
-
-
-def order_values(tenant_id: int, order: BatchOrder, now: datetime) -> dict[str, Any]:
-    """The order's row (its number drawn or given already)."""
-    data = order.data
-    assert order.plan is not None and isinstance(order.customer, CustomerOut)
-    return {
-        "tenant_id": tenant_id,
-        "number": order.number,
-        "customer_id": order.customer.id,
-        "channel": data.channel,
-        "status": order_status(order.plan),
-        "currency": data.currency,
-        "total_minor": order_total(data),
-        "shipping_address": data.shipping_address.model_dump(),
-        "country": data.shipping_address.country,
-        "live_session_id": data.live_session_id,
-        "host": order.host,
-        "external_ref": data.external_ref,
-        "placed_at": data.placed_at or now,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
 async def write_orders(session: AsyncSession, tenant_id: int, batch: list[BatchOrder], now: datetime) -> None:
     """One INSERT for the batch's orders; a generated number that is taken is drawn again."""
     statement = (
@@ -178,157 +154,6 @@ async def write_lines(session: AsyncSession, tenant_id: int, batch: list[BatchOr
     real = dict(zip(provisional, rows.scalars().all(), strict=True))
     renumber_lines(batch, real)
     return real
-
-
-def line_values(tenant_id: int, batch: list[BatchOrder]) -> tuple[list[int], list[dict[str, Any]]]:
-    """The provisional ids of the batch's lines and their rows (with the units left backordered)."""
-    values = []
-    provisional = []
-    for order in batch:
-        assert order.plan is not None
-        for line, sku, line_id in zip(order.data.lines, order.skus, order.line_ids, strict=True):
-            provisional.append(line_id)
-            values.append(
-                {
-                    "tenant_id": tenant_id,
-                    "order_id": order.order_id,
-                    "sku_id": sku.id,
-                    "quantity": line.quantity,
-                    "unit_price_minor": line.unit_price_minor,
-                    "currency": order.data.currency,
-                    "backordered_quantity": order.plan.backordered.get(line_id, 0),
-                }
-            )
-    return provisional, values
-
-
-def renumber_lines(batch: list[BatchOrder], real: dict[int, int]) -> None:
-    for order in batch:
-        order.line_ids = [real[line_id] for line_id in order.line_ids]
-        assert order.plan is not None
-        order.plan.backordered = {real[k]: v for k, v in order.plan.backordered.items()}
-
-
-@dataclass(slots=True)
-class WrittenAllocation:
-    """An allocation as written, for the answer."""
-
-    allocation_id: int
-    warehouse_id: int
-    group_id: int
-    reason: str
-    transit_days: int
-    lines: list[dict[str, Any]]
-
-
-Ident = tuple[int, int, str]  # a parcel stop: (customer id, warehouse id, address key)
-
-
-def wanted_plans(batch: list[BatchOrder]) -> list[tuple[BatchOrder, WarehousePlan]]:
-    """Each (order, warehouse plan) that picks stock, in plan order."""
-    return [
-        (order, plan)
-        for order in batch
-        for plan in (order.plan.warehouses if order.plan is not None else [])
-        if plan.picks
-    ]
-
-
-def stop_of(order: BatchOrder, plan: WarehousePlan) -> Ident:
-    assert isinstance(order.customer, CustomerOut)
-    return (order.customer.id, plan.warehouse_id, address_key(order.data.shipping_address.model_dump()))
-
-
-def assign_groups(
-    wanted: list[tuple[BatchOrder, WarehousePlan]], open_groups: dict[Ident, int], merge: bool
-) -> tuple[list[Ident], list[tuple[bool, int]]]:
-    """The parcels the batch starts, and for each wanted plan its parcel: (new?, the existing parcel's id
-    or the index of the new one). While the merge window lasts a buyer's orders to one address share the
-    open parcel of each warehouse (合并发货)."""
-    new_groups: list[Ident] = []
-    started: dict[Ident, int] = {}
-    refs: list[tuple[bool, int]] = []
-    for order, plan in wanted:
-        ident = stop_of(order, plan)
-        if merge and ident in open_groups:
-            refs.append((False, open_groups[ident]))
-        elif merge and ident in started:
-            refs.append((True, started[ident]))
-        else:
-            new_groups.append(ident)
-            started[ident] = len(new_groups) - 1
-            refs.append((True, len(new_groups) - 1))
-    return new_groups, refs
-
-
-def group_values(
-    tenant_id: int, new_groups: list[Ident], policy: OrderPolicy, now: datetime
-) -> list[dict[str, Any]]:
-    closes_at = now + timedelta(minutes=policy.merge_window_minutes)
-    return [
-        {
-            "tenant_id": tenant_id,
-            "warehouse_id": warehouse_id,
-            "customer_id": customer_id,
-            "address_key": key,
-            "is_open": policy.merge_window_minutes > 0,
-            "closes_at": closes_at,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for customer_id, warehouse_id, key in new_groups
-    ]
-
-
-def allocation_values(
-    tenant_id: int, wanted: list[tuple[BatchOrder, WarehousePlan]], group_ids: list[int], now: datetime
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "tenant_id": tenant_id,
-            "order_id": order.order_id,
-            "warehouse_id": plan.warehouse_id,
-            "shipment_group_id": group_id,
-            "status": AllocationStatus.RESERVED,
-            "reason": plan.reason[:MAX_REASON],
-            "transit_days": plan.transit_days,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for (order, plan), group_id in zip(wanted, group_ids, strict=True)
-    ]
-
-
-def allocation_line_values(
-    tenant_id: int,
-    wanted: list[tuple[BatchOrder, WarehousePlan]],
-    allocation_ids: Sequence[int],
-    group_ids: list[int],
-    real: dict[int, int],
-) -> tuple[list[dict[str, Any]], dict[int, list[WrittenAllocation]]]:
-    """The allocation lines, and order index → its allocations as written, in plan order."""
-    written: dict[int, list[WrittenAllocation]] = defaultdict(list)
-    values = []
-    for (order, plan), allocation_id, group_id in zip(wanted, allocation_ids, group_ids, strict=True):
-        lines = [
-            {
-                "tenant_id": tenant_id,
-                "allocation_id": allocation_id,
-                "order_line_id": real[pick.order_line_id],
-                "stock_level_id": pick.stock_level_id,
-                "sku_id": pick.sku_id,
-                "batch_id": pick.batch_id,
-                "quantity": pick.quantity,
-            }
-            for pick in plan.picks
-        ]
-        values += lines
-        written[order.index].append(
-            WrittenAllocation(
-                allocation_id, plan.warehouse_id, group_id, plan.reason[:MAX_REASON], plan.transit_days, lines
-            )
-        )
-    return values, written
 
 
 async def write_allocations(
@@ -385,39 +210,6 @@ async def write_allocations(
 
 async def write_events(session: AsyncSession, tenant_id: int, batch: list[BatchOrder], now: datetime) -> None:
     await session.execute(insert(table_of(OrderEvent)), event_values(tenant_id, batch, now))
-
-
-def event_values(tenant_id: int, batch: list[BatchOrder], now: datetime) -> list[dict[str, Any]]:
-    """Each order's audit trail starts with its creation and its allocation decision."""
-    values = []
-    for order in batch:
-        plan = order.plan
-        assert plan is not None
-        decided = order_status(plan)
-        trail: list[tuple[str, dict[str, Any]]] = [
-            ("created", {"channel": order.data.channel.value}),
-            (
-                decided.value,
-                {
-                    "summary": plan.summary,
-                    "warehouses": [w.reason for w in plan.warehouses],
-                    "backordered": {str(k): v for k, v in plan.backordered.items() if v},
-                },
-            ),
-            *order.request.extra_events,
-        ]
-        values += [
-            {
-                "tenant_id": tenant_id,
-                "order_id": order.order_id,
-                "actor": order.request.actor,
-                "action": action,
-                "details": details,
-                "created_at": now,
-            }
-            for action, details in trail
-        ]
-    return values
 
 
 async def finish_keys(session: AsyncSession, batch: list[BatchOrder]) -> None:
