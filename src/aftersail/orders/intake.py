@@ -14,9 +14,11 @@ others go on. If free stock moved between the read and the reservation, the rese
 a savepoint and the batch is planned again on the rows locked in id order, where it cannot lose again.
 
 `orders.intake_queue` collects concurrent API requests into batches; `allocation.do_place_order` places
-one order through the same path. Both dialects run the same statements. The steps live beside this
-module: `intake_batch` (requests, outcomes, the batch's working state), `intake_reads`, `intake_writes`
-and `intake_answers` (the outbox events and each caller's answer).
+one order through the same path. The steps live beside this module: `intake_batch` (requests, outcomes,
+the batch's working state), `intake_reads`, `intake_rows` (the rows, for both dialects), `intake_writes`
+(ORM writes: SQLite, and idempotency keys), `intake_pg` (PostgreSQL: reads and writes in a few
+fixed-text statements, docs/adr/0006-intake-statements-on-the-driver.md) and `intake_answers` (the outbox
+events and each caller's answer).
 """
 
 from __future__ import annotations
@@ -173,10 +175,10 @@ async def do_place_orders(
 
     postgres = session.get_bind().dialect.name == "postgresql"
     world: World | None = None
-    if postgres:
+    if postgres and still(batch):
         found, world = await intake_pg.read_batch(session, tenant_id, still(batch))
         judge_orders(still(batch), found, outcomes)
-    else:
+    elif not postgres:
         await check_orders(session, tenant_id, still(batch), outcomes)
     live = still(batch)
     if live:
