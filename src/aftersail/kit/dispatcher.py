@@ -50,8 +50,8 @@ def new_worker_id() -> str:
 class Dispatcher:
     """Delivers outbox events to `registry`'s handlers: up to `concurrency` transactional deliveries at a
     time, out of up to `CLAIM_FACTOR × concurrency` claimed events (publisher-only events need no slot).
-    Woken by a commit, it lingers `linger_seconds` first so that the events of commits close together are
-    claimed, published and recorded together.
+    Woken from idle by a commit, it lingers `linger_seconds` first so that the events of commits close
+    together are claimed, published and recorded together; a backlog is worked through without lingering.
 
     Claiming happens in a system transaction (RLS: sees every tenant); each handler then runs in a
     transaction scoped to the event's tenant, which first inserts `(event_id, handler)` into
@@ -131,7 +131,8 @@ class Dispatcher:
                     await self._start(claimed)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more waiting
-                await self._sleep()
+                # Idle (nothing was due): a commit's wake-up lingers; a finished delivery's does not.
+                await self._sleep(linger=free > 0 and not claimed)
         finally:
             remove_wakeup(self._wake)
             await self._drain()
@@ -165,10 +166,10 @@ class Dispatcher:
 
         task.add_done_callback(_done)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, *, linger: bool) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            if self.linger_seconds > 0 and not self._stopping.is_set():
+            if linger and self.linger_seconds > 0 and not self._stopping.is_set():
                 await asyncio.sleep(self.linger_seconds)
 
     async def _drain(self) -> None:
