@@ -209,8 +209,8 @@ def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 # Lock the rows in id order (the order every transaction shares); if every one still has the units, move
-# them all, else none (RETURNING is then empty). Used on PostgreSQL: all or nothing, so a lost race leaves
-# nothing to roll back.
+# them all, else none (RETURNING is then empty). Used on PostgreSQL, inside the caller's savepoint, whose
+# rollback releases the locks of a lost attempt.
 _RESERVE_ROWS = text(
     """
 WITH wanted AS (
@@ -237,8 +237,8 @@ RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_thr
 async def do_reserve(
     session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
 ) -> list[StockAfter]:
-    """Reserve `units` on each `(stock_level_id, units)`; all or nothing: on PostgreSQL a lost race
-    (`StockContended`) has changed nothing, on SQLite the caller rolls back to its savepoint."""
+    """Reserve `units` on each `(stock_level_id, units)`; all or nothing (on a lost race,
+    `StockContended`, the caller rolls back to its savepoint)."""
     merged = _merged(moves)
     if not merged:
         return []

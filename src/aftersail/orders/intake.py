@@ -145,14 +145,13 @@ async def _reserve(
     moves = _plan_batch(batch, world, policy, outcomes)
     if not moves:
         return []
-    postgres = session.get_bind().dialect.name == "postgresql"  # all or nothing there: no savepoint
-    if not postgres:
-        await session.execute(_SAVEPOINT)
+    # The savepoint's rollback also lets go of the rows the lost attempt locked, so the locked re-plan
+    # takes its locks in id order from nothing (holding some would risk a deadlock with another batch).
+    await session.execute(_SAVEPOINT)
     try:
         return await reservations.do_reserve(session, tenant_id, list(moves.items()))
     except StockContended:
-        if not postgres:
-            await session.execute(_ROLLBACK_TO_SAVEPOINT)
+        await session.execute(_ROLLBACK_TO_SAVEPOINT)
     locked = await read_world(session, tenant_id, batch, lock=True)
     moves = _plan_batch(batch, locked, policy, outcomes)
     return await reservations.do_reserve(session, tenant_id, list(moves.items())) if moves else []
