@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftersail.catalog.models import Batch, BundleComponent, Lane, StockLevel, Warehouse, WarehouseCapability
 from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import UTCDateTime
+from aftersail.kit.db import UTCDateTime, on_postgres
 from aftersail.kit.errors import Conflict
 
 
@@ -242,7 +242,7 @@ async def do_reserve(
     merged = _merged(moves)
     if not merged:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         rows = await session.execute(
             _RESERVE_ROWS,
             {

@@ -154,6 +154,11 @@ class Database:
         await self.engine.dispose()
 
 
+def on_postgres(session: AsyncSession) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def set_rls_context(session: AsyncSession, *, tenant_id: int | None, system: bool) -> None:
     """Scope PostgreSQL row-level security for the rest of this transaction (SET LOCAL semantics)."""
     await session.execute(

@@ -204,30 +204,29 @@ PublishFn = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Handler:
-    """`name` is stable across releases: it is what `handled_events` remembers. `topics` are exact topics,
-    prefixes ending in `.*` (`live.*`), or `*` for every topic."""
-
+class _Subscriber:
     name: str
     topics: tuple[str, ...]
-    fn: HandlerFn
 
     def accepts(self, topic: str) -> bool:
         return any(topic_matches(pattern, topic) for pattern in self.topics)
 
 
 @dataclass(frozen=True, slots=True)
-class Publisher:
+class Handler(_Subscriber):
+    """`name` is stable across releases: it is what `handled_events` remembers. `topics` are exact topics,
+    prefixes ending in `.*` (`live.*`), or `*` for every topic."""
+
+    fn: HandlerFn
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher(_Subscriber):
     """A handler that touches no database (it pushes events to a message bus): the dispatcher hands it
     every claimed event of its topics at once, outside any transaction, and keeps no `handled_events` row.
     At least once: an event whose outcome could not be recorded is published again."""
 
-    name: str
-    topics: tuple[str, ...]
     fn: PublishFn
-
-    def accepts(self, topic: str) -> bool:
-        return any(topic_matches(pattern, topic) for pattern in self.topics)
 
 
 def topic_matches(pattern: str, topic: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import UTCDateTime
+from aftersail.kit.db import UTCDateTime, on_postgres
 from aftersail.orders.models import Allocation, AllocationLine, AllocationStatus, Order, ShipmentGroup
 from aftersail.orders.rules import OrderPolicy, Pick, WarehousePlan, address_key
 
@@ -76,7 +76,7 @@ async def write_warehouse_allocation(
 ) -> None:
     """Store one warehouse's part of the order with its reason, in the buyer's parcel from there."""
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         await _write_in_one_statement(session, order, plan, policy, now)
         return
     group = await _shipment_group(session, order, plan.warehouse_id, policy, now)

@@ -34,6 +34,7 @@ from aftersail.catalog import reservations
 from aftersail.catalog.reservations import StockAfter, StockContended
 from aftersail.catalog.rules import StockSlot
 from aftersail.kit.clock import utcnow
+from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import Conflict, DomainError
 from aftersail.orders import intake_pg
 from aftersail.orders.intake_answers import announce, build_answers
@@ -172,7 +173,7 @@ async def do_place_orders(
     def still(orders: list[BatchOrder]) -> list[BatchOrder]:
         return [o for o in orders if outcomes[o.index] is None]
 
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = on_postgres(session)
     world: World | None = None
     if postgres and still(batch):
         found, world = await intake_pg.read_batch(session, tenant_id, still(batch))

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.rules import StockSlot, WarehouseOption
+from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import Conflict, DomainError
 from aftersail.orders.models import Customer, OrderStatus
 from aftersail.orders.rules import AllocationPlan
@@ -120,8 +121,7 @@ def table_of(model: type[Any]) -> Table:
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if on_postgres(session) else sqlite.insert)(table)
 
 
 def order_status(plan: AllocationPlan) -> OrderStatus:
