@@ -29,7 +29,14 @@ from aftersail.kit.migrate import upgrade
 from benchmarks.allocation_audit import audit_stock, outbox_backlog, wait_for_outbox
 from benchmarks.allocation_raw import run_raw
 from benchmarks.allocation_report import LoadPhase, print_report
-from benchmarks.allocation_seed import COUNTRIES, HOT_COUNTRIES, World, seed_world, set_hot_stock
+from benchmarks.allocation_seed import (
+    COUNTRIES,
+    HOT_COUNTRIES,
+    World,
+    seed_history,
+    seed_world,
+    set_hot_stock,
+)
 from benchmarks.harness import (
     DEFAULT_ADMIN_URL,
     ServerProcess,
@@ -137,6 +144,7 @@ def main() -> None:
     parser.add_argument("--raw-seconds", type=float, default=12.0, help="pgbench, steady + hot phase")
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--hot-skus", type=int, default=3)
+    parser.add_argument("--history", type=int, default=30_000, help="past orders seeded before the run")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument(
         "--outbox-workers",
@@ -161,6 +169,7 @@ def main() -> None:
         upgrade(bench_db.url)
         url = bench_db.url
         world = with_db(url, lambda db: seed_world(db, skus=args.skus, hot=args.hot_skus))
+        with_db(url, lambda db: seed_history(db, world, orders=args.history))
 
         console.print(f"[bold]raw limit[/bold]: pgbench, {args.clients} clients, {args.raw_seconds:.0f}s")
         raw = run_raw(
@@ -229,7 +238,7 @@ def main() -> None:
             drained_in = with_db(url, lambda db: wait_for_outbox(db, within=60))
         finally:
             server.stop()
-        audit = with_db(url, lambda db: audit_stock(db, world.tenant_id))
+        audit = with_db(url, lambda db: audit_stock(db, world.tenant_id, after=world.history_until))
 
     print_report(
         deployment=deployment,

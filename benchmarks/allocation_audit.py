@@ -31,14 +31,15 @@ LEFT JOIN (
     WHERE a.tenant_id = :tenant AND a.status = 'reserved'
     GROUP BY al.order_line_id
 ) held ON held.order_line_id = ol.id
-WHERE ol.tenant_id = :tenant AND COALESCE(held.units, 0) + ol.backordered_quantity <> ol.quantity
+WHERE ol.tenant_id = :tenant AND ol.order_id > :after
+    AND COALESCE(held.units, 0) + ol.backordered_quantity <> ol.quantity
 """
 
 COUNTS = """
 SELECT
-    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant),
-    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND status = 'allocated'),
-    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND status = 'backordered'),
+    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after),
+    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after AND status = 'allocated'),
+    (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after AND status = 'backordered'),
     (SELECT COUNT(*) FROM allocations WHERE tenant_id = :tenant),
     (SELECT COUNT(*) FROM order_events WHERE tenant_id = :tenant),
     (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant),
@@ -70,11 +71,13 @@ class Audit:
         )
 
 
-async def audit_stock(db: Database, tenant_id: int) -> Audit:
+async def audit_stock(db: Database, tenant_id: int, *, after: int = 0) -> Audit:
+    """The stock and the orders after order id `after` (the seeded history before it is not audited)."""
+    params = {"tenant": tenant_id, "after": after}
     async with db.transaction(system=True, readonly=True) as session:
         rows = (await session.execute(text(STOCK_AUDIT), {"tenant": tenant_id})).all()
-        undecided = await session.scalar(text(LINE_AUDIT), {"tenant": tenant_id})
-        counts = (await session.execute(text(COUNTS), {"tenant": tenant_id})).one()
+        undecided = await session.scalar(text(LINE_AUDIT), params)
+        counts = (await session.execute(text(COUNTS), params)).one()
     return Audit(
         stock_rows=len(rows),
         oversold=sum(max(allocated - on_hand, 0) for _, on_hand, _, allocated in rows),

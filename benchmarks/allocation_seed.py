@@ -1,11 +1,18 @@
 """The allocation benchmark's world, built through the services like any seller's: one tenant with an
 API key, six warehouses with lanes to six destination countries, a catalog of SKUs stocked everywhere,
-a few hot SKUs for the live-stream sell-out, and the live session the orders belong to."""
+a few hot SKUs for the live-stream sell-out, and the live session the orders belong to.
+
+A seller going live has a history: `seed_history` writes past buyers, delivered orders and closed
+parcels in bulk, and the tables are analysed, so that PostgreSQL plans the intake's statements on the
+statistics a database in service has (on empty, never-analysed tables it would plan them for a handful
+of rows and keep those plans while the tables grow during the run)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from sqlalchemy import text
 
 from aftersail.catalog import service as catalog
 from aftersail.catalog import stock
@@ -49,6 +56,7 @@ class World:
     cold_skus: list[int] = field(default_factory=list)
     hot_skus: list[int] = field(default_factory=list)
     stock_rows: int = 0
+    history_until: int = 0  # the last order id of the seeded history; the run's orders come after it
 
 
 async def seed_world(db: Database, *, skus: int, hot: int) -> World:
@@ -128,6 +136,53 @@ async def seed_world(db: Database, *, skus: int, hot: int) -> World:
         )
         world.live_session_id = live.id
     return world
+
+
+HISTORY = (
+    """
+    INSERT INTO customers (tenant_id, name, email, phone, country, preferred_language, time_zone,
+        created_at, updated_at)
+    SELECT :tenant, 'Past buyer ' || g, 'past' || g || '@example.com', '', 'DE', 'de', 'Europe/Berlin',
+        now() - interval '200 days', now() - interval '200 days'
+    FROM generate_series(1, :orders) AS g
+    """,
+    """
+    INSERT INTO orders (tenant_id, number, customer_id, channel, status, currency, total_minor,
+        shipping_address, country, external_ref, host, placed_at, created_at, updated_at)
+    SELECT :tenant, 'PAST-' || c.id, c.id, 'api', 'delivered', 'EUR', 4990, '{}'::json, 'DE', '', '',
+        now() - interval '100 days', now() - interval '100 days', now() - interval '90 days'
+    FROM customers AS c WHERE c.tenant_id = :tenant AND c.email LIKE 'past%'
+    """,
+    """
+    INSERT INTO order_lines (tenant_id, order_id, sku_id, quantity, unit_price_minor, currency)
+    SELECT :tenant, o.id, (CAST(:skus AS bigint[]))[1 + (o.id + k) % cardinality(CAST(:skus AS bigint[]))], 1, 2495, 'EUR'
+    FROM orders AS o CROSS JOIN generate_series(1, 2) AS k WHERE o.tenant_id = :tenant
+    """,
+    """
+    INSERT INTO shipment_groups (tenant_id, warehouse_id, customer_id, address_key, is_open, closes_at,
+        created_at, updated_at)
+    SELECT :tenant, :warehouse, o.customer_id, md5(o.number), false, o.placed_at + interval '1 hour',
+        o.placed_at, o.placed_at
+    FROM orders AS o WHERE o.tenant_id = :tenant
+    """,
+)
+
+
+async def seed_history(db: Database, world: World, *, orders: int) -> None:
+    """`orders` past buyers with one delivered two-line order and one closed parcel each; then ANALYZE."""
+    params = {
+        "tenant": world.tenant_id,
+        "orders": orders,
+        "skus": world.cold_skus,
+        "warehouse": world.warehouses["FRA"],
+    }
+    async with db.transaction(tenant_id=world.tenant_id) as session:
+        for statement in HISTORY:
+            await session.execute(text(statement), params)
+        last = await session.scalar(text("SELECT max(id) FROM orders WHERE tenant_id = :tenant"), params)
+    world.history_until = int(last or 0)
+    async with db.transaction(system=True) as session:
+        await session.execute(text("ANALYZE"))
 
 
 async def set_hot_stock(db: Database, world: World, units: int) -> dict[tuple[str, int], int]:

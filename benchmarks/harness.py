@@ -62,14 +62,20 @@ async def _admin_execute(admin_url: str, statement: str) -> None:
 
 @contextmanager
 def temporary_database(admin_url: str, prefix: str) -> Iterator[BenchDatabase]:
-    """CREATE DATABASE for the run, DROP it afterwards (also when the run fails)."""
+    """CREATE DATABASE for the run, DROP it afterwards (also when the run fails).
+
+    With AFTERSAIL_BENCH_KEEP_DATABASE=1 the database is kept for a look at its rows and plans.
+    """
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         yield BenchDatabase(url=url, name=name)
     finally:
-        asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if os.environ.get("AFTERSAIL_BENCH_KEEP_DATABASE") == "1":
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:

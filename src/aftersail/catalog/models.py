@@ -45,6 +45,7 @@ class Product(IdMixin, TenantMixin, TimestampMixin, Base):
 
 class Sku(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "skus"
+    tenant_index = False  # uq_skus_tenant_code leads with tenant_id
     __table_args__ = (
         UniqueConstraint("tenant_id", "code", name="uq_skus_tenant_code"),
         CheckConstraint("declared_value_minor >= 0", name="declared_value_not_negative"),

@@ -11,12 +11,12 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON, TypeDecorator
 
 from aftersail.kit.clock import as_utc, utcnow
@@ -66,9 +66,18 @@ class TimestampMixin:
 
 
 class TenantMixin:
-    """Every tenant-owned table carries `tenant_id`; RLS policies key on it (docs/subsystems/tenancy.md)."""
+    """Every tenant-owned table carries `tenant_id`; RLS policies key on it (docs/subsystems/tenancy.md).
 
-    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    A table sets `tenant_index = False` when an index of its own leads with `tenant_id` or its rows are
+    only ever reached through their parent (order lines through their order): a lone `tenant_id` index
+    would cost every insert and serve no query (ADR 0007).
+    """
+
+    tenant_index: ClassVar[bool] = True
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=cls.tenant_index)
 
 
 def Code(length: int = 64) -> String:

@@ -53,8 +53,9 @@ from aftersail.orders.schemas import CustomerOut
 
 _READ = """
 WITH matched AS (
-    SELECT id, code, title, is_bundle FROM skus
-    WHERE tenant_id = $1 AND (id = ANY($4::bigint[]) OR code = ANY($5::text[]))
+    SELECT id, code, title, is_bundle FROM skus WHERE tenant_id = $1 AND id = ANY($4::bigint[])
+    UNION
+    SELECT id, code, title, is_bundle FROM skus WHERE tenant_id = $1 AND code = ANY($5::text[])
 ), parts AS (
     SELECT bundle_sku_id, component_sku_id, quantity FROM bundle_components
     WHERE tenant_id = $1 AND bundle_sku_id IN (SELECT id FROM matched WHERE is_bundle)
@@ -72,8 +73,13 @@ SELECT
     (SELECT json_agg(json_build_array(id, code, title, is_bundle)) FROM matched) AS skus,
     (SELECT json_agg(json_build_array(
             id, name, email, phone, country, preferred_language, time_zone, created_at) ORDER BY id)
-        FROM customers
-        WHERE tenant_id = $1 AND (id = ANY($6::bigint[]) OR lower(email) = ANY($7::text[]))) AS customers,
+        FROM (
+            SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
+            FROM customers WHERE tenant_id = $1 AND id = ANY($6::bigint[])
+            UNION
+            SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
+            FROM customers WHERE tenant_id = $1 AND lower(email) = ANY($7::text[])
+        ) AS found) AS customers,
     (SELECT json_agg(json_build_array(bundle_sku_id, component_sku_id, quantity)
             ORDER BY bundle_sku_id, component_sku_id) FROM parts) AS parts,
     (SELECT json_agg(json_build_array(id, code, name, capabilities, country, transit_days_median, cost_minor)

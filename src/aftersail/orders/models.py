@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftersail.kit.clock import utcnow
@@ -33,7 +43,7 @@ class OrderStatus(StrEnum):
 
 class Customer(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_tenant_email", "tenant_id", "email"),)
+    tenant_index = False  # ix_customers_tenant_email leads with tenant_id
 
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
@@ -41,6 +51,10 @@ class Customer(IdMixin, TenantMixin, TimestampMixin, Base):
     country: Mapped[str] = mapped_column(String(2))
     preferred_language: Mapped[str] = mapped_column(String(8))
     time_zone: Mapped[str] = mapped_column(String(64))
+
+
+# Buyers are found by their e-mail address whatever its case (intake, buyer links, search).
+Index("ix_customers_tenant_email", Customer.tenant_id, func.lower(Customer.email))
 
 
 class LiveSession(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -58,6 +72,7 @@ class LiveSession(IdMixin, TenantMixin, TimestampMixin, Base):
 
 class Order(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "orders"
+    tenant_index = False  # uq_orders_tenant_number and ix_orders_tenant_placed lead with tenant_id
     __table_args__ = (
         UniqueConstraint("tenant_id", "number", name="uq_orders_tenant_number"),
         CheckConstraint("total_minor >= 0", name="total_not_negative"),
@@ -86,6 +101,7 @@ class Order(IdMixin, TenantMixin, TimestampMixin, Base):
 
 class OrderLine(IdMixin, TenantMixin, Base):
     __tablename__ = "order_lines"
+    tenant_index = False  # reached through its order
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_not_negative"),
@@ -111,6 +127,7 @@ class ShipmentGroup(IdMixin, TenantMixin, TimestampMixin, Base):
     same address within the tenant's merge window share it (co-hosted streams, repeat buys)."""
 
     __tablename__ = "shipment_groups"
+    tenant_index = False  # ix_shipment_groups_merge leads with tenant_id
     __table_args__ = (
         Index("ix_shipment_groups_merge", "tenant_id", "customer_id", "warehouse_id", "address_key"),
     )
@@ -126,6 +143,7 @@ class Allocation(IdMixin, TenantMixin, TimestampMixin, Base):
     """The part of an order one warehouse ships, with the reason it was chosen."""
 
     __tablename__ = "allocations"
+    tenant_index = False  # reached through its order
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     warehouse_id: Mapped[int] = mapped_column(
@@ -146,6 +164,7 @@ class AllocationLine(IdMixin, TenantMixin, Base):
     allocation line per component."""
 
     __tablename__ = "allocation_lines"
+    tenant_index = False  # reached through its allocation
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
     allocation_id: Mapped[int] = mapped_column(
@@ -166,6 +185,7 @@ class OrderEvent(IdMixin, TenantMixin, Base):
     """The audit trail of an order: who did what, when, with the before/after in `details`."""
 
     __tablename__ = "order_events"
+    tenant_index = False  # reached through its order
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(80))
