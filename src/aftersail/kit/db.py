@@ -8,6 +8,7 @@ row-level security policies back up the tenant filter each query already carries
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON, TypeDecorator
@@ -118,14 +120,49 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         json_serializer=lambda v: json.dumps(v, ensure_ascii=False),
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+_USED_AT = "aftersail_used_at"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use only if it sat idle for a while.
+
+    The pool's own pre-ping costs three round trips (BEGIN, a ping, ROLLBACK) on every checkout, that is
+    on every transaction; a connection back from work a moment ago is known to be alive. One found dead
+    is replaced by the pool (`DisconnectionError`); one that dies between two close uses fails its
+    statement, and the pool then drops every connection of that generation."""
+    pool_events = engine.sync_engine
+
+    @event.listens_for(pool_events, "connect")
+    def _connected(_dbapi: Any, record: Any) -> None:
+        record.info[_USED_AT] = time.monotonic()
+
+    @event.listens_for(pool_events, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_USED_AT] = time.monotonic()
+
+    @event.listens_for(pool_events, "checkout")
+    def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        used_at = record.info.get(_USED_AT)
+        if used_at is not None and time.monotonic() - used_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi.ping()
+        except Exception as error:
+            raise DisconnectionError("connection lost while idle in the pool") from error
+        record.info[_USED_AT] = time.monotonic()
 
 
 class Database:
