@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench bench-allocation clean help
+.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -40,6 +40,10 @@ bench-allocation: $(STAMP)
 # The same load against a minimal group-commit server: what any Python intake could reach on this machine.
 bench-ceiling: $(STAMP)
 	$(BIN)/python -m benchmarks.ceiling $(BENCH_ARGS)
+
+# CPU time per order in one process (steadier than throughput on a shared machine); see docs/performance.md.
+bench-intake-cpu: $(STAMP)
+	$(BIN)/python -m benchmarks.intake_cpu $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
