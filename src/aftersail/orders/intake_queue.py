@@ -26,7 +26,9 @@ from aftersail.orders.intake import Deferred, Outcome, PlaceRequest, do_place_or
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
-WRITERS = 2  # batches in flight per process: one is written while the next one's rows are checked
+# Batches in flight per process. Two overlapped a batch's round trips with the next one's checks, but
+# made batches smaller and cost more CPU per order than they saved (docs/performance.md).
+WRITERS = 1
 MAX_DEFERRALS = 50  # a key in flight for this many batches: answer "still being processed" (409)
 
 
