@@ -155,8 +155,10 @@ HISTORY = (
     """,
     """
     INSERT INTO order_lines (tenant_id, order_id, sku_id, quantity, unit_price_minor, currency)
-    SELECT :tenant, o.id, (CAST(:skus AS bigint[]))[1 + (o.id + k) % cardinality(CAST(:skus AS bigint[]))], 1, 2495, 'EUR'
-    FROM orders AS o CROSS JOIN generate_series(1, 2) AS k WHERE o.tenant_id = :tenant
+    SELECT :tenant, o.id, s.ids[1 + (o.id + k) % cardinality(s.ids)], 1, 2495, 'EUR'
+    FROM orders AS o CROSS JOIN generate_series(1, 2) AS k
+        CROSS JOIN (SELECT CAST(:skus AS bigint[]) AS ids) AS s
+    WHERE o.tenant_id = :tenant
     """,
     """
     INSERT INTO shipment_groups (tenant_id, warehouse_id, customer_id, address_key, is_open, closes_at,
