@@ -21,11 +21,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -43,6 +41,7 @@ from benchmarks.harness import (
     postgres_backends,
     temporary_database,
     venv_tool,
+    wait_for_http,
 )
 
 console = Console(stderr=True)
@@ -132,15 +131,8 @@ def main() -> None:
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/openapi.json", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the ceiling server did not start") from None
-                time.sleep(0.2)
+            if not wait_for_http(f"{base_url}/openapi.json", [server], timeout=30):
+                raise SystemExit("the ceiling server did not start")
             settings = {
                 "key": "none",
                 "live_session": "null",

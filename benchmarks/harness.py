@@ -136,17 +136,8 @@ class ServerProcess:
         self.processes.append(
             subprocess.Popen(command, env=dict(self.env), stdout=log, stderr=subprocess.STDOUT)
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.processes):
-                raise SystemExit(f"the server exited early; see {self.log_path}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"the server did not become ready in {timeout:.0f}s; see {self.log_path}")
+        if not wait_for_http(f"{self.base_url}/readyz", self.processes, timeout=timeout):
+            raise SystemExit(f"the server did not become ready; see {self.log_path}:\n{self.tail()}")
 
     def start_worker(self, concurrency: int) -> None:
         log = self.log_path.open("ab")
@@ -171,6 +162,21 @@ class ServerProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def wait_for_http(url: str, processes: Iterable[subprocess.Popen[bytes]], *, timeout: float) -> bool:
+    """Whether `url` answered 200 within `timeout` seconds (False at once if one of `processes` exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            return False
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,20 +107,22 @@ async def free_slots(
     )
     if lock:
         query = query.order_by(StockLevel.id).with_for_update(of=StockLevel)
-    rows = await session.execute(query)
-    return [
-        # First in = received first; a batch without a receipt date counts from when it was made.
-        StockSlot(
-            level_id,
-            warehouse_id,
-            sku_id,
-            available,
-            batch_id,
-            expires_on,
-            received_at.date() if received_at else made_on,
-        )
-        for level_id, warehouse_id, sku_id, available, batch_id, expires_on, received_at, made_on in rows
-    ]
+    return [_slot(*row) for row in await session.execute(query)]
+
+
+def _slot(
+    level_id: int,
+    warehouse_id: int,
+    sku_id: int,
+    available: int,
+    batch_id: int | None,
+    expires_on: date | None,
+    received_at: datetime | None,
+    made_on: date | None,
+) -> StockSlot:
+    # First in = received first; a batch without a receipt date counts from when it was made.
+    received_on = received_at.date() if received_at else made_on
+    return StockSlot(level_id, warehouse_id, sku_id, available, batch_id, expires_on, received_on)
 
 
 async def allocation_inputs(
@@ -173,15 +176,7 @@ async def allocation_inputs(
         if level_id is not None:
             sku_id, available, batch_id, expires_on, received_at, made_on = row[6:]
             slots.append(
-                StockSlot(
-                    level_id,
-                    warehouse_id,
-                    sku_id,
-                    available,
-                    batch_id,
-                    expires_on,
-                    received_at.date() if received_at else made_on,
-                )
+                _slot(level_id, warehouse_id, sku_id, available, batch_id, expires_on, received_at, made_on)
             )
     return list(options.values()), slots
 
