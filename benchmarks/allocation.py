@@ -238,7 +238,12 @@ def main() -> None:
             drained_in = with_db(url, lambda db: wait_for_outbox(db, within=60))
         finally:
             server.stop()
-        audit = with_db(url, lambda db: audit_stock(db, world.tenant_id, after=world.history_until))
+        audit = with_db(
+            url,
+            lambda db: audit_stock(
+                db, world.tenant_id, after=world.history_until, outbox_after=world.outbox_until
+            ),
+        )
 
     print_report(
         deployment=deployment,

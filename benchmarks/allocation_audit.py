@@ -40,11 +40,12 @@ SELECT
     (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after),
     (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after AND status = 'allocated'),
     (SELECT COUNT(*) FROM orders WHERE tenant_id = :tenant AND id > :after AND status = 'backordered'),
-    (SELECT COUNT(*) FROM allocations WHERE tenant_id = :tenant),
-    (SELECT COUNT(*) FROM order_events WHERE tenant_id = :tenant),
-    (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant),
-    (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant AND status = 'done'),
-    (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant AND topic = 'stock.sold_out')
+    (SELECT COUNT(*) FROM allocations WHERE tenant_id = :tenant AND order_id > :after),
+    (SELECT COUNT(*) FROM order_events WHERE tenant_id = :tenant AND order_id > :after),
+    (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant AND id > :outbox_after),
+    (SELECT COUNT(*) FROM outbox_events WHERE tenant_id = :tenant AND id > :outbox_after AND status = 'done'),
+    (SELECT COUNT(*) FROM outbox_events
+        WHERE tenant_id = :tenant AND id > :outbox_after AND topic = 'stock.sold_out')
 """
 
 
@@ -71,9 +72,10 @@ class Audit:
         )
 
 
-async def audit_stock(db: Database, tenant_id: int, *, after: int = 0) -> Audit:
-    """The stock and the orders after order id `after` (the seeded history before it is not audited)."""
-    params = {"tenant": tenant_id, "after": after}
+async def audit_stock(db: Database, tenant_id: int, *, after: int = 0, outbox_after: int = 0) -> Audit:
+    """The stock, the orders after order id `after` and the outbox events after `outbox_after` (the seeded
+    history before them is not audited)."""
+    params = {"tenant": tenant_id, "after": after, "outbox_after": outbox_after}
     async with db.transaction(system=True, readonly=True) as session:
         rows = (await session.execute(text(STOCK_AUDIT), {"tenant": tenant_id})).all()
         undecided = await session.scalar(text(LINE_AUDIT), params)

@@ -15,6 +15,7 @@ from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.http import BodyLimitMiddleware, RequestIdMiddleware, install_error_handlers
 from aftersail.kit.logging import configure_logging
+from aftersail.orders.intake_route import OrderIntakeRoute
 from aftersail.tenants.links import BuyerLinkSigner
 from aftersail.web.background import start_background, stop_background
 from aftersail.web.routes import include_routers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OrderIntakeRoute, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", tags=["ops"], include_in_schema=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from aftersail.kit.db import Database
 from aftersail.kit.errors import Conflict, InvalidInput
 from aftersail.kit.outbox_models import OutboxEvent
+from aftersail.orders import intake_pg
 from aftersail.orders import service as orders
 from aftersail.orders.allocation import order_policy
 from aftersail.orders.api import _order_detail
@@ -200,3 +202,43 @@ async def test_the_queue_answers_concurrent_callers_from_shared_commits(database
     assert intake.batches < 14  # requests that arrived together were committed together
     assert (await network.stock_levels(db))[("FRA", "lamp", None)] == (10, 10)
     assert await reservation_mismatches(db, network.tenant_id) == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("through", ["queue", "transaction"])
+async def test_a_round_that_lost_its_stock_is_placed_again_on_locked_rows(
+    postgres_url: str, through: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a round's read and its reservation another buyer takes the stock it planned on: the
+    reservation takes nothing, the round is rolled back, and the next one plans on rows it locked."""
+    db = Database(postgres_url)
+    network = await stocked(db, lamps=3)
+    read_batch = intake_pg.read_batch
+    rounds: list[bool] = []
+
+    async def read_then_lose_the_race(*args: Any, lock: bool) -> Any:
+        read = await read_batch(*args, lock=lock)
+        rounds.append(lock)
+        if len(rounds) == 1:  # a rival order commits two of the three lamps meanwhile
+            rival = await place(db, network, [request(network, {"lamp": 2})])
+            assert isinstance(rival[0], Placed)
+        return read
+
+    monkeypatch.setattr(intake_pg, "read_batch", read_then_lose_the_race)
+    intake = OrderIntake(db)
+    try:
+        mine = request(network, {"lamp": 2, "cable": 1})
+        if through == "queue":
+            outcome = await intake.place(network.tenant_id, mine)
+        else:
+            [outcome] = await place(db, network, [mine])
+    finally:
+        await intake.close()
+    assert rounds == [False, False, True], "mine lost its first round, the rival's read is the second"
+    assert isinstance(outcome, Placed) and outcome.detail.status is OrderStatus.BACKORDERED
+    lamp = next(line for line in outcome.detail.lines if line.sku_id == network.skus["lamp"])
+    assert lamp.backordered_quantity == 1, "the one lamp left is mine, the other is backordered"
+    levels = await network.stock_levels(db)
+    assert levels[("FRA", "lamp", None)] == (3, 3)
+    assert await reservation_mismatches(db, network.tenant_id) == {}
+    await db.dispose()

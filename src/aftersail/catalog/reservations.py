@@ -16,14 +16,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, select, text, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.models import Batch, BundleComponent, Lane, StockLevel, Warehouse, WarehouseCapability
 from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import UTCDateTime, on_postgres
+from aftersail.kit.db import driver_connection, on_postgres
 from aftersail.kit.errors import Conflict
 
 
@@ -204,29 +205,45 @@ def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 # Lock the rows in id order (the order every transaction shares); if every one still has the units, move
-# them all, else none (RETURNING is then empty). Used on PostgreSQL, inside the caller's savepoint, whose
-# rollback releases the locks of a lost attempt.
-_RESERVE_ROWS = text(
-    """
+# them all, else none (RETURNING is then empty). Runs on the driver, inside the caller's transaction or
+# savepoint, whose rollback releases the locks of a lost attempt.
+RESERVE_ROWS = """
 WITH wanted AS (
-    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:units AS integer[])) AS w (id, units)
+    SELECT * FROM unnest($2::bigint[], $3::integer[]) AS w (id, units)
 ), locked AS (
     SELECT s.id, s.on_hand - s.reserved >= w.units AS enough
     FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
-    WHERE s.tenant_id = :tenant_id
+    WHERE s.tenant_id = $1
     ORDER BY s.id
     FOR UPDATE OF s
 ), verdict AS (
     SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS all_enough FROM locked
 )
 UPDATE stock_levels AS s
-SET reserved = s.reserved + w.units, updated_at = :now
+SET reserved = s.reserved + w.units, updated_at = $4
 FROM wanted AS w
-WHERE s.id = w.id AND s.tenant_id = :tenant_id AND s.on_hand - s.reserved >= w.units
+WHERE s.id = w.id AND s.tenant_id = $1 AND s.on_hand - s.reserved >= w.units
     AND s.id IN (SELECT id FROM locked) AND (SELECT all_enough FROM verdict)
 RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_threshold
 """
-).bindparams(bindparam("tenant_id", type_=BigInteger()), bindparam("now", type_=UTCDateTime()))
+
+
+async def reserve_on(
+    driver: Any, tenant_id: int, moves: Iterable[tuple[int, int]], now: datetime
+) -> list[StockAfter]:
+    """`do_reserve` on an asyncpg connection in a transaction: all or nothing, `StockContended` if any
+    row no longer has the units (the caller rolls back, which also lets go of the rows it locked)."""
+    merged = _merged(moves)
+    if not merged:
+        return []
+    rows = await driver.fetch(
+        RESERVE_ROWS, tenant_id, [level for level, _ in merged], [units for _, units in merged], now
+    )
+    moved = {row[0]: StockAfter(*row) for row in rows}
+    for stock_level_id, _ in merged:
+        if stock_level_id not in moved:
+            raise StockContended("stock changed while reserving; try again", stock_level_id=stock_level_id)
+    return [moved[stock_level_id] for stock_level_id, _ in merged]
 
 
 async def do_reserve(
@@ -234,26 +251,11 @@ async def do_reserve(
 ) -> list[StockAfter]:
     """Reserve `units` on each `(stock_level_id, units)`; all or nothing (on a lost race,
     `StockContended`, the caller rolls back to its savepoint)."""
+    if on_postgres(session):
+        return await reserve_on(await driver_connection(session), tenant_id, moves, utcnow())
     merged = _merged(moves)
     if not merged:
         return []
-    if on_postgres(session):
-        rows = await session.execute(
-            _RESERVE_ROWS,
-            {
-                "ids": [stock_level_id for stock_level_id, _ in merged],
-                "units": [units for _, units in merged],
-                "tenant_id": tenant_id,
-                "now": utcnow(),
-            },
-        )
-        moved = {row[0]: StockAfter(*row) for row in rows}
-        for stock_level_id, _ in merged:
-            if stock_level_id not in moved:
-                raise StockContended(
-                    "stock changed while reserving; try again", stock_level_id=stock_level_id
-                )
-        return [moved[stock_level_id] for stock_level_id, _ in merged]
     after = []
     now = utcnow()
     for stock_level_id, units in merged:

@@ -200,6 +200,15 @@ class Database:
         await self.engine.dispose()
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction (PostgreSQL; the transaction has begun):
+    for the few statements that run on the driver itself, inside the request's unit of work."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None and driver.is_in_transaction()
+    return driver
+
+
 def on_postgres(session: AsyncSession) -> bool:
     """Whether the session's database is PostgreSQL (else SQLite)."""
     return session.get_bind().dialect.name == "postgresql"

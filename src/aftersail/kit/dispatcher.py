@@ -38,6 +38,7 @@ from aftersail.kit.outbox import (
 )
 from aftersail.kit.outbox_claims import Claimed
 from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
+from aftersail.kit.owned_connection import OwnedConnection
 
 log = logging.getLogger("aftersail.outbox")
 CLAIM_FACTOR = 8
@@ -97,6 +98,13 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
+        self._last_claim = float("-inf")
+        # PostgreSQL: claims and outcomes on a connection of the dispatcher's own, scoped to all tenants.
+        self._connection = (
+            OwnedConnection(db.url, system=True, name=f"aftersail-outbox {self.worker_id}")
+            if db.is_postgres
+            else None
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -112,6 +120,12 @@ class Dispatcher:
         if self._main is not None:
             await self._main
             self._main = None
+        await self.close()
+
+    async def close(self) -> None:
+        """Let go of the dispatcher's own connection (it opens again if the dispatcher is used again)."""
+        if self._connection is not None:
+            await self._connection.close()
 
     async def run(self) -> None:
         """Claim and deliver until `stop()`; survives database outages by waiting and trying again."""
@@ -131,8 +145,7 @@ class Dispatcher:
                     await self._start(claimed)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more waiting
-                # Idle (nothing was due): a commit's wake-up lingers; a finished delivery's does not.
-                await self._sleep(linger=free > 0 and not claimed)
+                await self._sleep(idle=free > 0 and not claimed)
         finally:
             remove_wakeup(self._wake)
             await self._drain()
@@ -144,10 +157,13 @@ class Dispatcher:
         """Deliver everything due now, a claim at a time, and return how many deliveries were made (for
         tests and one-shot runs)."""
         delivered = 0
-        while claimed := await self.claim(self.claim_size):
-            published = await self._publish(claimed)
-            await asyncio.gather(*(self.deliver(e, published.get(e.id, [])) for e in claimed))
-            delivered += len(claimed)
+        try:
+            while claimed := await self.claim(self.claim_size):
+                published = await self._publish(claimed)
+                await asyncio.gather(*(self.deliver(e, published.get(e.id, [])) for e in claimed))
+                delivered += len(claimed)
+        finally:
+            await self.close()
         return delivered
 
     async def _start(self, claimed: list[Claimed]) -> None:
@@ -166,11 +182,18 @@ class Dispatcher:
 
         task.add_done_callback(_done)
 
-    async def _sleep(self, *, linger: bool) -> None:
+    async def _sleep(self, *, idle: bool) -> None:
+        """Until a wake-up or the next poll; then, so that events of commits close together are claimed,
+        published and recorded together, until `linger_seconds` after the wake-up when idle, or after the
+        last claim under load (a busy server claims at most once per linger, not once per commit)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            if linger and self.linger_seconds > 0 and not self._stopping.is_set():
-                await asyncio.sleep(self.linger_seconds)
+        if self.linger_seconds <= 0 or self._stopping.is_set():
+            return
+        now = asyncio.get_running_loop().time()
+        until = now + self.linger_seconds if idle else self._last_claim + self.linger_seconds
+        if until > now:
+            await asyncio.sleep(until - now)
 
     async def _drain(self) -> None:
         tasks = list(self._inflight.values())
@@ -226,7 +249,15 @@ class Dispatcher:
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Take up to `limit` due events (or events whose lease ran out) under this dispatcher's lease."""
-        return await outbox_claims.claim(self.db, self.worker_id, self.lease, limit, self._inflight.keys())
+        self._last_claim = asyncio.get_running_loop().time()
+        return await outbox_claims.claim(
+            self.db,
+            self.worker_id,
+            self.lease,
+            limit,
+            self._inflight.keys(),
+            connection=self._connection,
+        )
 
     # --- delivering ----------------------------------------------------------------------------------
 
@@ -343,6 +374,13 @@ class Dispatcher:
             else:
                 values["due_at"] = outcome.due_at
             failed.append((event, values))
+        if self._connection is not None and done:
+            # PostgreSQL: every done event in one autocommitted statement on the dispatcher's connection.
+            succeeded = [event for event, errors in outcomes if not errors]
+            await outbox_claims.record_done(self._connection, self.worker_id, succeeded, now)
+            done = {}
+        if not done and not failed:
+            return
         async with self.db.transaction(system=True) as session:
             # Fenced by (worker, attempt): if our lease ran out and another dispatcher took the event, its
             # outcome wins.

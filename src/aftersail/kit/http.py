@@ -60,17 +60,22 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    """A domain error as the API answers it: its status, code, message and the field it concerns."""
+    status = _status_for(exc)
+    field = exc.details.get("field")
+    fields = [{"path": str(field), "message": exc.message}] if field else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    details = {k: v for k, v in exc.details.items() if k != "field"}
+    return JSONResponse(
+        error_body(exc.code, exc.message, fields, **details), status_code=status, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        status = _status_for(exc)
-        field = exc.details.get("field")
-        fields = [{"path": str(field), "message": exc.message}] if field else None
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        details = {k: v for k, v in exc.details.items() if k != "field"}
-        return JSONResponse(
-            error_body(exc.code, exc.message, fields, **details), status_code=status, headers=headers
-        )
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,9 +36,14 @@ def remove_wakeup(signal: asyncio.Event) -> None:
     _wakeups.discard(signal)
 
 
-def _wake_dispatchers(_session: Any) -> None:
+def wake_dispatchers() -> None:
+    """Start this process's dispatchers now: events were just committed (outside an ORM session)."""
     for signal in list(_wakeups):
         signal.set()
+
+
+def _wake_dispatchers(_session: Any) -> None:
+    wake_dispatchers()
 
 
 async def emit(

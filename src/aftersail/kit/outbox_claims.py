@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
-from aftersail.kit.outbox import expired_lease_is_dead
 from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
+from aftersail.kit.owned_connection import OwnedConnection
 
 log = logging.getLogger("aftersail.outbox")
 LEASE_EXPIRED_ERROR = "lease expired on the last attempt: its worker stopped or hung"
@@ -43,12 +43,20 @@ _RETURNING = (
 
 
 async def claim(
-    db: Database, worker_id: str, lease: timedelta, limit: int, busy: Collection[int]
+    db: Database,
+    worker_id: str,
+    lease: timedelta,
+    limit: int,
+    busy: Collection[int],
+    *,
+    connection: OwnedConnection | None = None,
 ) -> list[Claimed]:
     """Take up to `limit` claimable events for `worker_id`, leaving out `busy` (the events it is
     delivering right now: a lease renewal held up by a busy database must not make it take its own event
-    twice)."""
+    twice). On PostgreSQL the claim is one statement on `connection` (the dispatcher's own)."""
     now = utcnow()
+    if connection is not None:
+        return await _claim_postgres(connection, worker_id, now, now + lease, limit, busy)
     claimable = _claimable(now, busy)
     values = {
         "status": OutboxStatus.RUNNING,
@@ -56,9 +64,74 @@ async def claim(
         "locked_until": now + lease,
         "attempts": OutboxEvent.attempts + 1,
     }
-    if db.is_postgres:
-        return await _claim_postgres(db, limit, claimable, values, now)
     return await _claim_sqlite(db, limit, claimable, values, now)
+
+
+# Due events (or events whose lease ran out), skipping rows another dispatcher holds: those whose expired
+# lease was their last attempt are buried (outbox.expired_lease_is_dead), the others taken under a new
+# lease. One autocommitted statement: the rows stay locked only while it runs.
+_CLAIM = """
+WITH due AS (
+    SELECT id, status = 'running' AND attempts >= max_attempts AS dead
+    FROM outbox_events
+    WHERE ((status = 'pending' AND due_at <= $1) OR (status = 'running' AND locked_until < $1))
+        AND NOT (id = ANY($2::bigint[]))
+    ORDER BY due_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), buried AS (
+    UPDATE outbox_events AS e
+    SET status = 'dead', finished_at = $1, locked_by = NULL, locked_until = NULL, last_error = $6
+    FROM due WHERE e.id = due.id AND due.dead
+    RETURNING e.id
+), taken AS (
+    UPDATE outbox_events AS e
+    SET status = 'running', locked_by = $4, locked_until = $5, attempts = e.attempts + 1
+    FROM due WHERE e.id = due.id AND NOT due.dead
+    RETURNING e.id, e.topic, e.payload, e.tenant_id, e.attempts, e.max_attempts, e.due_at
+)
+SELECT id, topic, payload, tenant_id, attempts, max_attempts, due_at, false AS buried FROM taken
+UNION ALL
+SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, true FROM buried
+"""
+
+
+async def _claim_postgres(
+    connection: OwnedConnection,
+    worker_id: str,
+    now: datetime,
+    locked_until: datetime,
+    limit: int,
+    busy: Collection[int],
+) -> list[Claimed]:
+    async with connection.run() as driver:
+        rows = await driver.fetch(
+            _CLAIM, now, list(busy), limit, worker_id, locked_until, LEASE_EXPIRED_ERROR
+        )
+    if dead := sorted(row["id"] for row in rows if row["buried"]):
+        log.error("outbox events %s are dead: %s", dead, LEASE_EXPIRED_ERROR)
+    taken = sorted((row for row in rows if not row["buried"]), key=lambda row: (row["due_at"], row["id"]))
+    return [Claimed(*tuple(row)[:6]) for row in taken]
+
+
+# Events done on their attempt `attempts` under this worker's lease (fenced: if the lease ran out and
+# another dispatcher took the event, its outcome wins).
+_DONE = """
+UPDATE outbox_events AS e
+SET status = 'done', finished_at = $1, last_error = NULL, locked_by = NULL, locked_until = NULL
+FROM unnest($2::bigint[], $3::integer[]) AS d (id, attempts)
+WHERE e.id = d.id AND e.attempts = d.attempts AND e.locked_by = $4 AND e.status = 'running'
+"""
+
+
+async def record_done(
+    connection: OwnedConnection, worker_id: str, done: list[Claimed], now: datetime
+) -> None:
+    """Mark `done` events done, in one autocommitted statement (PostgreSQL)."""
+    async with connection.run() as driver:
+        await driver.execute(
+            _DONE, now, [event.id for event in done], [event.attempts for event in done], worker_id
+        )
 
 
 def _claimable(now: datetime, busy: Collection[int]) -> Any:
@@ -70,39 +143,6 @@ def _claimable(now: datetime, busy: Collection[int]) -> Any:
     if busy:
         return and_(claimable, OutboxEvent.id.not_in(list(busy)))
     return claimable
-
-
-async def _claim_postgres(
-    db: Database, limit: int, claimable: Any, values: dict[str, Any], now: datetime
-) -> list[Claimed]:
-    async with db.transaction(system=True) as session:
-        rows = (
-            await session.execute(
-                select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.attempts, OutboxEvent.max_attempts)
-                .where(claimable)
-                .order_by(OutboxEvent.due_at, OutboxEvent.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        dead = [
-            row.id
-            for row in rows
-            if row.status == OutboxStatus.RUNNING and expired_lease_is_dead(row.attempts, row.max_attempts)
-        ]
-        take = [row.id for row in rows if row.id not in dead]
-        if dead:
-            await _bury(session, OutboxEvent.id.in_(dead), now)
-        if not take:
-            return []
-        result = await session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(take))
-            .values(**values)
-            .returning(*_RETURNING)
-            .execution_options(synchronize_session=False)
-        )
-        return [Claimed(*row) for row in result.all()]
 
 
 async def _claim_sqlite(

@@ -29,6 +29,7 @@ from aftersail.catalog.models import BundleComponent, Sku
 from aftersail.catalog.reservations import StockAfter, StockContended
 from aftersail.catalog.stock_events import level_payload, stock_alerts
 from aftersail.kit.clock import utcnow
+from aftersail.kit.db import Database
 from aftersail.kit.outbox import emit
 from aftersail.orders import service as orders
 from aftersail.orders.allocation_rows import write_warehouse_allocation
@@ -273,13 +274,24 @@ async def order_policy(session: AsyncSession, tenant_id: int) -> OrderPolicy:
     """The tenant's order settings; a process re-reads them at most every `POLICY_CACHE_SECONDS` (at once
     when this process changes a tenant's settings)."""
     bind = session.get_bind()
-    key = (id(bind), tenant_id)
-    cached = _policies.get(key)
+    cached = _cached_policy(bind, tenant_id)
+    if cached is not None:
+        return cached
+    policy = OrderPolicy.from_settings((await tenants.access_tenant(session, tenant_id)).settings)
+    _policies[(id(bind), tenant_id)] = (time.monotonic() + POLICY_CACHE_SECONDS, bind, policy)
+    return policy
+
+
+def cached_order_policy(db: Database, tenant_id: int) -> OrderPolicy | None:
+    """`order_policy` if this process read it lately for `db`, else None."""
+    return _cached_policy(db.engine.sync_engine, tenant_id)
+
+
+def _cached_policy(bind: Any, tenant_id: int) -> OrderPolicy | None:
+    cached = _policies.get((id(bind), tenant_id))
     if cached is not None and cached[1] is bind and cached[0] > time.monotonic():
         return cached[2]
-    policy = OrderPolicy.from_settings((await tenants.access_tenant(session, tenant_id)).settings)
-    _policies[key] = (time.monotonic() + POLICY_CACHE_SECONDS, bind, policy)
-    return policy
+    return None
 
 
 @sa_event.listens_for(Tenant.settings, "set")

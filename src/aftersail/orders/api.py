@@ -27,10 +27,12 @@ from aftersail.orders.schemas import (
     OrderLineOut,
     OrderOut,
 )
+from aftersail.tenants.service import Principal
 from aftersail.web.deps import CustomerWriter, OrderWriter, OrderWriterAlone, Reader, ServicesDep, SessionDep
 from aftersail.web.services import Services
 
 router = APIRouter()
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, query_text(200)]
 
@@ -124,7 +126,7 @@ async def create_order(
         Header(
             min_length=1,
             max_length=ingest.MAX_KEY_LENGTH,
-            pattern=r"^[!-~]([ -~]*[!-~])?$",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
             description="Any unique string (a UUID is a good one), at most 200 characters",
         ),
     ] = None,
@@ -140,6 +142,15 @@ async def create_order(
     give one order. Keys belong to your tenant and are kept; the body is compared as canonical JSON, so key
     order and whitespace do not matter. A request that failed (4xx) leaves no key behind: fix it and retry
     with the same key."""
+    return await answer_new_order(services, principal, body, idempotency_key)
+
+
+async def answer_new_order(
+    services: Services, principal: Principal, body: OrderCreate, idempotency_key: str | None
+) -> Response:
+    """Place the order through the process's group-commit writer and answer as `POST /orders` does
+    (also for `orders.intake_route`, which takes the common case off the framework); raises the
+    order's `DomainError`."""
     request = intake.PlaceRequest(
         data=body,
         actor=principal.actor,

@@ -2,40 +2,38 @@
 
 A live-stream sale sends hundreds of orders a second. Placing them one transaction each costs a commit and
 some twenty round trips per order; `do_place_orders` places a whole batch with a fixed number of
-statements: it reads what the batch needs in a few queries, checks each order, plans each one with the
-pure rules against free stock that earlier orders of the batch have already consumed, reserves every
-stock row the batch touches in one conditional statement (rows in id order, as every writer takes them),
-then writes customers, orders, lines, parcels, allocations, audit events and idempotency keys with one
-multi-row INSERT each, and answers each order from the objects in hand.
+statements: it reads what the batch needs, checks each order, plans each one with the pure rules against
+free stock that earlier orders of the batch have already consumed, reserves every stock row the batch
+touches in one conditional statement (rows in id order, as every writer takes them), then writes
+customers, orders, lines, parcels, allocations, audit events and idempotency keys with one multi-row
+INSERT each, and answers each order from the objects in hand.
 
 Each order of a batch succeeds or fails on its own: an order that cannot be placed gets its error
 (unknown SKU, number taken, stock exhausted under the reject policy, …) and leaves nothing behind; the
 others go on. If free stock moved between the read and the reservation, the reservation is rolled back to
 a savepoint and the batch is planned again on the rows locked in id order, where it cannot lose again.
 
-`orders.intake_queue` collects concurrent API requests into batches; `allocation.do_place_order` places
-one order through the same path. The steps live beside this module: `intake_batch` (requests, outcomes,
-the batch's working state), `intake_reads`, `intake_rows` (the rows, for both dialects), `intake_writes`
-(ORM writes: SQLite, and idempotency keys), `intake_pg` (PostgreSQL: reads and writes in a few
-fixed-text statements, docs/adr/0006-intake-statements-on-the-driver.md) and `intake_answers` (the outbox
-events and each caller's answer).
+On PostgreSQL the batch runs in three statements on the driver (`intake_pg`); on SQLite through the ORM
+(this module, with `intake_reads` and `intake_writes`). `orders.intake_queue` collects concurrent API
+requests into batches, placed on a connection of its own on PostgreSQL; `allocation.do_place_order`
+places one order through `place_one`. The pieces: `intake_batch` (requests, outcomes, the batch's
+working state, planning), `intake_reads`, `intake_rows` (the rows, for both dialects), `intake_writes`,
+`intake_pg` and `intake_answers` (the outbox events and each caller's answer).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog import reservations
 from aftersail.catalog.reservations import StockAfter, StockContended
-from aftersail.catalog.rules import StockSlot
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import on_postgres
+from aftersail.kit.db import driver_connection, on_postgres
 from aftersail.kit.errors import Conflict, DomainError
+from aftersail.kit.outbox import wake_after_commit
 from aftersail.orders import intake_pg
 from aftersail.orders.intake_answers import announce, build_answers
 from aftersail.orders.intake_batch import (
@@ -49,8 +47,9 @@ from aftersail.orders.intake_batch import (
     PlaceRequest,
     Replayed,
     World,
+    plan_batch,
 )
-from aftersail.orders.intake_reads import check_orders, judge_orders, read_world, resolve_keys
+from aftersail.orders.intake_reads import check_orders, read_world, resolve_keys
 from aftersail.orders.intake_writes import (
     claim_keys,
     finish_keys,
@@ -61,7 +60,7 @@ from aftersail.orders.intake_writes import (
     write_orders,
 )
 from aftersail.orders.models import IdempotencyKey
-from aftersail.orders.rules import OrderPolicy, Requirement, plan_allocation
+from aftersail.orders.rules import OrderPolicy
 
 __all__ = [
     "SCOPE_ORDERS_CREATE",
@@ -77,59 +76,6 @@ __all__ = [
 ]
 
 
-def _plan_batch(
-    batch: list[BatchOrder], world: World, policy: OrderPolicy, outcomes: list[Outcome | None]
-) -> dict[int, int]:
-    """Plan each order in turn on the stock the orders before it left; the units to reserve per row.
-
-    An order the rules refuse (no warehouse serves it; stock exhausted under the reject policy) gets its
-    error and takes nothing."""
-    left = {slot.stock_level_id: slot.available for slot in world.slots}
-    by_sku: dict[int, list[StockSlot]] = defaultdict(list)
-    for slot in world.slots:
-        by_sku[slot.sku_id].append(slot)
-    moves: dict[int, int] = defaultdict(int)
-    line_id = 0
-    for order in batch:
-        order.plan = None
-        if outcomes[order.index] is not None:
-            continue
-        requirements = []
-        order.line_ids = []
-        for line, sku in zip(order.data.lines, order.skus, strict=True):
-            line_id += 1
-            order.line_ids.append(line_id)
-            requirements.append(
-                Requirement(
-                    order_line_id=line_id,
-                    sku_id=sku.id,
-                    quantity=line.quantity,
-                    label=sku.code,
-                    components=tuple(world.components.get(sku.id, ())) if sku.is_bundle else (),
-                )
-            )
-        country = order.data.shipping_address.country
-        demand = {s for r in requirements for s in r.demand()}
-        slots = [
-            replace(slot, available=left[slot.stock_level_id])
-            for sku_id in demand
-            for slot in by_sku.get(sku_id, ())
-            if left[slot.stock_level_id] > 0
-        ]
-        try:
-            plan = plan_allocation(
-                requirements, world.options.get(country, []), slots, country, policy.on_shortage
-            )
-        except DomainError as error:
-            outcomes[order.index] = error
-            continue
-        for pick in plan.picks:
-            left[pick.stock_level_id] -= pick.quantity
-            moves[pick.stock_level_id] += pick.quantity
-        order.plan = plan
-    return moves
-
-
 _SAVEPOINT = text("SAVEPOINT aftersail_intake")
 _ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT aftersail_intake")
 
@@ -143,7 +89,7 @@ async def _reserve(
     outcomes: list[Outcome | None],
 ) -> list[StockAfter]:
     """Reserve what the plans pick; on a lost race, plan again on locked rows (cannot lose twice)."""
-    moves = _plan_batch(batch, world, policy, outcomes)
+    moves = plan_batch(batch, world, policy, outcomes)
     if not moves:
         return []
     # The savepoint's rollback also lets go of the rows the lost attempt locked, so the locked re-plan
@@ -154,7 +100,7 @@ async def _reserve(
     except StockContended:
         await session.execute(_ROLLBACK_TO_SAVEPOINT)
     locked = await read_world(session, tenant_id, batch, lock=True)
-    moves = _plan_batch(batch, locked, policy, outcomes)
+    moves = plan_batch(batch, locked, policy, outcomes)
     return await reservations.do_reserve(session, tenant_id, list(moves.items())) if moves else []
 
 
@@ -165,6 +111,13 @@ async def do_place_orders(
 
     Raises only for the whole batch (a database error, or `NumberRaced`); the caller rolls back and may
     place the requests again, one by one if need be."""
+    if on_postgres(session):
+        answered, wrote = await intake_pg.place_in_transaction(
+            await driver_connection(session), tenant_id, requests, policy
+        )
+        if wrote:
+            wake_after_commit(session)
+        return answered
     now = utcnow()
     outcomes: list[Outcome | None] = [None] * len(requests)
     batch = [BatchOrder(index, request) for index, request in enumerate(requests)]
@@ -173,19 +126,12 @@ async def do_place_orders(
     def still(orders: list[BatchOrder]) -> list[BatchOrder]:
         return [o for o in orders if outcomes[o.index] is None]
 
-    postgres = on_postgres(session)
-    world: World | None = None
-    if postgres and still(batch):
-        found, world = await intake_pg.read_batch(session, tenant_id, still(batch))
-        judge_orders(still(batch), found, outcomes)
-    elif not postgres:
-        await check_orders(session, tenant_id, still(batch), outcomes)
+    await check_orders(session, tenant_id, still(batch), outcomes)
     live = still(batch)
     if live:
-        if world is None:
-            world = await read_world(session, tenant_id, live, lock=False)
+        world = await read_world(session, tenant_id, live, lock=False)
         if any(o.request.key is not None for o in live):
-            _plan_batch(live, world, policy, outcomes)  # the rules' refusals claim no key
+            plan_batch(live, world, policy, outcomes)  # the rules' refusals claim no key
             await claim_keys(session, tenant_id, still(live), outcomes, now)
         claimed = still(live)
         after = await _reserve(session, tenant_id, claimed, world, policy, outcomes)
@@ -196,15 +142,12 @@ async def do_place_orders(
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(refused)))
         live = still(claimed)
         if live:
-            if postgres:
-                written = await intake_pg.write_batch(session, tenant_id, live, policy, after, now)
-            else:
-                await write_customers(session, tenant_id, live, now)
-                await write_orders(session, tenant_id, live, now)
-                real = await write_lines(session, tenant_id, live)
-                written = await write_allocations(session, tenant_id, live, policy, real, now)
-                await write_events(session, tenant_id, live, now)
-                await announce(session, tenant_id, live, after, policy, now)
+            await write_customers(session, tenant_id, live, now)
+            await write_orders(session, tenant_id, live, now)
+            real = await write_lines(session, tenant_id, live)
+            written = await write_allocations(session, tenant_id, live, policy, real, now)
+            await write_events(session, tenant_id, live, now)
+            await announce(session, tenant_id, live, after, policy, now)
             await finish_keys(session, live)
             for index, placed in (await build_answers(session, tenant_id, live, written, world, now)).items():
                 outcomes[index] = placed

@@ -102,8 +102,7 @@ async def build_answers(
     world: World,
     now: datetime,
 ) -> dict[int, Placed]:
-    """Each order as GET /orders/{id} would show it, built from what was just written (with the models'
-    `model_construct`: the values are the rows themselves, checked when they were written)."""
+    """`answer_orders`, looking up the codes of bundle components and batches the batch picked."""
     codes = {sku.id: sku.code for order in batch for sku in order.skus}
     picked = [line for allocations in written.values() for a in allocations for line in a.lines]
     unknown = {line["sku_id"] for line in picked} - codes.keys()
@@ -127,6 +126,20 @@ async def build_answers(
                 )
             ).all()
         )
+    return answer_orders(batch, written, world, codes, batch_codes, now)
+
+
+def answer_orders(
+    batch: list[BatchOrder],
+    written: dict[int, list[WrittenAllocation]],
+    world: World,
+    codes: dict[int, str],
+    batch_codes: dict[int, str],
+    now: datetime,
+) -> dict[int, Placed]:
+    """Each order as GET /orders/{id} would show it, built from what was just written (with the models'
+    `model_construct`: the values are the rows themselves, checked when they were written). `codes` and
+    `batch_codes` name every SKU and batch the allocations picked."""
     answers = {}
     for order in batch:
         data, plan, customer = order.data, order.plan, order.customer

@@ -4,7 +4,8 @@ of the batch shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table
@@ -15,7 +16,7 @@ from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import Conflict, DomainError
 from aftersail.orders.models import Customer, OrderStatus
-from aftersail.orders.rules import AllocationPlan
+from aftersail.orders.rules import AllocationPlan, OrderPolicy, Requirement, plan_allocation
 from aftersail.orders.schemas import CustomerOut, OrderCreate, OrderDetailOut
 
 SCOPE_ORDERS_CREATE = "orders.create"  # the idempotency scope of POST /api/v1/orders
@@ -62,9 +63,17 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
-class NumberRaced(Conflict):
-    """An order number given by the client was taken by a transaction that committed meanwhile; the whole
-    batch is rolled back and placed again (where the number is then seen as taken)."""
+class BatchRaced(Conflict):
+    """A row the batch writes under a unique key was written by a transaction that committed meanwhile;
+    the batch is rolled back and placed again, where it then sees that row."""
+
+
+class NumberRaced(BatchRaced):
+    """An order number given by the client (or drawn) was taken meanwhile: seen as taken next time."""
+
+
+class KeyRaced(BatchRaced):
+    """An `Idempotency-Key` was used by another request that committed meanwhile: a replay next time."""
 
 
 class SkuRow(NamedTuple):
@@ -130,3 +139,56 @@ def order_status(plan: AllocationPlan) -> OrderStatus:
 
 def order_total(data: OrderCreate) -> int:
     return sum(line.unit_price_minor * line.quantity for line in data.lines)
+
+
+def plan_batch(
+    batch: list[BatchOrder], world: World, policy: OrderPolicy, outcomes: list[Outcome | None]
+) -> dict[int, int]:
+    """Plan each order in turn on the stock the orders before it left; the units to reserve per row.
+
+    An order the rules refuse (no warehouse serves it; stock exhausted under the reject policy) gets its
+    error and takes nothing."""
+    left = {slot.stock_level_id: slot.available for slot in world.slots}
+    by_sku: dict[int, list[StockSlot]] = defaultdict(list)
+    for slot in world.slots:
+        by_sku[slot.sku_id].append(slot)
+    moves: dict[int, int] = defaultdict(int)
+    line_id = 0
+    for order in batch:
+        order.plan = None
+        if outcomes[order.index] is not None:
+            continue
+        requirements = []
+        order.line_ids = []
+        for line, sku in zip(order.data.lines, order.skus, strict=True):
+            line_id += 1
+            order.line_ids.append(line_id)
+            requirements.append(
+                Requirement(
+                    order_line_id=line_id,
+                    sku_id=sku.id,
+                    quantity=line.quantity,
+                    label=sku.code,
+                    components=tuple(world.components.get(sku.id, ())) if sku.is_bundle else (),
+                )
+            )
+        country = order.data.shipping_address.country
+        demand = {s for r in requirements for s in r.demand()}
+        slots = [
+            replace(slot, available=left[slot.stock_level_id])
+            for sku_id in demand
+            for slot in by_sku.get(sku_id, ())
+            if left[slot.stock_level_id] > 0
+        ]
+        try:
+            plan = plan_allocation(
+                requirements, world.options.get(country, []), slots, country, policy.on_shortage
+            )
+        except DomainError as error:
+            outcomes[order.index] = error
+            continue
+        for pick in plan.picks:
+            left[pick.stock_level_id] -= pick.quantity
+            moves[pick.stock_level_id] += pick.quantity
+        order.plan = plan
+    return moves

@@ -1,38 +1,50 @@
-"""Order intake's reads and writes on PostgreSQL in three round trips whatever the batch's size.
+"""Order intake on PostgreSQL: a batch placed in three statements on the driver, whatever its size.
 
-The batch runs on the asyncpg connection under the session's transaction (row-level security is already
-scoped to the tenant). Every statement has one text for any number of orders (arrays, `= ANY`, `unnest`),
-so each is prepared once per connection and then only bound and run:
+1. `read_batch`: one SELECT of JSON aggregates reads everything the checks and the rules need — numbers
+   taken (given and drawn), idempotency keys seen before, live sessions, SKUs, customers, bundles,
+   serving lanes, free stock (locked in id order on a locked round), the buyers' open parcels — and
+   takes ids for the new rows from their sequences;
+2. the reservation: one all-or-nothing statement (`catalog.reservations.RESERVE_ROWS`);
+3. `write_batch`: one chain of INSERTs (customers, orders, lines, parcels, allocations, allocation lines,
+   audit events, idempotency keys, outbox events) whose rows already carry their ids.
 
-1. `read_batch`: what the checks look up (numbers taken, live sessions, SKUs, customers) and the world
-   the rules plan in (serving warehouses, bundles, free stock), as JSON aggregates of one SELECT;
-2. `write_batch`, first statement: ids for the new customers, orders, lines, parcels and allocations
-   from their sequences, which generated order numbers are taken, and the buyers' open parcels;
-3. `write_batch`, second statement: one chain of INSERTs (customers, orders, lines, parcels, allocations,
-   allocation lines, audit events, outbox events) whose rows already carry their ids.
-
-The rows are built by the same functions as on SQLite (`intake_writes`), which writes them with the ORM's
-multi-row INSERTs instead.
+Every statement has one text for any number of orders (arrays, `= ANY`, `unnest`), so each is prepared
+once per connection. A round that loses a race (stock moved since the read: `StockContended`; a number
+or key written meanwhile: `BatchRaced`) is rolled back — to a savepoint inside a caller's transaction
+(`place_in_transaction`), or whole on the intake writer's own connection (`place_on`) — and placed
+again: after lost stock, on rows locked in id order, where it cannot lose again. See
+docs/adr/0008-intake-writer-connection.md.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.catalog.reservations import StockAfter
+from aftersail.catalog.reservations import StockAfter, StockContended, reserve_on
 from aftersail.catalog.rules import StockSlot
-from aftersail.kit.outbox import wake_after_commit
+from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
-from aftersail.orders.intake_answers import announcements
-from aftersail.orders.intake_batch import BatchOrder, NumberRaced, SkuRow, World
-from aftersail.orders.intake_reads import Found, Wanted, add_lanes
+from aftersail.kit.owned_connection import OwnedConnection
+from aftersail.orders.intake_answers import announcements, answer_orders
+from aftersail.orders.intake_batch import (
+    BatchOrder,
+    BatchRaced,
+    KeyRaced,
+    NumberRaced,
+    Outcome,
+    PlaceRequest,
+    SkuRow,
+    World,
+    plan_batch,
+)
+from aftersail.orders.intake_reads import Found, KeyRow, Wanted, add_lanes, judge_keys, judge_orders
 from aftersail.orders.intake_rows import (
     Ident,
     WrittenAllocation,
@@ -51,168 +63,160 @@ from aftersail.orders.intake_rows import (
 from aftersail.orders.rules import OrderPolicy
 from aftersail.orders.schemas import CustomerOut
 
+MAX_ROUNDS = 4  # a round lost to stock is followed by a locked one, which cannot lose on stock
+
 _READ = """
 WITH matched AS (
     SELECT id, code, title, is_bundle FROM skus WHERE tenant_id = $1 AND id = ANY($4::bigint[])
     UNION
     SELECT id, code, title, is_bundle FROM skus WHERE tenant_id = $1 AND code = ANY($5::text[])
 ), parts AS (
-    SELECT bundle_sku_id, component_sku_id, quantity FROM bundle_components
-    WHERE tenant_id = $1 AND bundle_sku_id IN (SELECT id FROM matched WHERE is_bundle)
+    SELECT p.bundle_sku_id, p.component_sku_id, p.quantity, k.code
+    FROM bundle_components AS p JOIN skus AS k ON k.id = p.component_sku_id AND k.tenant_id = $1
+    WHERE p.tenant_id = $1 AND p.bundle_sku_id IN (SELECT id FROM matched WHERE is_bundle)
 ), needed AS (
     SELECT id FROM matched UNION SELECT component_sku_id FROM parts
 ), serving AS (
     SELECT w.id, w.code, w.name, w.capabilities, l.country, l.transit_days_median, l.cost_minor
     FROM warehouses AS w JOIN lanes AS l ON l.warehouse_id = w.id AND l.tenant_id = $1
     WHERE w.tenant_id = $1 AND w.is_active AND l.country = ANY($8::text[])
+), free AS (
+    SELECT s.id, s.warehouse_id, s.sku_id, s.on_hand - s.reserved AS available, s.batch_id
+    FROM stock_levels AS s
+    WHERE s.sku_id = ANY(ARRAY(SELECT id FROM needed)) AND s.tenant_id = $1 AND s.on_hand > s.reserved
+        AND s.warehouse_id = ANY(ARRAY(SELECT id FROM serving))
+    ORDER BY s.id{lock}
+), buyers AS (
+    SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
+    FROM customers WHERE tenant_id = $1 AND id = ANY($6::bigint[])
+    UNION
+    SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
+    FROM customers WHERE tenant_id = $1 AND lower(email) = ANY($7::text[])
 )
 SELECT
     (SELECT json_agg(number) FROM orders WHERE tenant_id = $1 AND number = ANY($2::text[])) AS taken,
+    (SELECT json_agg(json_build_array(scope, key, request_hash, resource_id)) FROM idempotency_keys
+        WHERE tenant_id = $1 AND key = ANY($9::text[])) AS keys,
     (SELECT json_agg(json_build_array(id, host)) FROM live_sessions
         WHERE tenant_id = $1 AND id = ANY($3::bigint[])) AS hosts,
     (SELECT json_agg(json_build_array(id, code, title, is_bundle)) FROM matched) AS skus,
     (SELECT json_agg(json_build_array(
             id, name, email, phone, country, preferred_language, time_zone, created_at) ORDER BY id)
-        FROM (
-            SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
-            FROM customers WHERE tenant_id = $1 AND id = ANY($6::bigint[])
-            UNION
-            SELECT id, name, email, phone, country, preferred_language, time_zone, created_at
-            FROM customers WHERE tenant_id = $1 AND lower(email) = ANY($7::text[])
-        ) AS found) AS customers,
-    (SELECT json_agg(json_build_array(bundle_sku_id, component_sku_id, quantity)
+        FROM buyers) AS customers,
+    (SELECT json_agg(json_build_array(customer_id, warehouse_id, address_key, id) ORDER BY id)
+        FROM shipment_groups
+        WHERE $10 AND tenant_id = $1 AND customer_id IN (SELECT id FROM buyers) AND is_open
+            AND closes_at > $11) AS open_groups,
+    (SELECT json_agg(json_build_array(bundle_sku_id, component_sku_id, quantity, code)
             ORDER BY bundle_sku_id, component_sku_id) FROM parts) AS parts,
     (SELECT json_agg(json_build_array(id, code, name, capabilities, country, transit_days_median, cost_minor)
             ORDER BY id) FROM serving) AS lanes,
     (SELECT json_agg(json_build_array(
-            s.id, s.warehouse_id, s.sku_id, s.on_hand - s.reserved, s.batch_id, b.expires_on,
-            coalesce((b.received_at AT TIME ZONE 'UTC')::date, b.manufactured_on)))
-        FROM stock_levels AS s LEFT JOIN batches AS b ON b.id = s.batch_id AND b.tenant_id = $1
-        WHERE s.sku_id = ANY(ARRAY(SELECT id FROM needed)) AND s.tenant_id = $1 AND s.on_hand > s.reserved
-            AND s.warehouse_id = ANY(ARRAY(SELECT id FROM serving))) AS slots
+            f.id, f.warehouse_id, f.sku_id, f.available, f.batch_id, b.expires_on,
+            coalesce((b.received_at AT TIME ZONE 'UTC')::date, b.manufactured_on), b.code))
+        FROM free AS f LEFT JOIN batches AS b ON b.id = f.batch_id AND b.tenant_id = $1) AS slots,
+    (SELECT array_agg(nextval('customers_id_seq')) FROM generate_series(1, $12::int)) AS customer_ids,
+    (SELECT array_agg(nextval('orders_id_seq')) FROM generate_series(1, $13::int)) AS order_ids,
+    (SELECT array_agg(nextval('order_lines_id_seq')) FROM generate_series(1, $14::int)) AS line_ids,
+    (SELECT array_agg(nextval('shipment_groups_id_seq')) FROM generate_series(1, $15::int)) AS group_ids,
+    (SELECT array_agg(nextval('allocations_id_seq')) FROM generate_series(1, $15::int)) AS allocation_ids
 """
+_READ_FREE = _READ.replace("{lock}", "")
+_READ_LOCKED = _READ.replace("{lock}", " FOR UPDATE OF s")
 
-_IDS = """
+# More parcels and allocations than one per order (orders split across warehouses): rare.
+_MORE_IDS = """
 SELECT
-    (SELECT array_agg(nextval('customers_id_seq')) FROM generate_series(1, $1::int)) AS customers,
-    (SELECT array_agg(nextval('orders_id_seq')) FROM generate_series(1, $2::int)) AS orders,
-    (SELECT array_agg(nextval('order_lines_id_seq')) FROM generate_series(1, $3::int)) AS lines,
-    (SELECT array_agg(nextval('shipment_groups_id_seq')) FROM generate_series(1, $4::int)) AS groups,
-    (SELECT array_agg(nextval('allocations_id_seq')) FROM generate_series(1, $4::int)) AS allocations,
-    (SELECT json_agg(number) FROM orders WHERE tenant_id = $5 AND number = ANY($6::text[])) AS taken,
-    (SELECT json_agg(json_build_array(customer_id, warehouse_id, address_key, id) ORDER BY id)
-        FROM shipment_groups
-        WHERE tenant_id = $5 AND customer_id = ANY($7::bigint[]) AND is_open AND closes_at > $8
-    ) AS open_groups
+    (SELECT array_agg(nextval('shipment_groups_id_seq')) FROM generate_series(1, $1::int)) AS group_ids,
+    (SELECT array_agg(nextval('allocations_id_seq')) FROM generate_series(1, $1::int)) AS allocation_ids
 """
 
 _TAKEN = "SELECT json_agg(number) FROM orders WHERE tenant_id = $1 AND number = ANY($2::text[])"
 
+# Each table's rows come as one JSON array of objects: far cheaper to send than one array parameter per
+# column (the driver encodes arrays element by element), and cheaper for PostgreSQL to read too.
 _WRITE = """
 WITH new_customers AS (
     INSERT INTO customers (id, tenant_id, name, email, phone, country, preferred_language, time_zone,
         created_at, updated_at)
     SELECT u.id, $1, u.name, u.email, u.phone, u.country, u.preferred_language, u.time_zone, $2, $2
-    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-        AS u (id, name, email, phone, country, preferred_language, time_zone)
+    FROM json_to_recordset($3::json) AS u (id bigint, name text, email text, phone text, country text,
+        preferred_language text, time_zone text)
 ), new_orders AS (
     INSERT INTO orders (id, tenant_id, number, customer_id, channel, status, currency, total_minor,
         shipping_address, country, live_session_id, host, external_ref, placed_at, created_at, updated_at)
     SELECT u.id, $1, u.number, u.customer_id, u.channel, u.status, u.currency, u.total_minor,
-        u.shipping_address::json, u.country, u.live_session_id, u.host, u.external_ref, u.placed_at, $2, $2
-    FROM unnest($10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[],
-            $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[],
-            $22::timestamptz[])
-        AS u (id, number, customer_id, channel, status, currency, total_minor, shipping_address, country,
-            live_session_id, host, external_ref, placed_at)
+        u.shipping_address, u.country, u.live_session_id, u.host, u.external_ref, u.placed_at, $2, $2
+    FROM json_to_recordset($4::json) AS u (id bigint, number text, customer_id bigint, channel text,
+        status text, currency text, total_minor bigint, shipping_address json, country text,
+        live_session_id bigint, host text, external_ref text, placed_at timestamptz)
 ), new_lines AS (
     INSERT INTO order_lines (id, tenant_id, order_id, sku_id, quantity, unit_price_minor, currency,
         backordered_quantity)
     SELECT u.id, $1, u.order_id, u.sku_id, u.quantity, u.unit_price_minor, u.currency,
         u.backordered_quantity
-    FROM unnest($23::bigint[], $24::bigint[], $25::bigint[], $26::integer[], $27::bigint[], $28::text[],
-            $29::integer[])
-        AS u (id, order_id, sku_id, quantity, unit_price_minor, currency, backordered_quantity)
+    FROM json_to_recordset($5::json) AS u (id bigint, order_id bigint, sku_id bigint, quantity integer,
+        unit_price_minor bigint, currency text, backordered_quantity integer)
 ), new_groups AS (
     INSERT INTO shipment_groups (id, tenant_id, warehouse_id, customer_id, address_key, is_open, closes_at,
         created_at, updated_at)
     SELECT u.id, $1, u.warehouse_id, u.customer_id, u.address_key, u.is_open, u.closes_at, $2, $2
-    FROM unnest($30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::boolean[],
-            $35::timestamptz[])
-        AS u (id, warehouse_id, customer_id, address_key, is_open, closes_at)
+    FROM json_to_recordset($6::json) AS u (id bigint, warehouse_id bigint, customer_id bigint,
+        address_key text, is_open boolean, closes_at timestamptz)
 ), new_allocations AS (
     INSERT INTO allocations (id, tenant_id, order_id, warehouse_id, shipment_group_id, status, reason,
         transit_days, created_at, updated_at)
     SELECT u.id, $1, u.order_id, u.warehouse_id, u.shipment_group_id, u.status, u.reason, u.transit_days,
         $2, $2
-    FROM unnest($36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[], $40::text[], $41::text[],
-            $42::integer[])
-        AS u (id, order_id, warehouse_id, shipment_group_id, status, reason, transit_days)
+    FROM json_to_recordset($7::json) AS u (id bigint, order_id bigint, warehouse_id bigint,
+        shipment_group_id bigint, status text, reason text, transit_days integer)
 ), new_allocation_lines AS (
     INSERT INTO allocation_lines (tenant_id, allocation_id, order_line_id, stock_level_id, sku_id, batch_id,
         quantity)
     SELECT $1, u.allocation_id, u.order_line_id, u.stock_level_id, u.sku_id, u.batch_id, u.quantity
-    FROM unnest($43::bigint[], $44::bigint[], $45::bigint[], $46::bigint[], $47::bigint[], $48::integer[])
-        AS u (allocation_id, order_line_id, stock_level_id, sku_id, batch_id, quantity)
+    FROM json_to_recordset($8::json) AS u (allocation_id bigint, order_line_id bigint,
+        stock_level_id bigint, sku_id bigint, batch_id bigint, quantity integer)
 ), new_events AS (
     INSERT INTO order_events (tenant_id, order_id, actor, action, details, created_at)
-    SELECT $1, u.order_id, u.actor, u.action, u.details::json, $2
-    FROM unnest($49::bigint[], $50::text[], $51::text[], $52::text[]) AS u (order_id, actor, action, details)
+    SELECT $1, u.order_id, u.actor, u.action, u.details, $2
+    FROM json_to_recordset($9::json) AS u (order_id bigint, actor text, action text, details json)
+), new_keys AS (
+    INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, resource_id, created_at)
+    SELECT $1, u.scope, u.key, u.request_hash, u.resource_id, $2
+    FROM json_to_recordset($10::json) AS u (scope text, key text, request_hash text, resource_id bigint)
 )
 INSERT INTO outbox_events (tenant_id, topic, payload, status, due_at, dedupe_key, attempts, max_attempts,
     created_at)
-SELECT $1, u.topic, u.payload::json, $53, u.due_at, u.dedupe_key, 0, $54, $2
-FROM unnest($55::text[], $56::text[], $57::timestamptz[], $58::text[])
-    AS u (topic, payload, due_at, dedupe_key)
+SELECT $1, u.topic, u.payload, $11, u.due_at, u.dedupe_key, 0, $12, $2
+FROM json_to_recordset($13::json) AS u (topic text, payload json, due_at timestamptz, dedupe_key text)
 """
 
-_ORDER_COLUMNS = (
-    "number",
-    "customer_id",
-    "channel",
-    "status",
-    "currency",
-    "total_minor",
-    "shipping_address",
-    "country",
-    "live_session_id",
-    "host",
-    "external_ref",
-    "placed_at",
-)
-_LINE_COLUMNS = (
-    "order_id",
-    "sku_id",
-    "quantity",
-    "unit_price_minor",
-    "currency",
-    "backordered_quantity",
-)
-_GROUP_COLUMNS = ("warehouse_id", "customer_id", "address_key", "is_open", "closes_at")
-_ALLOCATION_COLUMNS = ("order_id", "warehouse_id", "shipment_group_id", "status", "reason", "transit_days")
-_ALLOCATION_LINE_COLUMNS = (
-    "allocation_id",
-    "order_line_id",
-    "stock_level_id",
-    "sku_id",
-    "batch_id",
-    "quantity",
-)
-_CUSTOMER_COLUMNS = ("name", "email", "phone", "country", "preferred_language", "time_zone")
 _MAX_ATTEMPTS = OutboxEvent.__table__.c.max_attempts.default.arg
+_UNIQUE_RACES: dict[str, type[BatchRaced]] = {
+    "uq_orders_tenant_number": NumberRaced,
+    "uq_idempotency_keys_scope_key": KeyRaced,
+}
 
 
-async def driver_of(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session's transaction (which must have begun)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert isinstance(driver, asyncpg.Connection) and driver.is_in_transaction()
-    return driver
+@dataclass(slots=True)
+class BatchRead:
+    """What one round of a batch read: the checks' findings, the rules' world, and ids for new rows."""
+
+    found: Found
+    world: World
+    keys: dict[tuple[str, str], KeyRow]
+    open_groups: dict[Ident, int]
+    codes: dict[int, str]  # SKU id → code, bundle components included
+    batch_codes: dict[int, str]
+    customer_ids: list[int] = field(default_factory=list)
+    order_ids: list[int] = field(default_factory=list)
+    line_ids: list[int] = field(default_factory=list)
+    group_ids: list[int] = field(default_factory=list)
+    allocation_ids: list[int] = field(default_factory=list)
 
 
 def _json(value: Any) -> list[Any]:
-    """A JSON aggregate as Python (the driver may have decoded it already); none is an empty list."""
+    """A JSON aggregate as Python (decoded by the connection's codec, or text); none is an empty list."""
     if value is None:
         return []
     return json.loads(value) if isinstance(value, str) else list(value)
@@ -222,20 +226,35 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-async def read_batch(session: AsyncSession, tenant_id: int, batch: list[BatchOrder]) -> tuple[Found, World]:
-    """What `intake_reads.check_orders` and `read_world` read, in one statement (the world is read for
-    every SKU the batch names, refused orders' included)."""
+async def read_batch(
+    driver: asyncpg.Connection,
+    tenant_id: int,
+    batch: list[BatchOrder],
+    policy: OrderPolicy,
+    now: datetime,
+    *,
+    lock: bool,
+) -> BatchRead:
+    """Everything one round of `batch` reads, in one statement (with `lock`, the free stock rows stay
+    locked until the transaction or savepoint ends). Each order's number is set (drawn when not given)."""
     wanted = Wanted.of(batch)
-    row = await (await driver_of(session)).fetchrow(
-        _READ,
+    row = await driver.fetchrow(
+        _READ_LOCKED if lock else _READ_FREE,
         tenant_id,
-        list(wanted.numbers),
+        [o.number for o in batch],
         list(wanted.session_ids),
         list(wanted.sku_ids),
         list(wanted.sku_codes),
         list(wanted.customer_ids),
         list(wanted.emails),
         list(wanted.countries),
+        list({o.request.key for o in batch if o.request.key is not None}),
+        policy.merge_window_minutes > 0,
+        now,
+        len(wanted.emails),
+        len(batch),
+        sum(len(o.data.lines) for o in batch),
+        len(batch),
     )
     assert row is not None
     found = Found(
@@ -243,7 +262,7 @@ async def read_batch(session: AsyncSession, tenant_id: int, batch: list[BatchOrd
         hosts={session_id: host for session_id, host in _json(row["hosts"])},
         skus=[SkuRow(*sku) for sku in _json(row["skus"])],
         customers=[
-            CustomerOut(
+            CustomerOut.model_construct(
                 id=c[0],
                 name=c[1],
                 email=c[2],
@@ -258,132 +277,234 @@ async def read_batch(session: AsyncSession, tenant_id: int, batch: list[BatchOrd
     )
     world = World({}, {}, [], {})
     add_lanes(world, _json(row["lanes"]))
+    codes = {sku.id: sku.code for sku in found.skus}
     components: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for bundle_id, component_id, quantity in _json(row["parts"]):
+    for bundle_id, component_id, quantity, code in _json(row["parts"]):
         components[bundle_id].append((component_id, quantity))
+        codes[component_id] = code
     world.components = dict(components)
-    world.slots = [
-        StockSlot(level_id, warehouse_id, sku_id, available, batch_id, _day(expires), _day(received))
-        for level_id, warehouse_id, sku_id, available, batch_id, expires, received in _json(row["slots"])
-    ]
-    return found, world
+    batch_codes: dict[int, str] = {}
+    for level_id, warehouse_id, sku_id, available, batch_id, expires, received, code in _json(row["slots"]):
+        world.slots.append(
+            StockSlot(level_id, warehouse_id, sku_id, available, batch_id, _day(expires), _day(received))
+        )
+        if batch_id is not None:
+            batch_codes[batch_id] = code
+    open_groups: dict[Ident, int] = {}
+    for customer_id, warehouse_id, key, group_id in _json(row["open_groups"]):
+        open_groups.setdefault((customer_id, warehouse_id, key), group_id)
+    return BatchRead(
+        found=found,
+        world=world,
+        keys={(scope, key): (digest, order_id) for scope, key, digest, order_id in _json(row["keys"])},
+        open_groups=open_groups,
+        codes=codes,
+        batch_codes=batch_codes,
+        customer_ids=list(row["customer_ids"] or []),
+        order_ids=list(row["order_ids"] or []),
+        line_ids=list(row["line_ids"] or []),
+        group_ids=list(row["group_ids"] or []),
+        allocation_ids=list(row["allocation_ids"] or []),
+    )
 
 
-def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> list[list[Any]]:
-    return [[row[name] for row in rows] for name in names]
+async def place_round(
+    driver: asyncpg.Connection,
+    tenant_id: int,
+    requests: Sequence[PlaceRequest],
+    policy: OrderPolicy,
+    *,
+    lock: bool,
+) -> tuple[list[Outcome], bool]:
+    """One round of the batch in the caller's transaction (or savepoint): its outcomes, and whether it
+    wrote anything. Raises `StockContended` or `BatchRaced` when it lost a race; the caller rolls back
+    and plays another round."""
+    now = utcnow()
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    batch = [BatchOrder(index, request) for index, request in enumerate(requests)]
+    day = number_day(now)
+    for order in batch:
+        order.number = order.data.number or new_number(day)
+    read = await read_batch(driver, tenant_id, batch, policy, now, lock=lock)
+
+    def still(orders: list[BatchOrder]) -> list[BatchOrder]:
+        return [o for o in orders if outcomes[o.index] is None]
+
+    judge_keys(batch, read.keys, outcomes)
+    judge_orders(still(batch), read.found, outcomes)
+    live = still(batch)
+    await _draw_free_numbers(driver, tenant_id, live, read.found.taken, day)
+    moves = plan_batch(live, read.world, policy, outcomes)
+    after = await reserve_on(driver, tenant_id, moves.items(), now)
+    live = still(live)
+    if live:
+        written = await write_batch(driver, tenant_id, live, policy, after, now, read)
+        placed = answer_orders(live, written, read.world, read.codes, read.batch_codes, now)
+        for index, answer in placed.items():
+            outcomes[index] = answer
+    done: list[Outcome] = []
+    for outcome in outcomes:
+        assert outcome is not None, "every request of the batch is answered"
+        done.append(outcome)
+    return done, bool(live)
+
+
+async def _rounds(
+    play: Callable[[bool], Awaitable[tuple[list[Outcome], bool]]],
+) -> tuple[list[Outcome], bool]:
+    """Play rounds until one is not lost: after a round lost on stock, the next locks the rows it reads."""
+    lock = False
+    for attempt in range(1, MAX_ROUNDS + 1):
+        try:
+            return await play(lock)
+        except StockContended:
+            if attempt == MAX_ROUNDS:
+                raise
+            lock = True
+        except BatchRaced:
+            if attempt == MAX_ROUNDS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def place_in_transaction(
+    driver: asyncpg.Connection, tenant_id: int, requests: Sequence[PlaceRequest], policy: OrderPolicy
+) -> tuple[list[Outcome], bool]:
+    """The batch inside the caller's transaction, each round under a savepoint (rolled back when lost,
+    which also lets go of the rows it locked); its outcomes, and whether it wrote anything."""
+
+    async def play(lock: bool) -> tuple[list[Outcome], bool]:
+        await driver.execute("SAVEPOINT aftersail_intake")
+        try:
+            return await place_round(driver, tenant_id, requests, policy, lock=lock)
+        except (StockContended, BatchRaced):
+            await driver.execute("ROLLBACK TO SAVEPOINT aftersail_intake")
+            raise
+
+    return await _rounds(play)
+
+
+async def place_on(
+    owned: OwnedConnection, tenant_id: int, requests: Sequence[PlaceRequest], policy: OrderPolicy
+) -> tuple[list[Outcome], bool]:
+    """The batch in transactions of its own on the intake writer's connection, committed before this
+    returns; its outcomes, and whether it wrote anything."""
+
+    async def play(lock: bool) -> tuple[list[Outcome], bool]:
+        async with owned.transaction(tenant_id=tenant_id) as driver:
+            return await place_round(driver, tenant_id, requests, policy, lock=lock)
+
+    return await _rounds(play)
+
+
+def _rows(rows: Sequence[dict[str, Any]]) -> str:
+    """A table's rows as the JSON text `json_to_recordset` reads (times in ISO 8601, with their offset)."""
+    return json.dumps(rows, default=_iso, separators=(",", ":"), ensure_ascii=False)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 async def write_batch(
-    session: AsyncSession,
+    driver: asyncpg.Connection,
     tenant_id: int,
     batch: list[BatchOrder],
     policy: OrderPolicy,
     after: Sequence[StockAfter],
     now: datetime,
+    read: BatchRead,
 ) -> dict[int, list[WrittenAllocation]]:
-    """Write the planned batch with its outbox events (`after`: the stock rows it reserved); order index →
-    its allocations.
-
-    Raises `NumberRaced` when a client's order number was taken by a transaction that committed since
-    the batch was checked (the statement fails; the caller rolls back)."""
-    driver = await driver_of(session)
+    """Write the planned batch with its keys and outbox events (`after`: the stock rows it reserved);
+    order index → its allocations. Raises `BatchRaced` when a number or key was written meanwhile."""
     new_customers: dict[int, dict[str, Any]] = {}
     for order in batch:
         if isinstance(order.customer, dict):
             new_customers.setdefault(id(order.customer), order.customer)
-    wanted = wanted_plans(batch)
-    merge = policy.merge_window_minutes > 0
-    known = [o.customer.id for o in batch if isinstance(o.customer, CustomerOut)] if merge else []
-    day = number_day(now)
-    for order in batch:
-        order.number = order.data.number or new_number(day)
-    ids = await driver.fetchrow(
-        _IDS,
-        len(new_customers),
-        len(batch),
-        sum(len(o.data.lines) for o in batch),
-        len(wanted),
-        tenant_id,
-        [o.number for o in batch if o.data.number is None],
-        known,
-        now,
-    )
-    assert ids is not None
-    await _draw_free_numbers(driver, tenant_id, batch, set(_json(ids["taken"])), day)
-
+    assert len(read.customer_ids) >= len(new_customers) and len(read.order_ids) >= len(batch)
     made = {
-        key: CustomerOut(id=customer_id, created_at=now, **fields)
-        for (key, fields), customer_id in zip(new_customers.items(), ids["customers"] or [], strict=True)
+        key: CustomerOut.model_construct(id=customer_id, created_at=now, **fields)
+        for (key, fields), customer_id in zip(new_customers.items(), read.customer_ids, strict=False)
     }
-    for order, order_id in zip(batch, ids["orders"] or [], strict=True):
+    for order, order_id in zip(batch, read.order_ids, strict=False):
         order.order_id = order_id
         if isinstance(order.customer, dict):
             order.customer = made[id(order.customer)]
     provisional, lines = line_values(tenant_id, batch)
-    real = dict(zip(provisional, ids["lines"] or [], strict=True))
+    assert len(read.line_ids) >= len(provisional)
+    real = dict(zip(provisional, read.line_ids, strict=False))
     renumber_lines(batch, real)
-    open_groups: dict[Ident, int] = {}
-    for customer_id, warehouse_id, key, group_id in _json(ids["open_groups"]):
-        open_groups.setdefault((customer_id, warehouse_id, key), group_id)
-    new_groups, refs = assign_groups(wanted, open_groups, merge)
-    fresh = list(ids["groups"] or [])
+    for line, line_id in zip(lines, read.line_ids, strict=False):
+        line["id"] = line_id
+    wanted = wanted_plans(batch)
+    new_groups, refs = assign_groups(wanted, read.open_groups, policy.merge_window_minutes > 0)
+    fresh, allocation_ids = read.group_ids, read.allocation_ids
+    if len(new_groups) > len(fresh) or len(wanted) > len(allocation_ids):
+        more = await driver.fetchrow(_MORE_IDS, max(len(new_groups), len(wanted)))
+        assert more is not None
+        fresh, allocation_ids = fresh + list(more["group_ids"]), allocation_ids + list(more["allocation_ids"])
     group_ids = [fresh[ref] if new else ref for new, ref in refs]
     groups = group_values(tenant_id, new_groups, policy, now)
+    for group, group_id in zip(groups, fresh, strict=False):
+        group["id"] = group_id
     allocations = allocation_values(tenant_id, wanted, group_ids, now)
-    allocation_ids = list(ids["allocations"] or [])
+    allocation_ids = allocation_ids[: len(wanted)]
+    for allocation, allocation_id in zip(allocations, allocation_ids, strict=True):
+        allocation["id"] = allocation_id
     allocation_lines, written = allocation_line_values(tenant_id, wanted, allocation_ids, group_ids, real)
-    audit = event_values(tenant_id, batch, now)
     events, jobs = announcements(tenant_id, batch, after, policy, now)
-    outbox: list[tuple[str, dict[str, Any], datetime, str | None]] = [
-        (topic, payload, now, None) for topic, payload in events
+    outbox = [{"topic": topic, "payload": payload, "due_at": now} for topic, payload in events]
+    outbox += [
+        {"topic": topic, "payload": payload, "due_at": due_at, "dedupe_key": key}
+        for topic, payload, due_at, key in jobs
     ]
-    outbox += jobs
-
-    for order_row in (rows := [order_values(tenant_id, o, now) for o in batch]):
-        order_row["channel"] = order_row["channel"].value
-        order_row["status"] = order_row["status"].value
-        order_row["shipping_address"] = json.dumps(order_row["shipping_address"])
-    for allocation in allocations:
-        allocation["status"] = allocation["status"].value
+    orders = []
+    for order in batch:
+        row = order_values(tenant_id, order, now)
+        row["id"] = order.order_id
+        orders.append(row)
+    keys = [
+        {
+            "scope": o.request.scope,
+            "key": o.request.key,
+            "request_hash": o.request.digest or "",
+            "resource_id": o.order_id,
+        }
+        for o in batch
+        if o.request.key is not None
+    ]
+    customers = [{**fields, "id": made[key].id} for key, fields in new_customers.items()]
     try:
         await driver.execute(
             _WRITE,
             tenant_id,
             now,
-            [made[key].id for key in new_customers],
-            *_columns(list(new_customers.values()), _CUSTOMER_COLUMNS),
-            [o.order_id for o in batch],
-            *_columns(rows, _ORDER_COLUMNS),
-            [real[line_id] for line_id in provisional],
-            *_columns(lines, _LINE_COLUMNS),
-            fresh[: len(new_groups)],
-            *_columns(groups, _GROUP_COLUMNS),
-            allocation_ids,
-            *_columns(allocations, _ALLOCATION_COLUMNS),
-            *_columns(allocation_lines, _ALLOCATION_LINE_COLUMNS),
-            [row["order_id"] for row in audit],
-            [row["actor"] for row in audit],
-            [row["action"] for row in audit],
-            [json.dumps(row["details"]) for row in audit],
+            _rows(customers),
+            _rows(orders),
+            _rows(lines),
+            _rows(groups),
+            _rows(allocations),
+            _rows(allocation_lines),
+            _rows(event_values(tenant_id, batch, now)),
+            _rows(keys),
             OutboxStatus.PENDING.value,
             _MAX_ATTEMPTS,
-            [topic for topic, *_ in outbox],
-            [json.dumps(payload) for _, payload, *_ in outbox],
-            [due_at for _, _, due_at, _ in outbox],
-            [key for *_, key in outbox],
+            _rows(outbox),
         )
     except asyncpg.UniqueViolationError as error:
-        if error.constraint_name == "uq_orders_tenant_number":
-            raise NumberRaced("an order number given was taken meanwhile", field="number") from error
-        raise
-    wake_after_commit(session)
+        raced = _UNIQUE_RACES.get(error.constraint_name or "")
+        if raced is None:
+            raise
+        raise raced("written meanwhile by another request; placed again") from error
     return written
 
 
 async def _draw_free_numbers(
     driver: asyncpg.Connection, tenant_id: int, batch: list[BatchOrder], taken: set[str], day: str
 ) -> None:
-    """Draw again each generated number that is taken (or drawn twice in the batch)."""
+    """Draw again each drawn number that is taken (or drawn twice in the batch)."""
     for _ in range(10):
         seen = {o.number for o in batch if o.data.number is not None}
         redrawn = []

@@ -1,12 +1,13 @@
 """Group commit for order intake: concurrent POST /orders requests of a process share transactions.
 
 Each request waits on a future while one writer task per process takes every request queued so far (up to
-`MAX_BATCH`), places them with `intake.do_place_orders` in one transaction per tenant, and answers each
-with its own outcome. While a batch is being written the next one gathers, so under load a commit carries
-many orders and at rest a lone order is written at once (no timer, no added wait).
+`MAX_BATCH`), places them in one transaction per tenant — on PostgreSQL on the writer's own connection
+(`intake_pg.place_on`), on SQLite with `intake.do_place_orders` — and answers each with its own
+outcome. While a batch is being written the next one gathers, so under load a commit carries many orders
+and at rest a lone order is written at once (no timer, no added wait).
 
-A batch that fails as a whole (a database error, a client's order number taken at the same moment by
-another transaction) is placed again one request at a time, so one request can never fail the others.
+A batch that fails as a whole (a database error, races lost round after round) is placed again one
+request at a time, so one request can never fail the others.
 A request deferred because its `Idempotency-Key` was in flight goes back into the queue and is answered
 as a replay once the first request has committed.
 """
@@ -20,8 +21,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aftersail.kit.db import Database
-from aftersail.orders.allocation import order_policy
+from aftersail.kit.outbox import wake_dispatchers
+from aftersail.kit.owned_connection import OwnedConnection
+from aftersail.orders import intake_pg
+from aftersail.orders.allocation import cached_order_policy, order_policy
 from aftersail.orders.intake import Deferred, Outcome, PlaceRequest, do_place_orders
+from aftersail.orders.rules import OrderPolicy
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ class OrderIntake:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # committed transactions, for tests and benchmarks
+        # PostgreSQL: the writer's own connection (no pool, no ORM session per batch).
+        self._connection = OwnedConnection(db.url, name="aftersail-order-intake") if db.is_postgres else None
 
     async def place(self, tenant_id: int, request: PlaceRequest) -> Outcome:
         """The request's outcome once its batch has committed (a `DomainError` is returned, not raised)."""
@@ -74,6 +81,15 @@ class OrderIntake:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._tasks = []
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _policy(self, tenant_id: int) -> OrderPolicy:
+        policy = cached_order_policy(self.db, tenant_id)
+        if policy is None:
+            async with self.db.transaction(tenant_id=tenant_id, readonly=True) as session:
+                policy = await order_policy(session, tenant_id)
+        return policy
 
     async def _run(self) -> None:
         while True:
@@ -93,12 +109,17 @@ class OrderIntake:
                             waiting.answer.set_exception(error)
 
     async def _write(self, tenant_id: int, group: list[_Waiting]) -> None:
+        requests = [w.request for w in group]
         try:
-            async with self.db.transaction(tenant_id=tenant_id) as session:
-                policy = await order_policy(session, tenant_id)
-                outcomes = await do_place_orders(
-                    session, tenant_id, [w.request for w in group], policy=policy
-                )
+            if self._connection is not None:
+                policy = await self._policy(tenant_id)
+                outcomes, wrote = await intake_pg.place_on(self._connection, tenant_id, requests, policy)
+                if wrote:
+                    wake_dispatchers()
+            else:
+                async with self.db.transaction(tenant_id=tenant_id) as session:
+                    policy = await order_policy(session, tenant_id)
+                    outcomes = await do_place_orders(session, tenant_id, requests, policy=policy)
         except Exception:
             if len(group) == 1:
                 raise

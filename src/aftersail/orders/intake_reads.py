@@ -30,6 +30,8 @@ from aftersail.orders.models import Customer, IdempotencyKey, LiveSession, Order
 from aftersail.orders.schemas import CustomerOut
 from aftersail.orders.service import check_line_currencies
 
+KeyRow = tuple[str | None, int | None]  # a stored key's (request hash, order id once placed)
+
 
 async def resolve_keys(
     session: AsyncSession, tenant_id: int, batch: list[BatchOrder], outcomes: list[Outcome | None]
@@ -46,11 +48,19 @@ async def resolve_keys(
             IdempotencyKey.key.in_({o.request.key for o in keyed}),
         )
     )
-    found = {(scope, key): (digest, resource_id) for scope, key, digest, resource_id in rows}
+    judge_keys(batch, {(scope, key): (digest, order_id) for scope, key, digest, order_id in rows}, outcomes)
+
+
+def judge_keys(
+    batch: list[BatchOrder], found: dict[tuple[str, str], KeyRow], outcomes: list[Outcome | None]
+) -> None:
+    """`found`: the batch's keys stored before, by (scope, key)."""
     seen: set[tuple[str, str]] = set()
-    for order in keyed:
+    for order in batch:
         request = order.request
-        ident = (request.scope, request.key or "")
+        if request.key is None:
+            continue
+        ident = (request.scope, request.key)
         if ident in found:
             digest, resource_id = found[ident]
             if request.digest is not None and digest != request.digest:

@@ -189,22 +189,31 @@ async def get_principal(request: Request, session: SessionDep, services: Service
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+async def known_api_key_caller(services: Services, authorization: str, method: str) -> Principal | None:
+    """The caller behind an `Authorization: Bearer …` value whose key this process knows (no database
+    work; `last_used_at` moves when due), else None."""
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return None
+    digest = api_key_cache.digest(presented.strip())
+    known = api_key_cache.get(digest)
+    if known is not None:
+        await _touch_when_due(services, digest, known, request_session=None, method=method)
+    return known
+
+
 async def get_principal_alone(request: Request, services: ServicesDep) -> Principal:
     """The caller, for routes that open their own transactions (order intake's group commit): an API key
     this process knows costs no database work; anything else is checked in a short transaction."""
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and presented.strip():
-        digest = api_key_cache.digest(presented.strip())
-        known = api_key_cache.get(digest)
-        if known is not None:
-            await _touch_when_due(services, digest, known, request_session=None, method=request.method)
-            request.state.principal = known
-            return known
+    known = await known_api_key_caller(services, request.headers.get("authorization", ""), request.method)
+    if known is not None:
+        request.state.principal = known
+        return known
     async with services.db.transaction() as session:
         return await get_principal(request, session, services)
 
 
-def _check_permission(principal: Principal, permission: Permission) -> Principal:
+def check_permission(principal: Principal, permission: Permission) -> Principal:
     if not role_allows(principal.role, permission):
         raise PermissionDenied(
             f"The {principal.role.value} role may not {permission.value.replace('_', ' ')}."
@@ -216,7 +225,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: the caller's role must carry `permission`."""
 
     async def _check(principal: PrincipalDep) -> Principal:
-        return _check_permission(principal, permission)
+        return check_permission(principal, permission)
 
     return _check
 
@@ -225,7 +234,7 @@ def require_alone(permission: Permission) -> Callable[..., Awaitable[Principal]]
     """`require` for routes without the request transaction (`get_principal_alone`)."""
 
     async def _check(principal: Annotated[Principal, Depends(get_principal_alone)]) -> Principal:
-        return _check_permission(principal, permission)
+        return check_permission(principal, permission)
 
     return _check
 
