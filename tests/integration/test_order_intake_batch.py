@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from aftersail.catalog.models import StockLevel
+from aftersail.catalog.reservations import StockAfter
+from aftersail.catalog.stock_events import level_payload, stock_alerts
 from aftersail.kit.db import Database
 from aftersail.kit.errors import Conflict, InvalidInput
 from aftersail.kit.outbox_models import OutboxEvent
@@ -242,3 +245,48 @@ async def test_a_round_that_lost_its_stock_is_placed_again_on_locked_rows(
     assert levels[("FRA", "lamp", None)] == (3, 3)
     assert await reservation_mismatches(db, network.tenant_id) == {}
     await db.dispose()
+
+
+async def test_stock_events_tell_the_rows_as_moved(database: Database) -> None:
+    """`live.stock` carries every stock row the batch moved, as it stands after the batch; a row at or
+    below its threshold raises `stock.low`, one at zero `stock.sold_out` (on PostgreSQL the write
+    statement builds these payloads itself: they must match the shared definitions)."""
+    db = database
+    tenant = await make_tenant(db)
+    network = await make_network(db, tenant.tenant_id)
+    lamp = await network.set_stock(db, "FRA", "lamp", 2, low_stock_threshold=1)
+    cable = await network.set_stock(db, "FRA", "cable", 10, low_stock_threshold=3)
+    async with db.transaction(system=True, readonly=True) as session:
+        before = await session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0)))
+    outcomes = await place(
+        db, network, [request(network, {"lamp": 1, "cable": 4}), request(network, {"lamp": 1, "cable": 4})]
+    )
+    assert all(isinstance(o, Placed) for o in outcomes)
+    async with db.transaction(tenant_id=network.tenant_id, readonly=True) as session:
+        rows = (
+            await session.execute(
+                select(StockLevel).where(StockLevel.id.in_([lamp, cable])).order_by(StockLevel.id)
+            )
+        ).scalars()
+        after = [
+            StockAfter(r.id, r.warehouse_id, r.sku_id, r.on_hand, r.reserved, r.low_stock_threshold)
+            for r in rows
+        ]
+        events = (
+            await session.execute(
+                select(OutboxEvent.topic, OutboxEvent.payload)
+                .where(
+                    OutboxEvent.tenant_id == network.tenant_id,
+                    OutboxEvent.id > before,
+                    OutboxEvent.topic.like("%stock%"),
+                )
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    topics = [topic for topic, _ in events]
+    assert topics == ["live.stock", *(topic for topic, _ in stock_alerts(after))]
+    assert [topic for topic, _ in stock_alerts(after)] == ["stock.sold_out", "stock.low"]
+    live = events[0][1]
+    assert live["levels"] == [level_payload(level) for level in after]
+    assert live["order_ids"] == sorted(o.order_id for o in outcomes if isinstance(o, Placed))
+    assert [payload for _, payload in events[1:]] == [payload for _, payload in stock_alerts(after)]

@@ -45,6 +45,7 @@ def serve(
 
     from aftersail.app import create_app
     from aftersail.kit.migrate import upgrade
+    from aftersail.web.serving import CoalescingHttpToolsProtocol, tune_collector
 
     settings = load_settings()
     if port is not None:
@@ -66,15 +67,23 @@ def serve(
         "access_log": access_log,
         "proxy_headers": True,
         "ws": "websockets-sansio",
+        "http": CoalescingHttpToolsProtocol,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        app = create_app(settings)
+        tune_collector()
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
     if settings.is_sqlite:
         raise typer.BadParameter("SQLite has one writer: serve it with one worker", param_hint="--workers")
     # Each worker process builds its own app from the environment, so the options given here go there too.
     os.environ["AFTERSAIL_HOST"], os.environ["AFTERSAIL_PORT"] = settings.host, str(settings.port)
-    uvicorn.run("aftersail.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run(
+        "aftersail.web.serving:create_served_app",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def worker(

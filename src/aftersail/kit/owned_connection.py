@@ -44,14 +44,16 @@ class OwnedConnection:
     """One connection, opened on first use and again after it broke. Its owner's tasks take turns: one
     statement (`run`) or transaction at a time.
 
-    `system=True` scopes the whole session to every tenant (the dispatcher's claims); otherwise each
-    `transaction(tenant_id=…)` sets its tenant for that transaction only."""
+    `system=True` scopes the whole session to every tenant (the dispatcher's claims); otherwise
+    `transaction(tenant_id=…)` sets its tenant for that transaction only, and `run(tenant_id=…)` for the
+    session (its autocommitted statements) until another tenant's turn."""
 
     def __init__(self, url: str, *, system: bool = False, name: str = "aftersail") -> None:
         self.dsn = driver_dsn(url)
         self.system = system
         self.name = name
         self._connection: asyncpg.Connection | None = None
+        self._session_tenant: int | None = None  # the tenant the session (not a transaction) is scoped to
         self._turn = asyncio.Lock()
 
     async def _open(self) -> asyncpg.Connection:
@@ -63,15 +65,19 @@ class OwnedConnection:
                 )
             if self.system:
                 await connection.execute(scope_statement(None, system=True, local=False))
-            self._connection = connection
+            self._connection, self._session_tenant = connection, None
         return self._connection
 
     @asynccontextmanager
-    async def run(self) -> AsyncIterator[asyncpg.Connection]:
-        """The connection for autocommitted statements; dropped if it broke on the way."""
+    async def run(self, *, tenant_id: int | None = None) -> AsyncIterator[asyncpg.Connection]:
+        """The connection for autocommitted statements; dropped if it broke on the way. With `tenant_id`,
+        the session is scoped to that tenant first (one statement, only when the tenant changes)."""
         async with self._turn:
             connection = await self._open()
             try:
+                if tenant_id is not None and self._session_tenant != tenant_id:
+                    await connection.execute(scope_statement(tenant_id, system=self.system, local=False))
+                    self._session_tenant = tenant_id
                 yield connection
             except _BROKEN:
                 await self.discard()

@@ -38,18 +38,18 @@ async def announce(
     policy: OrderPolicy,
     now: datetime,
 ) -> None:
-    events, jobs = announcements(tenant_id, batch, after, policy, now)
-    await emit_many(session, events, tenant_id=tenant_id)
+    """The batch's outbox events, in this order: `live.orders`, `live.stock` and the stock alerts, the
+    release jobs."""
+    placed, jobs = order_announcements(tenant_id, batch, policy, now)
+    await emit_many(session, [placed, *stock_announcements(batch, after, now)], tenant_id=tenant_id)
     await schedule_new_jobs(session, jobs, tenant_id=tenant_id)
 
 
-def announcements(
-    tenant_id: int, batch: list[BatchOrder], after: Sequence[StockAfter], policy: OrderPolicy, now: datetime
-) -> tuple[list[tuple[str, dict[str, Any]]], list[Job]]:
-    """The outbox events of the batch: the Live board hears of its orders (`live.orders`) and stock
-    (`live.stock`) after commit; stock rows at or below their threshold raise `stock.low`, or
-    `stock.sold_out` at zero. When the tenant has a cooling-off window, the jobs that release each order
-    when it ends (`orders.tasks`)."""
+def order_announcements(
+    tenant_id: int, batch: list[BatchOrder], policy: OrderPolicy, now: datetime
+) -> tuple[tuple[str, dict[str, Any]], list[Job]]:
+    """The Live board hears of the batch's orders after commit (`live.orders`); when the tenant has a
+    cooling-off window, the jobs that release each order when it ends (`orders.tasks`)."""
     placed = []
     for order in batch:
         assert order.plan is not None
@@ -71,27 +71,34 @@ def announcements(
                 "warehouses": [w.warehouse_id for w in order.plan.warehouses],
             }
         )
-    events: list[tuple[str, dict[str, Any]]] = [("live.orders", {"orders": placed})]
-    if after:
-        sessions = {o.data.live_session_id for o in batch}
-        events.append(
-            (
-                "live.stock",
-                {
-                    "order_ids": [o.order_id for o in batch],
-                    "live_session_id": next(iter(sessions)) if len(sessions) == 1 else None,
-                    "at": now.isoformat(),
-                    "levels": [level_payload(level) for level in after],
-                },
-            )
-        )
-    events += stock_alerts(after)
     releases = [
         (RELEASE_TOPIC, {"order_id": o.order_id}, due, release_job_key(tenant_id, o.order_id))
         for o in batch
         if (due := policy.release_due_at(o.data.placed_at or now)) is not None
     ]
-    return events, releases
+    return ("live.orders", {"orders": placed}), releases
+
+
+def stock_heading(batch: list[BatchOrder], now: datetime) -> dict[str, Any]:
+    """The `live.stock` payload of a batch but its levels."""
+    sessions = {o.data.live_session_id for o in batch}
+    return {
+        "order_ids": [o.order_id for o in batch],
+        "live_session_id": next(iter(sessions)) if len(sessions) == 1 else None,
+        "at": now.isoformat(),
+    }
+
+
+def stock_announcements(
+    batch: list[BatchOrder], after: Sequence[StockAfter], now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The Live board hears of the stock rows the batch moved (`live.stock`); rows at or below their
+    threshold raise `stock.low`, or `stock.sold_out` at zero. (On PostgreSQL the write statement builds
+    the same payloads from the rows it moves: `intake_pg`.)"""
+    if not after:
+        return []
+    levels = {"levels": [level_payload(level) for level in after]}
+    return [("live.stock", stock_heading(batch, now) | levels), *stock_alerts(after)]
 
 
 async def build_answers(

@@ -27,12 +27,12 @@ from typing import Any
 
 import asyncpg
 
-from aftersail.catalog.reservations import StockAfter, StockContended, reserve_on
+from aftersail.catalog.reservations import StockContended
 from aftersail.catalog.rules import StockSlot
 from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
 from aftersail.kit.owned_connection import OwnedConnection
-from aftersail.orders.intake_answers import announcements, answer_orders
+from aftersail.orders.intake_answers import answer_orders, order_announcements, stock_heading
 from aftersail.orders.intake_batch import (
     BatchOrder,
     BatchRaced,
@@ -133,15 +133,37 @@ SELECT
 
 _TAKEN = "SELECT json_agg(number) FROM orders WHERE tenant_id = $1 AND number = ANY($2::text[])"
 
-# Each table's rows come as one JSON array of objects: far cheaper to send than one array parameter per
-# column (the driver encodes arrays element by element), and cheaper for PostgreSQL to read too.
+# The whole write of a batch, reservation included, as one statement: it locks the stock rows the plans
+# pick in id order (the order every writer takes them) and, only if each still has the units, moves
+# them and inserts every row; else it writes nothing and answers `ok = false` (a lost race). Run alone
+# (autocommitted) its locks last only while it runs. Each table's rows come as one JSON array of objects:
+# far cheaper to send than one array parameter per column, and cheaper for PostgreSQL to read too. The
+# `live.stock` event and the stock alerts are built here from the rows as moved, with the payloads of
+# `catalog.stock_events` (level_payload, stock_alerts); the outbox rows keep the batch's order:
+# `live.orders`, `live.stock`, alerts, release jobs.
 _WRITE = """
-WITH new_customers AS (
+WITH wanted AS (
+    SELECT * FROM unnest($14::bigint[], $15::integer[]) AS w (id, units)
+), locked AS (
+    SELECT s.id, s.on_hand - s.reserved >= w.units AS enough
+    FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
+    WHERE s.tenant_id = $1
+    ORDER BY s.id
+    FOR UPDATE OF s
+), verdict AS (
+    SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS ok FROM locked
+), moved AS (
+    UPDATE stock_levels AS s SET reserved = s.reserved + w.units, updated_at = $2
+    FROM wanted AS w
+    WHERE s.id = w.id AND s.tenant_id = $1 AND (SELECT ok FROM verdict)
+    RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_threshold
+), new_customers AS (
     INSERT INTO customers (id, tenant_id, name, email, phone, country, preferred_language, time_zone,
         created_at, updated_at)
     SELECT u.id, $1, u.name, u.email, u.phone, u.country, u.preferred_language, u.time_zone, $2, $2
     FROM json_to_recordset($3::json) AS u (id bigint, name text, email text, phone text, country text,
         preferred_language text, time_zone text)
+    WHERE (SELECT ok FROM verdict)
 ), new_orders AS (
     INSERT INTO orders (id, tenant_id, number, customer_id, channel, status, currency, total_minor,
         shipping_address, country, live_session_id, host, external_ref, placed_at, created_at, updated_at)
@@ -150,6 +172,7 @@ WITH new_customers AS (
     FROM json_to_recordset($4::json) AS u (id bigint, number text, customer_id bigint, channel text,
         status text, currency text, total_minor bigint, shipping_address json, country text,
         live_session_id bigint, host text, external_ref text, placed_at timestamptz)
+    WHERE (SELECT ok FROM verdict)
 ), new_lines AS (
     INSERT INTO order_lines (id, tenant_id, order_id, sku_id, quantity, unit_price_minor, currency,
         backordered_quantity)
@@ -157,12 +180,14 @@ WITH new_customers AS (
         u.backordered_quantity
     FROM json_to_recordset($5::json) AS u (id bigint, order_id bigint, sku_id bigint, quantity integer,
         unit_price_minor bigint, currency text, backordered_quantity integer)
+    WHERE (SELECT ok FROM verdict)
 ), new_groups AS (
     INSERT INTO shipment_groups (id, tenant_id, warehouse_id, customer_id, address_key, is_open, closes_at,
         created_at, updated_at)
     SELECT u.id, $1, u.warehouse_id, u.customer_id, u.address_key, u.is_open, u.closes_at, $2, $2
     FROM json_to_recordset($6::json) AS u (id bigint, warehouse_id bigint, customer_id bigint,
         address_key text, is_open boolean, closes_at timestamptz)
+    WHERE (SELECT ok FROM verdict)
 ), new_allocations AS (
     INSERT INTO allocations (id, tenant_id, order_id, warehouse_id, shipment_group_id, status, reason,
         transit_days, created_at, updated_at)
@@ -170,25 +195,55 @@ WITH new_customers AS (
         $2, $2
     FROM json_to_recordset($7::json) AS u (id bigint, order_id bigint, warehouse_id bigint,
         shipment_group_id bigint, status text, reason text, transit_days integer)
+    WHERE (SELECT ok FROM verdict)
 ), new_allocation_lines AS (
     INSERT INTO allocation_lines (tenant_id, allocation_id, order_line_id, stock_level_id, sku_id, batch_id,
         quantity)
     SELECT $1, u.allocation_id, u.order_line_id, u.stock_level_id, u.sku_id, u.batch_id, u.quantity
     FROM json_to_recordset($8::json) AS u (allocation_id bigint, order_line_id bigint,
         stock_level_id bigint, sku_id bigint, batch_id bigint, quantity integer)
+    WHERE (SELECT ok FROM verdict)
 ), new_events AS (
     INSERT INTO order_events (tenant_id, order_id, actor, action, details, created_at)
     SELECT $1, u.order_id, u.actor, u.action, u.details, $2
     FROM json_to_recordset($9::json) AS u (order_id bigint, actor text, action text, details json)
+    WHERE (SELECT ok FROM verdict)
 ), new_keys AS (
     INSERT INTO idempotency_keys (tenant_id, scope, key, request_hash, resource_id, created_at)
     SELECT $1, u.scope, u.key, u.request_hash, u.resource_id, $2
     FROM json_to_recordset($10::json) AS u (scope text, key text, request_hash text, resource_id bigint)
+    WHERE (SELECT ok FROM verdict)
+), announced AS (
+    INSERT INTO outbox_events (tenant_id, topic, payload, status, due_at, dedupe_key, attempts,
+        max_attempts, created_at)
+    SELECT $1, e.topic, e.payload, $11, e.due_at, e.dedupe_key, 0, $12, $2
+    FROM (
+        SELECT u.rank, u.seq, u.topic, u.payload, u.due_at, u.dedupe_key
+        FROM json_to_recordset($13::json) AS u (rank integer, seq bigint, topic text, payload json,
+            due_at timestamptz, dedupe_key text)
+        UNION ALL
+        SELECT 2, 0, 'live.stock',
+            json_build_object('order_ids', $16::json, 'live_session_id', $17::bigint, 'at', $18::text,
+                'levels', m.levels),
+            $2, NULL
+        FROM (
+            SELECT json_agg(json_build_object('stock_level_id', id, 'warehouse_id', warehouse_id,
+                'sku_id', sku_id, 'on_hand', on_hand, 'reserved', reserved, 'available', on_hand - reserved)
+                ORDER BY id) AS levels
+            FROM moved
+        ) AS m
+        WHERE m.levels IS NOT NULL
+        UNION ALL
+        SELECT 3, id, CASE WHEN on_hand - reserved = 0 THEN 'stock.sold_out' ELSE 'stock.low' END,
+            json_build_object('stock_level_id', id, 'warehouse_id', warehouse_id, 'sku_id', sku_id,
+                'available', on_hand - reserved, 'threshold', low_stock_threshold),
+            $2, NULL
+        FROM moved WHERE on_hand - reserved <= low_stock_threshold
+    ) AS e
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY e.rank, e.seq
 )
-INSERT INTO outbox_events (tenant_id, topic, payload, status, due_at, dedupe_key, attempts, max_attempts,
-    created_at)
-SELECT $1, u.topic, u.payload, $11, u.due_at, u.dedupe_key, 0, $12, $2
-FROM json_to_recordset($13::json) AS u (topic text, payload json, due_at timestamptz, dedupe_key text)
+SELECT ok FROM verdict
 """
 
 _MAX_ATTEMPTS = OutboxEvent.__table__.c.max_attempts.default.arg
@@ -316,9 +371,10 @@ async def place_round(
     *,
     lock: bool,
 ) -> tuple[list[Outcome], bool]:
-    """One round of the batch in the caller's transaction (or savepoint): its outcomes, and whether it
-    wrote anything. Raises `StockContended` or `BatchRaced` when it lost a race; the caller rolls back
-    and plays another round."""
+    """One round of the batch, autocommitted or in the caller's transaction (savepoint): its outcomes,
+    and whether it wrote anything. Raises `StockContended` (nothing written: the stock it planned on
+    moved) or `BatchRaced` (the statement failed on a number or key written meanwhile); the caller rolls
+    back if it is in a transaction, and plays another round."""
     now = utcnow()
     outcomes: list[Outcome | None] = [None] * len(requests)
     batch = [BatchOrder(index, request) for index, request in enumerate(requests)]
@@ -335,10 +391,9 @@ async def place_round(
     live = still(batch)
     await _draw_free_numbers(driver, tenant_id, live, read.found.taken, day)
     moves = plan_batch(live, read.world, policy, outcomes)
-    after = await reserve_on(driver, tenant_id, moves.items(), now)
     live = still(live)
     if live:
-        written = await write_batch(driver, tenant_id, live, policy, after, now, read)
+        written = await write_batch(driver, tenant_id, live, policy, moves, now, read)
         placed = answer_orders(live, written, read.world, read.codes, read.batch_codes, now)
         for index, answer in placed.items():
             outcomes[index] = answer
@@ -387,12 +442,16 @@ async def place_in_transaction(
 async def place_on(
     owned: OwnedConnection, tenant_id: int, requests: Sequence[PlaceRequest], policy: OrderPolicy
 ) -> tuple[list[Outcome], bool]:
-    """The batch in transactions of its own on the intake writer's connection, committed before this
-    returns; its outcomes, and whether it wrote anything."""
+    """The batch on the intake writer's own connection, committed before this returns: a read and a write
+    statement, each autocommitted (the write is all or nothing); after a round lost on stock, a
+    transaction that reads the rows locked. Its outcomes, and whether it wrote anything."""
 
     async def play(lock: bool) -> tuple[list[Outcome], bool]:
-        async with owned.transaction(tenant_id=tenant_id) as driver:
-            return await place_round(driver, tenant_id, requests, policy, lock=lock)
+        if lock:
+            async with owned.transaction(tenant_id=tenant_id) as driver:
+                return await place_round(driver, tenant_id, requests, policy, lock=True)
+        async with owned.run(tenant_id=tenant_id) as driver:
+            return await place_round(driver, tenant_id, requests, policy, lock=False)
 
     return await _rounds(play)
 
@@ -413,12 +472,13 @@ async def write_batch(
     tenant_id: int,
     batch: list[BatchOrder],
     policy: OrderPolicy,
-    after: Sequence[StockAfter],
+    moves: dict[int, int],
     now: datetime,
     read: BatchRead,
 ) -> dict[int, list[WrittenAllocation]]:
-    """Write the planned batch with its keys and outbox events (`after`: the stock rows it reserved);
-    order index → its allocations. Raises `BatchRaced` when a number or key was written meanwhile."""
+    """Reserve `moves` (stock row id → units) and write the planned batch with its keys and outbox
+    events, all or nothing; order index → its allocations. Raises `StockContended` when a row no longer
+    has the units (nothing was written), `BatchRaced` when a number or key was written meanwhile."""
     new_customers: dict[int, dict[str, Any]] = {}
     for order in batch:
         if isinstance(order.customer, dict):
@@ -454,12 +514,14 @@ async def write_batch(
     for allocation, allocation_id in zip(allocations, allocation_ids, strict=True):
         allocation["id"] = allocation_id
     allocation_lines, written = allocation_line_values(tenant_id, wanted, allocation_ids, group_ids, real)
-    events, jobs = announcements(tenant_id, batch, after, policy, now)
-    outbox = [{"topic": topic, "payload": payload, "due_at": now} for topic, payload in events]
+    (topic, placed), jobs = order_announcements(tenant_id, batch, policy, now)
+    outbox = [{"rank": 1, "seq": 0, "topic": topic, "payload": placed, "due_at": now}]
     outbox += [
-        {"topic": topic, "payload": payload, "due_at": due_at, "dedupe_key": key}
-        for topic, payload, due_at, key in jobs
+        {"rank": 4, "seq": seq, "topic": topic, "payload": payload, "due_at": due_at, "dedupe_key": key}
+        for seq, (topic, payload, due_at, key) in enumerate(jobs)
     ]
+    heading = stock_heading(batch, now)
+    reserved = sorted(moves.items())  # id order
     orders = []
     for order in batch:
         row = order_values(tenant_id, order, now)
@@ -477,7 +539,7 @@ async def write_batch(
     ]
     customers = [{**fields, "id": made[key].id} for key, fields in new_customers.items()]
     try:
-        await driver.execute(
+        ok = await driver.fetchval(
             _WRITE,
             tenant_id,
             now,
@@ -492,12 +554,19 @@ async def write_batch(
             OutboxStatus.PENDING.value,
             _MAX_ATTEMPTS,
             _rows(outbox),
+            [stock_level_id for stock_level_id, _ in reserved],
+            [units for _, units in reserved],
+            json.dumps(heading["order_ids"]),
+            heading["live_session_id"],
+            heading["at"],
         )
     except asyncpg.UniqueViolationError as error:
         raced = _UNIQUE_RACES.get(error.constraint_name or "")
         if raced is None:
             raise
         raise raced("written meanwhile by another request; placed again") from error
+    if not ok:
+        raise StockContended("stock changed while reserving; try again")
     return written
 
 
