@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aftersail import __version__
 from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.http import BodyLimitMiddleware, RequestIdMiddleware, install_error_handlers
 from aftersail.kit.logging import configure_logging
-from aftersail.orders.intake_route import OrderIntakeRoute
+from aftersail.orders import intake_route
 from aftersail.tenants.links import BuyerLinkSigner
 from aftersail.web.background import start_background, stop_background
 from aftersail.web.routes import include_routers
@@ -24,6 +26,19 @@ from aftersail.web.services import Services
 API_DESCRIPTION = """AfterSail REST API. Authenticate with `Authorization: Bearer <api key>`
 (create one with `aftersail api-keys create`). Lists use cursor pagination: pass the `next_cursor` of a page
 as `cursor` to get the next one. Errors are `{"error": {"code", "message", "fields"?}}`."""
+
+
+class AfterSailApp(FastAPI):
+    """The FastAPI app, with `POST /api/v1/orders` offered first to its own handler
+    (`orders.intake_route`), which answers the common live-stream request itself."""
+
+    order_intake_route: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.order_intake_route is not None and intake_route.takes(scope):
+            await self.order_intake_route(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -47,7 +62,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             await stop_background(services)
             await db.dispose()
 
-    app = FastAPI(
+    app = AfterSailApp(
         title="AfterSail",
         version=__version__,
         description=API_DESCRIPTION,
@@ -59,8 +74,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(OrderIntakeRoute, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.order_intake_route = intake_route.OrderIntakeRoute(
+        partial(FastAPI.__call__, app), services, settings.max_body_bytes
+    )
 
     @app.get("/healthz", tags=["ops"], include_in_schema=True)
     async def healthz() -> dict[str, str]:

@@ -45,7 +45,7 @@ def serve(
 
     from aftersail.app import create_app
     from aftersail.kit.migrate import upgrade
-    from aftersail.web.serving import CoalescingHttpToolsProtocol, tune_collector
+    from aftersail.web.serving import CoalescingHttpToolsProtocol, serve_workers, tune_collector
 
     settings = load_settings()
     if port is not None:
@@ -78,12 +78,7 @@ def serve(
         raise typer.BadParameter("SQLite has one writer: serve it with one worker", param_hint="--workers")
     # Each worker process builds its own app from the environment, so the options given here go there too.
     os.environ["AFTERSAIL_HOST"], os.environ["AFTERSAIL_PORT"] = settings.host, str(settings.port)
-    uvicorn.run(
-        "aftersail.web.serving:create_served_app",
-        factory=True,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    raise typer.Exit(serve_workers(options, workers))
 
 
 def worker(

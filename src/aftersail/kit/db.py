@@ -72,13 +72,20 @@ class TenantMixin:
 
     A table sets `tenant_index = False` when an index of its own leads with `tenant_id` or its rows are
     only ever reached through their parent (order lines through their order): a lone `tenant_id` index
-    would cost every insert and serve no query (ADR 0007).
+    would cost every insert and serve no query (ADR 0007). `tenant_foreign_key = False` likewise drops
+    the foreign key of such child rows (ADR 0009).
     """
 
     tenant_index: ClassVar[bool] = True
+    # False on a table whose rows always belong to a parent row of the same tenant (order lines to their
+    # order): deleting a tenant reaches them through the parent's cascade, and checking the tenant again
+    # on every insert took a share lock on the one tenant row from every concurrent writer (ADR 0009).
+    tenant_foreign_key: ClassVar[bool] = True
 
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:
+        if not cls.tenant_foreign_key:
+            return mapped_column(BigId, index=cls.tenant_index)
         return mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=cls.tenant_index)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -104,6 +104,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def request_id_of(scope: Scope) -> str:
+    """The caller's `X-Request-ID` (at most 64 characters), or a new one."""
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id" and value:
+            return value.decode("latin-1")[:64]
+    return os.urandom(8).hex()
+
+
 class RequestIdMiddleware:
     """Takes `X-Request-ID` from the caller (or makes one), logs with it, echoes it back."""
 
@@ -114,8 +122,7 @@ class RequestIdMiddleware:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64]
-        request_id = incoming or uuid.uuid4().hex[:16]
+        request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:

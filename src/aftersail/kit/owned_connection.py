@@ -48,17 +48,25 @@ class OwnedConnection:
     `transaction(tenant_id=…)` sets its tenant for that transaction only, and `run(tenant_id=…)` for the
     session (its autocommitted statements) until another tenant's turn."""
 
-    def __init__(self, url: str, *, system: bool = False, name: str = "aftersail") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        system: bool = False,
+        name: str = "aftersail",
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
         self.dsn = driver_dsn(url)
         self.system = system
         self.name = name
+        self.server_settings = {**(server_settings or {}), "application_name": name[:60]}
         self._connection: asyncpg.Connection | None = None
         self._session_tenant: int | None = None  # the tenant the session (not a transaction) is scoped to
         self._turn = asyncio.Lock()
 
     async def _open(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
-            connection = await asyncpg.connect(self.dsn, server_settings={"application_name": self.name[:60]})
+            connection = await asyncpg.connect(self.dsn, server_settings=self.server_settings)
             for codec in ("json", "jsonb"):  # results decoded; parameters given as JSON text
                 await connection.set_type_codec(
                     codec, encoder=_json_text, decoder=json.loads, schema="pg_catalog"

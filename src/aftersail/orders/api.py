@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime
@@ -142,15 +142,25 @@ async def create_order(
     give one order. Keys belong to your tenant and are kept; the body is compared as canonical JSON, so key
     order and whitespace do not matter. A request that failed (4xx) leaves no key behind: fix it and retry
     with the same key."""
-    return await answer_new_order(services, principal, body, idempotency_key)
+    answer = await answer_new_order(services, principal, body, idempotency_key)
+    return Response(answer.body, answer.status, answer.headers, media_type="application/json")
+
+
+class OrderAnswer(NamedTuple):
+    """What `POST /orders` answers: the status, the order as JSON, and any extra headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
 
 
 async def answer_new_order(
     services: Services, principal: Principal, body: OrderCreate, idempotency_key: str | None
-) -> Response:
+) -> OrderAnswer:
     """Place the order through the process's group-commit writer and answer as `POST /orders` does
     (also for `orders.intake_route`, which takes the common case off the framework); raises the
-    order's `DomainError`."""
+    order's `DomainError`. The order is serialised once, by its own model (FastAPI would validate and
+    encode it again)."""
     request = intake.PlaceRequest(
         data=body,
         actor=principal.actor,
@@ -162,7 +172,7 @@ async def answer_new_order(
     if isinstance(outcome, DomainError):
         raise outcome
     if isinstance(outcome, intake.Placed):
-        return _json(outcome.detail, 201)
+        return OrderAnswer(201, outcome.detail.model_dump_json().encode(), {})
     if isinstance(outcome, intake.Deferred):
         raise Conflict(
             f"the request with Idempotency-Key {idempotency_key!r} is still being processed; retry"
@@ -170,12 +180,7 @@ async def answer_new_order(
     async with services.db.transaction(tenant_id=principal.tenant_id, readonly=True) as session:
         order = await orders.access_order(session, principal.tenant_id, outcome.order_id)
         detail = await _order_detail(session, principal.tenant_id, order)
-    return _json(detail, 201, {"Idempotent-Replayed": "true"})
-
-
-def _json(detail: OrderDetailOut, status: int, headers: dict[str, str] | None = None) -> Response:
-    """The answer serialised once by its own model (FastAPI would validate and encode it again)."""
-    return Response(detail.model_dump_json(), status, headers, media_type="application/json")
+    return OrderAnswer(201, detail.model_dump_json().encode(), {"Idempotent-Replayed": "true"})
 
 
 def order_intake(services: Services) -> OrderIntake:

@@ -35,6 +35,10 @@ MAX_BATCH = 64
 # made batches smaller and cost more CPU per order than they saved (docs/performance.md).
 WRITERS = 1
 MAX_DEFERRALS = 50  # a key in flight for this many batches: answer "still being processed" (409)
+# Under load, a batch waits up to this long for as many requests as the previous one carried: the
+# callers it answered send their next orders a moment later, and one batch of them costs far less than
+# several small ones (docs/performance.md). At rest (a batch of one) nothing waits.
+GATHER_SECONDS = 0.005
 
 
 @dataclass(slots=True)
@@ -56,8 +60,20 @@ class OrderIntake:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # committed transactions, for tests and benchmarks
-        # PostgreSQL: the writer's own connection (no pool, no ORM session per batch).
-        self._connection = OwnedConnection(db.url, name="aftersail-order-intake") if db.is_postgres else None
+        self.gather_seconds = GATHER_SECONDS
+        self._last_size = 1
+        self._arrived = asyncio.Event()
+        # PostgreSQL: each writer's own connection (no pool, no ORM session per batch). Its statements
+        # have one text for any batch (intake_pg), so one generic plan serves them all: left to choose,
+        # PostgreSQL planned the batch read afresh every time, which cost more than running it.
+        self._connections = [
+            OwnedConnection(
+                db.url,
+                name=f"aftersail-order-intake-{n}",
+                server_settings={"plan_cache_mode": "force_generic_plan"},
+            )
+            for n in range(self.writers if db.is_postgres else 0)
+        ]
 
     async def place(self, tenant_id: int, request: PlaceRequest) -> Outcome:
         """The request's outcome once its batch has committed (a `DomainError` is returned, not raised)."""
@@ -66,11 +82,14 @@ class OrderIntake:
             for task in self._tasks:
                 task.cancel()
             self._loop, self._queue = loop, asyncio.Queue()  # a queue belongs to one event loop
+            self._arrived = asyncio.Event()
             self._tasks = [
-                loop.create_task(self._run(), name=f"aftersail-order-intake-{n}") for n in range(self.writers)
+                loop.create_task(self._run(n), name=f"aftersail-order-intake-{n}")
+                for n in range(self.writers)
             ]
         answer: asyncio.Future[Outcome] = loop.create_future()
         self._queue.put_nowait(_Waiting(tenant_id, request, answer))
+        self._arrived.set()
         return await answer
 
     async def close(self) -> None:
@@ -81,8 +100,8 @@ class OrderIntake:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._tasks = []
-        if self._connection is not None:
-            await self._connection.close()
+        for connection in self._connections:
+            await connection.close()
 
     async def _policy(self, tenant_id: int) -> OrderPolicy:
         policy = cached_order_policy(self.db, tenant_id)
@@ -91,29 +110,47 @@ class OrderIntake:
                 policy = await order_policy(session, tenant_id)
         return policy
 
-    async def _run(self) -> None:
+    async def _gather(self) -> None:
+        """Wait until as many requests wait as the last batch carried, for at most `gather_seconds`."""
+        wanted = min(self._last_size, self.max_batch) - 1  # the first one is taken already
+        if wanted < 1 or self.gather_seconds <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.gather_seconds
+        while self._queue.qsize() < wanted:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
+
+    async def _run(self, writer: int) -> None:
+        connection = self._connections[writer] if self._connections else None
         while True:
             batch = [await self._queue.get()]
+            await self._gather()
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._last_size = len(batch)
             by_tenant: dict[int, list[_Waiting]] = defaultdict(list)
             for waiting in batch:
                 by_tenant[waiting.tenant_id].append(waiting)
             for tenant_id, group in by_tenant.items():
                 try:
-                    await self._write(tenant_id, group)
+                    await self._write(tenant_id, group, connection)
                 except Exception as error:
                     log.exception("order intake: batch failed")
                     for waiting in group:
                         if not waiting.answer.done():
                             waiting.answer.set_exception(error)
 
-    async def _write(self, tenant_id: int, group: list[_Waiting]) -> None:
+    async def _write(self, tenant_id: int, group: list[_Waiting], connection: OwnedConnection | None) -> None:
         requests = [w.request for w in group]
         try:
-            if self._connection is not None:
+            if connection is not None:
                 policy = await self._policy(tenant_id)
-                outcomes, wrote = await intake_pg.place_on(self._connection, tenant_id, requests, policy)
+                outcomes, wrote = await intake_pg.place_on(connection, tenant_id, requests, policy)
                 if wrote:
                     wake_dispatchers()
             else:
@@ -125,7 +162,7 @@ class OrderIntake:
                 raise
             for waiting in group:  # alone, each request succeeds or fails on its own
                 try:
-                    await self._write(tenant_id, [waiting])
+                    await self._write(tenant_id, [waiting], connection)
                 except Exception as error:
                     if not waiting.answer.done():
                         waiting.answer.set_exception(error)

@@ -102,6 +102,7 @@ class Order(IdMixin, TenantMixin, TimestampMixin, Base):
 class OrderLine(IdMixin, TenantMixin, Base):
     __tablename__ = "order_lines"
     tenant_index = False  # reached through its order
+    tenant_foreign_key = False  # its tenant is its parent's
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_not_negative"),
@@ -144,6 +145,7 @@ class Allocation(IdMixin, TenantMixin, TimestampMixin, Base):
 
     __tablename__ = "allocations"
     tenant_index = False  # reached through its order
+    tenant_foreign_key = False  # its tenant is its parent's
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     warehouse_id: Mapped[int] = mapped_column(
@@ -165,6 +167,7 @@ class AllocationLine(IdMixin, TenantMixin, Base):
 
     __tablename__ = "allocation_lines"
     tenant_index = False  # reached through its allocation
+    tenant_foreign_key = False  # its tenant is its parent's
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
     allocation_id: Mapped[int] = mapped_column(
@@ -176,7 +179,8 @@ class AllocationLine(IdMixin, TenantMixin, Base):
     stock_level_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("stock_levels.id", ondelete="RESTRICT"), index=True
     )
-    sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("skus.id", ondelete="RESTRICT"))
+    # The stock row's SKU, copied for reports; the stock row's foreign key already holds the SKU in place.
+    sku_id: Mapped[int] = mapped_column(BigId)
     batch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batches.id", ondelete="RESTRICT"))
     quantity: Mapped[int] = mapped_column(Integer)
 
@@ -186,6 +190,7 @@ class OrderEvent(IdMixin, TenantMixin, Base):
 
     __tablename__ = "order_events"
     tenant_index = False  # reached through its order
+    tenant_foreign_key = False  # its tenant is its parent's
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(80))

@@ -11,7 +11,9 @@ own, so that concurrent requests never queue on the key's row.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
@@ -29,6 +31,8 @@ from aftersail.tenants.rules import Permission, role_allows
 from aftersail.tenants.service import Principal
 from aftersail.web.services import Services
 
+log = logging.getLogger(__name__)
+
 SESSION_COOKIE = "aftersail_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,12 +43,17 @@ _API_KEY_CACHE_LIMIT = 10_000
 
 class ApiKeyCache:
     """Principals of recently presented API keys, by a digest of the key (never the key itself), and
-    when this process last moved each key's `last_used_at`."""
+    when this process last moved each key's `last_used_at`.
+
+    A key in steady use is checked again in the background once half its time is up (one check at a
+    time per key): it never expires under a stream of requests, which would otherwise all fall back to
+    the database at once every `ttl` seconds, and a revoked key still stops within `ttl`."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._known: dict[bytes, tuple[float, Principal]] = {}
         self._touched: dict[bytes, float] = {}
+        self._refreshing: set[bytes] = set()
 
     @staticmethod
     def digest(presented: str) -> bytes:
@@ -63,6 +72,25 @@ class ApiKeyCache:
         self._known[digest] = (time.monotonic() + self.ttl, principal)
         if recently_used:
             self._touched.setdefault(digest, time.monotonic())
+
+    def claim_refresh(self, digest: bytes) -> bool:
+        """True for the one request that should check the key again now (over half its time is up)."""
+        known = self._known.get(digest)
+        if known is None or digest in self._refreshing or known[0] - time.monotonic() > self.ttl / 2:
+            return False
+        self._refreshing.add(digest)
+        return True
+
+    def refreshed(self, digest: bytes, principal: Principal | None) -> None:
+        """The background check's verdict: the key's principal again, or None (revoked: forget it)."""
+        self._refreshing.discard(digest)
+        if principal is None:
+            self._known.pop(digest, None)
+        else:
+            self.put(digest, principal, recently_used=True)
+
+    def refresh_failed(self, digest: bytes) -> None:
+        self._refreshing.discard(digest)
 
     def claim_touch(self, digest: bytes) -> bool:
         """True for the one request of this process that should move `last_used_at` this minute."""
@@ -198,8 +226,30 @@ async def known_api_key_caller(services: Services, authorization: str, method: s
     digest = api_key_cache.digest(presented.strip())
     known = api_key_cache.get(digest)
     if known is not None:
+        if api_key_cache.claim_refresh(digest):
+            task = asyncio.create_task(_check_again(services, presented.strip(), digest))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
         await _touch_when_due(services, digest, known, request_session=None, method=method)
     return known
+
+
+_background: set[asyncio.Task[None]] = set()  # refresh tasks, kept until they finish
+
+
+async def _check_again(services: Services, presented: str, digest: bytes) -> None:
+    principal: Principal | None = None
+    try:
+        async with services.db.transaction(system=True, readonly=True) as session:
+            key = await tenants.access_api_key(session, presented, touch=False)
+        principal = Principal(tenant_id=key.tenant_id, role=key.role, api_key_id=key.id, name=key.name)
+    except Unauthenticated:
+        pass  # revoked or deleted: the next request is refused
+    except Exception:
+        log.warning("could not check an API key again; it expires as usual", exc_info=True)
+        api_key_cache.refresh_failed(digest)
+        return
+    api_key_cache.refreshed(digest, principal)
 
 
 async def get_principal_alone(request: Request, services: ServicesDep) -> Principal:
