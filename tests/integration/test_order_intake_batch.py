@@ -109,9 +109,9 @@ async def test_a_batch_shares_stock_in_order_and_each_order_fails_alone(database
         assert stored == 3
         for placed in (first, second, numbered):  # the answer is what a later read shows
             order = await orders.access_order(session, network.tenant_id, placed.order_id)
-            assert (
-                await _order_detail(session, network.tenant_id, order)
-            ).model_dump() == placed.detail.model_dump()
+            stored = await _order_detail(session, network.tenant_id, order)
+            assert stored.model_dump() == placed.detail.model_dump()
+            assert placed.answer_json() == stored.model_dump_json().encode(), "byte for byte"
 
 
 async def test_a_buyer_twice_in_a_batch_is_one_customer_with_one_parcel(database: Database) -> None:

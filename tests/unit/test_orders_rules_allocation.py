@@ -329,3 +329,20 @@ def test_a_plan_never_takes_more_than_a_row_has() -> None:
     free = {slot.stock_level_id: slot.available for slot in shelves.slots}
     assert all(units <= free[level] for level, units in taken.items())
     assert sum(taken.values()) == 12  # everything: 6 lamps and 6 cables were asked for and exist
+
+
+def test_units_left_by_earlier_orders_stand_for_the_rows_own() -> None:
+    """A batch plans order after order on what the earlier ones left (`available`): the same plan as on
+    rows that held only that much."""
+    shelves = Shelves()
+    fra_lamps = shelves.put(FRA, LAMP, 5)
+    fra_cables = shelves.put(FRA, CABLE, 5)
+    waw_lamps = shelves.put(WAW, LAMP, 5)
+    left = {fra_lamps: 1, fra_cables: 5, waw_lamps: 5}  # an earlier order took four of Frankfurt's lamps
+    order = [line(1, LAMP, 2), line(2, CABLE, 1)]
+    planned = plan_allocation(order, [FRA, WAW], shelves.slots, "DE", available=left)
+    shrunk = [
+        StockSlot(s.stock_level_id, s.warehouse_id, s.sku_id, left[s.stock_level_id]) for s in shelves.slots
+    ]
+    assert planned == plan_allocation(order, [FRA, WAW], shrunk, "DE")
+    assert units_by(planned.picks) == {(1, WAW.warehouse_id, LAMP): 2, (2, FRA.warehouse_id, CABLE): 1}

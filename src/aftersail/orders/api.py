@@ -172,7 +172,7 @@ async def answer_new_order(
     if isinstance(outcome, DomainError):
         raise outcome
     if isinstance(outcome, intake.Placed):
-        return OrderAnswer(201, outcome.detail.model_dump_json().encode(), {})
+        return OrderAnswer(201, outcome.answer_json(), {})
     if isinstance(outcome, intake.Deferred):
         raise Conflict(
             f"the request with Idempotency-Key {idempotency_key!r} is still being processed; retry"

@@ -20,11 +20,7 @@ from aftersail.orders.intake_rows import WrittenAllocation
 from aftersail.orders.models import AllocationStatus
 from aftersail.orders.rules import RELEASE_TOPIC, OrderPolicy, release_job_key
 from aftersail.orders.schemas import (
-    AllocationLineOut,
-    AllocationOut,
     CustomerOut,
-    OrderDetailOut,
-    OrderLineOut,
 )
 
 Job = tuple[str, dict[str, Any], datetime, str]  # (topic, payload, due at, dedupe key)
@@ -144,70 +140,75 @@ def answer_orders(
     batch_codes: dict[int, str],
     now: datetime,
 ) -> dict[int, Placed]:
-    """Each order as GET /orders/{id} would show it, built from what was just written (with the models'
-    `model_construct`: the values are the rows themselves, checked when they were written). `codes` and
-    `batch_codes` name every SKU and batch the allocations picked."""
+    """Each order as GET /orders/{id} would show it, built from what was just written, as plain data in
+    the shape and field order of `OrderDetailOut` (serialised as it is, it gives the model's JSON; the
+    values are the rows themselves, checked when they were written). `codes` and `batch_codes` name every
+    SKU and batch the allocations picked."""
     answers = {}
     for order in batch:
         data, plan, customer = order.data, order.plan, order.customer
         assert plan is not None and isinstance(customer, CustomerOut)
-        detail = OrderDetailOut.model_construct(
-            id=order.order_id,
-            number=order.number,
-            customer_id=customer.id,
-            channel=data.channel,
-            status=order_status(plan),
-            currency=data.currency,
-            total_minor=order_total(data),
-            shipping_address=data.shipping_address.model_dump(),
-            country=data.shipping_address.country,
-            live_session_id=data.live_session_id,
-            host=order.host,
-            external_ref=data.external_ref,
-            placed_at=data.placed_at or now,
-            released_at=None,
-            cancelled_at=None,
-            created_at=now,
-            customer=customer,
-            lines=[
-                OrderLineOut.model_construct(
-                    id=line_id,
-                    sku_id=sku.id,
-                    sku_code=sku.code,
-                    sku_title=sku.title,
-                    quantity=line.quantity,
-                    backordered_quantity=plan.backordered.get(line_id, 0),
-                    unit_price_minor=line.unit_price_minor,
-                    currency=data.currency,
-                    total_minor=line.unit_price_minor * line.quantity,
-                )
+        currency = data.currency
+        answer = {
+            "id": order.order_id,
+            "number": order.number,
+            "customer_id": customer.id,
+            "channel": data.channel,
+            "status": order_status(plan),
+            "currency": currency,
+            "total_minor": order_total(data),
+            "shipping_address": data.shipping_address.model_dump(),
+            "country": data.shipping_address.country,
+            "live_session_id": data.live_session_id,
+            "host": order.host,
+            "external_ref": data.external_ref,
+            "placed_at": data.placed_at or now,
+            "released_at": None,
+            "cancelled_at": None,
+            "created_at": now,
+            "customer": {name: getattr(customer, name) for name in _CUSTOMER_FIELDS},
+            "lines": [
+                {
+                    "id": line_id,
+                    "sku_id": sku.id,
+                    "sku_code": sku.code,
+                    "sku_title": sku.title,
+                    "quantity": line.quantity,
+                    "backordered_quantity": plan.backordered.get(line_id, 0),
+                    "unit_price_minor": line.unit_price_minor,
+                    "currency": currency,
+                    "total_minor": line.unit_price_minor * line.quantity,
+                }
                 for line, sku, line_id in zip(data.lines, order.skus, order.line_ids, strict=True)
             ],
-            allocations=[
-                AllocationOut.model_construct(
-                    id=a.allocation_id,
-                    warehouse_id=a.warehouse_id,
-                    warehouse_code=world.warehouses[a.warehouse_id][0],
-                    warehouse_name=world.warehouses[a.warehouse_id][1],
-                    status=AllocationStatus.RESERVED,
-                    reason=a.reason,
-                    transit_days=a.transit_days,
-                    shipment_group_id=a.group_id,
-                    created_at=now,
-                    lines=[
-                        AllocationLineOut.model_construct(
-                            order_line_id=line["order_line_id"],
-                            sku_id=line["sku_id"],
-                            sku_code=codes[line["sku_id"]],
-                            batch_id=line["batch_id"],
-                            batch_code=batch_codes.get(line["batch_id"]) if line["batch_id"] else None,
-                            quantity=line["quantity"],
-                        )
+            "allocations": [
+                {
+                    "id": a.allocation_id,
+                    "warehouse_id": a.warehouse_id,
+                    "warehouse_code": world.warehouses[a.warehouse_id][0],
+                    "warehouse_name": world.warehouses[a.warehouse_id][1],
+                    "status": AllocationStatus.RESERVED,
+                    "reason": a.reason,
+                    "transit_days": a.transit_days,
+                    "shipment_group_id": a.group_id,
+                    "created_at": now,
+                    "lines": [
+                        {
+                            "order_line_id": line["order_line_id"],
+                            "sku_id": line["sku_id"],
+                            "sku_code": codes[line["sku_id"]],
+                            "batch_id": line["batch_id"],
+                            "batch_code": batch_codes.get(line["batch_id"]) if line["batch_id"] else None,
+                            "quantity": line["quantity"],
+                        }
                         for line in a.lines
                     ],
-                )
+                }
                 for a in written.get(order.index, [])
             ],
-        )
-        answers[order.index] = Placed(order.order_id, detail)
+        }
+        answers[order.index] = Placed(order.order_id, answer)
     return answers
+
+
+_CUSTOMER_FIELDS = tuple(CustomerOut.model_fields)

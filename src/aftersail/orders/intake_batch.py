@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
+import pydantic_core
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,10 +38,19 @@ class PlaceRequest:
 
 @dataclass(frozen=True, slots=True)
 class Placed:
-    """A new order, answered from the rows just written."""
+    """A new order, answered from the rows just written: `answer` is the order as GET /orders/{id}
+    shows it, as plain data in the shape and field order of `OrderDetailOut`."""
 
     order_id: int
-    detail: OrderDetailOut
+    answer: dict[str, Any]
+
+    @property
+    def detail(self) -> OrderDetailOut:
+        return OrderDetailOut.model_validate(self.answer)
+
+    def answer_json(self) -> bytes:
+        """The answer as `OrderDetailOut` serialises it (the same serialiser, without building a model)."""
+        return pydantic_core.to_json(self.answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,22 +185,16 @@ def plan_batch(
         country = order.data.shipping_address.country
         demand = {s for r in requirements for s in r.demand()}
         slots = [
-            StockSlot(
-                slot.stock_level_id,
-                slot.warehouse_id,
-                slot.sku_id,
-                left[slot.stock_level_id],
-                slot.batch_id,
-                slot.expires_on,
-                slot.received_on,
-            )  # as `dataclasses.replace(slot, available=…)`, at a third of its cost
-            for sku_id in demand
-            for slot in by_sku.get(sku_id, ())
-            if left[slot.stock_level_id] > 0
+            slot for sku_id in demand for slot in by_sku.get(sku_id, ()) if left[slot.stock_level_id] > 0
         ]
         try:
             plan = plan_allocation(
-                requirements, world.options.get(country, []), slots, country, policy.on_shortage
+                requirements,
+                world.options.get(country, []),
+                slots,
+                country,
+                policy.on_shortage,
+                available=left,
             )
         except DomainError as error:
             outcomes[order.index] = error

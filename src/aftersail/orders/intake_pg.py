@@ -456,8 +456,41 @@ async def place_on(
     return await _rounds(play)
 
 
-def _rows(rows: Sequence[dict[str, Any]]) -> str:
-    """A table's rows as the JSON text `json_to_recordset` reads (times in ISO 8601, with their offset)."""
+# The columns each table's JSON carries: what `_WRITE` reads of it (the rows hold more, for SQLite's ORM).
+_ORDER_KEYS = (
+    "id",
+    "number",
+    "customer_id",
+    "channel",
+    "status",
+    "currency",
+    "total_minor",
+    "shipping_address",
+    "country",
+    "live_session_id",
+    "host",
+    "external_ref",
+    "placed_at",
+)
+_LINE_KEYS = ("id", "order_id", "sku_id", "quantity", "unit_price_minor", "currency", "backordered_quantity")
+_GROUP_KEYS = ("id", "warehouse_id", "customer_id", "address_key", "is_open", "closes_at")
+_ALLOCATION_KEYS = (
+    "id",
+    "order_id",
+    "warehouse_id",
+    "shipment_group_id",
+    "status",
+    "reason",
+    "transit_days",
+)
+_EVENT_KEYS = ("order_id", "actor", "action", "details")
+
+
+def _rows(rows: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> str:
+    """A table's rows (with only `keys`, if given) as the JSON text `json_to_recordset` reads; times in
+    ISO 8601, with their offset."""
+    if keys is not None:
+        rows = [{key: row[key] for key in keys} for row in rows]
     return json.dumps(rows, default=_iso, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -544,12 +577,12 @@ async def write_batch(
             tenant_id,
             now,
             _rows(customers),
-            _rows(orders),
-            _rows(lines),
-            _rows(groups),
-            _rows(allocations),
+            _rows(orders, _ORDER_KEYS),
+            _rows(lines, _LINE_KEYS),
+            _rows(groups, _GROUP_KEYS),
+            _rows(allocations, _ALLOCATION_KEYS),
             _rows(allocation_lines),
-            _rows(event_values(tenant_id, batch, now)),
+            _rows(event_values(tenant_id, batch, now), _EVENT_KEYS),
             _rows(keys),
             OutboxStatus.PENDING.value,
             _MAX_ATTEMPTS,

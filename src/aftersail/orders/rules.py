@@ -191,13 +191,14 @@ class AllocationPlan:
 class _Stock:
     """Free units per warehouse and SKU, consumed as picks are planned."""
 
-    def __init__(self, slots: Iterable[StockSlot]) -> None:
+    def __init__(self, slots: Iterable[StockSlot], available: Mapping[int, int] | None = None) -> None:
         self.slots: dict[tuple[int, int], list[StockSlot]] = defaultdict(list)
         self.left: dict[int, int] = {}
         for slot in slots:
-            if slot.available > 0:
+            units = slot.available if available is None else available[slot.stock_level_id]
+            if units > 0:
                 self.slots[(slot.warehouse_id, slot.sku_id)].append(slot)
-                self.left[slot.stock_level_id] = slot.available
+                self.left[slot.stock_level_id] = units
         for group in self.slots.values():
             group.sort(key=batch_order)
 
@@ -337,8 +338,11 @@ def plan_allocation(
     policy: ShortagePolicy = ShortagePolicy.BACKORDER,
     *,
     max_combinations: int = 2000,
+    available: Mapping[int, int] | None = None,
 ) -> AllocationPlan:
-    """Choose where each unit of an order ships from.
+    """Choose where each unit of an order ships from. `available` (stock row id → units), when given,
+    stands for the slots' own `available` (a batch planning order after order on what the earlier
+    orders left).
 
     1. One warehouse that serves `country` and can ship every line: fastest lane, then cheapest, then most
        stock. 2. Otherwise the fewest warehouses that together can (a bundle whole from one of them), the
@@ -349,7 +353,7 @@ def plan_allocation(
     if not options:
         raise NoWarehouseServes(country)
     demand = _total_demand(requirements)
-    probe = _Stock(slots)
+    probe = _Stock(slots, available)
     ranked = _rank(options, probe, demand)
 
     for option in ranked:
@@ -365,7 +369,7 @@ def plan_allocation(
             budget -= 1
             if budget < 0:
                 break
-            trial = _Stock(slots)
+            trial = _Stock(slots, available)
             _, left = _assign(requirements, combo, trial, partial=False)
             if any(left.values()):
                 continue
@@ -373,7 +377,7 @@ def plan_allocation(
             if best is None or score < best[0]:
                 best = (score, list(combo))
         if best is not None:
-            stock = _Stock(slots)
+            stock = _Stock(slots, available)
             picks, _ = _assign(requirements, best[1], stock, partial=False)
             plans = _plans(picks, best[1], requirements, country, single=False)
             summary = (
@@ -381,7 +385,7 @@ def plan_allocation(
             )
             return AllocationPlan(plans, {r.order_line_id: 0 for r in requirements}, summary)
 
-    stock = _Stock(slots)
+    stock = _Stock(slots, available)
     picks, left = _assign(requirements, ranked, stock, partial=True)
     short = {line_id: units for line_id, units in left.items() if units}
     labels = {r.order_line_id: r.label for r in requirements}
