@@ -27,12 +27,12 @@ def free_port() -> int:
 
 
 def test_sockets_of_one_address_share_its_connections() -> None:
+    """Connections made before anyone accepts wait in the sockets' queues, spread across them."""
     port = free_port()
     first, second = listening_socket("127.0.0.1", port), listening_socket("127.0.0.1", port)
     clients = []
     try:
         for sock in (first, second):
-            sock.listen(64)
             sock.setblocking(False)
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
         time.sleep(0.1)

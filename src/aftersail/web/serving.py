@@ -92,6 +92,7 @@ def create_served_app() -> FastAPI:
 
 # --- several server processes ---------------------------------------------------------------------------
 
+LISTEN_BACKLOG = 2048  # uvicorn's own default
 RESTART_DELAY_SECONDS = 1.0
 GIVE_UP_AFTER_QUICK_DEATHS = 5  # a worker that keeps dying within its first seconds: stop trying
 QUICK_DEATH_SECONDS = 10.0
@@ -106,42 +107,48 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)  # listening from now on: connections wait here for a worker still starting
     sock.set_inheritable(True)
     return sock
 
 
-def _serve_one(options: dict[str, Any]) -> None:
-    """A worker process: its own socket, the app from the environment's settings, until SIGTERM."""
+def _serve_one(options: dict[str, Any], sock: socket.socket) -> None:
+    """A worker process: the app from the environment's settings on its own socket, until SIGTERM."""
     import uvicorn
 
     config = uvicorn.Config("aftersail.web.serving:create_served_app", factory=True, **options)
-    sock = listening_socket(config.host, config.port)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def serve_workers(options: dict[str, Any], workers: int) -> int:
     """Run `workers` server processes until SIGTERM or SIGINT, each stopped gracefully then; a worker
-    that dies is started again. Returns the exit status."""
+    that dies is started again. Returns the exit status.
+
+    Every worker's socket is bound here before any worker starts, so that connections made while a
+    worker is still starting wait in its socket's queue and go to it, instead of all going to the
+    workers that happened to be up first (they would then carry the load while the late one idles). This
+    process keeps each socket open for as long as its worker lives."""
     import multiprocessing
 
-    listening_socket(options["host"], options["port"]).close()  # the address is free: fail here if not
+    host, port = options["host"], options["port"]
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    def start() -> tuple[BaseProcess, float]:
-        process = context.Process(target=_serve_one, args=(options,), name="aftersail-server")
+    def start(sock: socket.socket) -> tuple[BaseProcess, socket.socket, float]:
+        process = context.Process(target=_serve_one, args=(options, sock), name="aftersail-server")
         process.start()
-        return process, time.monotonic()
+        return process, sock, time.monotonic()
 
-    running = [start() for _ in range(workers)]
+    running = [start(listening_socket(host, port)) for _ in range(workers)]
     quick_deaths = 0
     status = 0
     while not stopping.wait(0.5):
-        for slot, (process, started) in enumerate(running):
+        for slot, (process, sock, started) in enumerate(running):
             if process.is_alive():
                 continue
+            sock.close()  # its queue goes with it; the new worker gets a socket of its own
             quick_deaths = quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH_SECONDS else 0
             if quick_deaths >= GIVE_UP_AFTER_QUICK_DEATHS:
                 log.error("server workers keep dying on start; stopping")
@@ -150,13 +157,14 @@ def serve_workers(options: dict[str, Any], workers: int) -> int:
                 break
             log.warning("server worker %s exited with %s; starting another", process.pid, process.exitcode)
             time.sleep(RESTART_DELAY_SECONDS)
-            running[slot] = start()
-    for process, _ in running:
+            running[slot] = start(listening_socket(host, port))
+    for process, _, _ in running:
         if process.is_alive():
             process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-    for process, _ in running:
+    for process, sock, _ in running:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()
             process.join()
+        sock.close()
     return status
