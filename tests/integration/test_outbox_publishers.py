@@ -4,6 +4,7 @@ retries the events without running the transactional handlers of the same events
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from aftersail.kit.outbox import Delivery, Publisher, Registry, emit_many
 from aftersail.kit.outbox_models import HandledEvent, OutboxEvent, OutboxStatus
 from tests.factories import make_tenant
 from tests.integration.test_outbox_dispatch import FAST_RETRY, Recorder, sleep_until_due
-from tests.integration.test_worker_support import isolated_database
+from tests.integration.test_worker_support import isolated_database, wait_for
 
 
 @pytest.fixture
@@ -85,3 +86,34 @@ async def test_a_failed_publish_is_retried_and_the_handler_beside_it_runs_once(d
     assert event.status is OutboxStatus.DONE and event.attempts == 2 and event.last_error is None
     assert [len(call) for call in calls.calls] == [1, 1], "published again on the retry"
     assert [d.attempt for d in recorder.deliveries] == [1], "the handler had applied it: not run again"
+
+
+async def test_under_load_a_dispatcher_claims_a_few_times_a_second_not_once_per_commit(db: Database) -> None:
+    """Commits every few milliseconds each wake the dispatcher; on PostgreSQL it claims at most once per
+    busy interval, so each claim carries the events of many commits; every event is delivered."""
+    tenant = await make_tenant(db)
+    calls = Calls()
+    registry = Registry().with_handlers([Publisher(name="test.bus", topics=("live.*",), fn=calls)])
+    worker = Dispatcher(db, registry, poll_seconds=0.2, linger_seconds=0.0, busy_interval_seconds=0.1)
+    worker.start()
+    commits = 0
+    try:
+        started = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - started < 1.0:
+            async with db.transaction(tenant_id=tenant.tenant_id) as session:
+                await emit_many(session, [("live.orders", {"n": commits})], tenant_id=tenant.tenant_id)
+            commits += 1
+            await asyncio.sleep(0.005)
+
+        async def everything_published() -> bool:
+            return sum(len(call) for call in calls.calls) == commits
+
+        await wait_for(everything_published, within=5, what="every event published")
+    finally:
+        await worker.stop()
+    assert commits >= 40, "the load was there"
+    assert sorted(d.payload["n"] for call in calls.calls for d in call) == list(range(commits))
+    if db.is_postgres:
+        assert len(calls.calls) <= 1.0 / 0.1 + 3, f"{len(calls.calls)} claims for {commits} commits"
+    else:  # SQLite has one writer: one event per claim, by design, claimed one right after another
+        assert all(len(call) == 1 for call in calls.calls)

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     outbox_linger_seconds: float = Field(
         default=0.02, ge=0, le=1, description="Wait after a wake-up, to deliver close commits together"
     )
+    outbox_busy_interval_seconds: float = Field(
+        default=0.05, ge=0, le=1, description="Under load, the shortest time between two claims"
+    )
     outbox_retry_base_seconds: float = Field(default=2.0, gt=0, description="First retry delay (doubles)")
     outbox_retry_max_seconds: float = Field(default=600.0, gt=0, description="Longest retry delay")
     outbox_drain_seconds: float = Field(default=10.0, ge=0, description="Grace for in-flight events on stop")

@@ -52,7 +52,8 @@ class Dispatcher:
     """Delivers outbox events to `registry`'s handlers: up to `concurrency` transactional deliveries at a
     time, out of up to `CLAIM_FACTOR × concurrency` claimed events (publisher-only events need no slot).
     Woken from idle by a commit, it lingers `linger_seconds` first so that the events of commits close
-    together are claimed, published and recorded together; a backlog is worked through without lingering.
+    together are claimed, published and recorded together; under load it claims at most once per
+    `busy_interval_seconds`; a backlog (a full claim) is worked through without waiting.
 
     Claiming happens in a system transaction (RLS: sees every tenant); each handler then runs in a
     transaction scoped to the event's tenant, which first inserts `(event_id, handler)` into
@@ -72,6 +73,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         drain_seconds: float = 10.0,
         linger_seconds: float = 0.0,
+        busy_interval_seconds: float = 0.0,
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
@@ -86,6 +88,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.claim_size = concurrency * CLAIM_FACTOR if db.is_postgres else 1
         self.linger_seconds = linger_seconds
+        self.busy_interval_seconds = max(busy_interval_seconds, linger_seconds)
         self._slots = asyncio.Semaphore(concurrency)
         self.lease = lease
         self.poll_seconds = poll_seconds
@@ -133,6 +136,7 @@ class Dispatcher:
         heartbeat = asyncio.create_task(self._renew_leases())
         log.info("outbox dispatcher %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
+            backlog = False  # the last claim was full: more may be waiting
             while not self._stopping.is_set():
                 self._wake.clear()
                 free = self.claim_size - len(self._inflight)
@@ -143,9 +147,11 @@ class Dispatcher:
                     except Exception:
                         log.exception("outbox claim failed; retrying in %.1fs", self.poll_seconds)
                     await self._start(claimed)
-                if claimed and len(claimed) == free:
-                    continue  # a full batch: there may be more waiting
-                await self._sleep(idle=free > 0 and not claimed)
+                    backlog = bool(claimed) and len(claimed) == free
+                if backlog and free > 0:
+                    continue  # a full batch: claim again at once
+                # Waiting for a free slot while a backlog lasts needs no more than the wake-up.
+                await self._sleep(idle=free > 0 and not claimed, backlog=backlog)
         finally:
             remove_wakeup(self._wake)
             await self._drain()
@@ -182,16 +188,17 @@ class Dispatcher:
 
         task.add_done_callback(_done)
 
-    async def _sleep(self, *, idle: bool) -> None:
+    async def _sleep(self, *, idle: bool, backlog: bool = False) -> None:
         """Until a wake-up or the next poll; then, so that events of commits close together are claimed,
-        published and recorded together, until `linger_seconds` after the wake-up when idle, or after the
-        last claim under load (a busy server claims at most once per linger, not once per commit)."""
+        published and recorded together, until `linger_seconds` after the wake-up when idle, or until
+        `busy_interval_seconds` after the last claim under load (a busy server claims a few times a
+        second, not once per commit)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-        if self.linger_seconds <= 0 or self._stopping.is_set():
+        if self._stopping.is_set() or backlog:
             return
         now = asyncio.get_running_loop().time()
-        until = now + self.linger_seconds if idle else self._last_claim + self.linger_seconds
+        until = now + self.linger_seconds if idle else self._last_claim + self.busy_interval_seconds
         if until > now:
             await asyncio.sleep(until - now)
 

@@ -64,6 +64,7 @@ def build_dispatcher(
         poll_seconds=settings.outbox_poll_seconds,
         drain_seconds=settings.outbox_drain_seconds,
         linger_seconds=settings.outbox_linger_seconds,
+        busy_interval_seconds=settings.outbox_busy_interval_seconds,
         retry=RetryPolicy(settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds),
     )
 
