@@ -204,28 +204,38 @@ def _merged(moves: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(total.items())  # id order: the lock order every transaction shares
 
 
-# Lock the rows in id order (the order every transaction shares); if every one still has the units, move
-# them all, else none (RETURNING is then empty). Runs on the driver, inside the caller's transaction or
-# savepoint, whose rollback releases the locks of a lost attempt.
-RESERVE_ROWS = """
+def all_or_nothing(ids: str, units: str, tenant: str) -> str:
+    """The CTEs `wanted`, `locked` and `verdict` of a statement that reserves stock all or nothing:
+    `ids` and `units` (SQL expressions: bigint[] and integer[]) name the rows and units wanted, `tenant`
+    their tenant. `locked` locks the rows in id order (the order every transaction shares); `verdict.ok`
+    says whether every one still has its units. The statement moves the rows only if it is true."""
+    return f"""
 WITH wanted AS (
-    SELECT * FROM unnest($2::bigint[], $3::integer[]) AS w (id, units)
+    SELECT * FROM unnest({ids}, {units}) AS w (id, units)
 ), locked AS (
     SELECT s.id, s.on_hand - s.reserved >= w.units AS enough
     FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
-    WHERE s.tenant_id = $1
+    WHERE s.tenant_id = {tenant}
     ORDER BY s.id
     FOR UPDATE OF s
 ), verdict AS (
-    SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS all_enough FROM locked
-)
+    SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS ok FROM locked
+)"""
+
+
+# Move the rows if every one still has the units, else none (RETURNING is then empty). Runs on the
+# driver, inside the caller's transaction or savepoint, whose rollback releases the locks of a lost
+# attempt.
+RESERVE_ROWS = (
+    all_or_nothing("$2::bigint[]", "$3::integer[]", "$1")
+    + """
 UPDATE stock_levels AS s
 SET reserved = s.reserved + w.units, updated_at = $4
 FROM wanted AS w
-WHERE s.id = w.id AND s.tenant_id = $1 AND s.on_hand - s.reserved >= w.units
-    AND s.id IN (SELECT id FROM locked) AND (SELECT all_enough FROM verdict)
+WHERE s.id = w.id AND s.tenant_id = $1 AND (SELECT ok FROM verdict)
 RETURNING s.id, s.warehouse_id, s.sku_id, s.on_hand, s.reserved, s.low_stock_threshold
 """
+)
 
 
 async def reserve_on(

@@ -1,12 +1,12 @@
-"""Order intake on PostgreSQL: a batch placed in three statements on the driver, whatever its size.
+"""Order intake on PostgreSQL: a batch placed in two statements on the driver, whatever its size.
 
 1. `read_batch`: one SELECT of JSON aggregates reads everything the checks and the rules need — numbers
    taken (given and drawn), idempotency keys seen before, live sessions, SKUs, customers, bundles,
    serving lanes, free stock (locked in id order on a locked round), the buyers' open parcels — and
    takes ids for the new rows from their sequences;
-2. the reservation: one all-or-nothing statement (`catalog.reservations.RESERVE_ROWS`);
-3. `write_batch`: one chain of INSERTs (customers, orders, lines, parcels, allocations, allocation lines,
-   audit events, idempotency keys, outbox events) whose rows already carry their ids.
+2. `write_batch`: the stock reservation, all or nothing (`catalog.reservations.all_or_nothing`), and one
+   chain of INSERTs (customers, orders, lines, parcels, allocations, allocation lines, audit events,
+   idempotency keys, outbox events) whose rows already carry their ids, in one statement.
 
 Every statement has one text for any number of orders (arrays, `= ANY`, `unnest`), so each is prepared
 once per connection. A round that loses a race (stock moved since the read: `StockContended`; a number
@@ -27,7 +27,7 @@ from typing import Any
 
 import asyncpg
 
-from aftersail.catalog.reservations import StockContended
+from aftersail.catalog.reservations import StockContended, all_or_nothing
 from aftersail.catalog.rules import StockSlot
 from aftersail.kit.clock import utcnow
 from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
@@ -141,18 +141,10 @@ _TAKEN = "SELECT json_agg(number) FROM orders WHERE tenant_id = $1 AND number = 
 # `live.stock` event and the stock alerts are built here from the rows as moved, with the payloads of
 # `catalog.stock_events` (level_payload, stock_alerts); the outbox rows keep the batch's order:
 # `live.orders`, `live.stock`, alerts, release jobs.
-_WRITE = """
-WITH wanted AS (
-    SELECT * FROM unnest($14::bigint[], $15::integer[]) AS w (id, units)
-), locked AS (
-    SELECT s.id, s.on_hand - s.reserved >= w.units AS enough
-    FROM stock_levels AS s JOIN wanted AS w ON w.id = s.id
-    WHERE s.tenant_id = $1
-    ORDER BY s.id
-    FOR UPDATE OF s
-), verdict AS (
-    SELECT count(*) FILTER (WHERE enough) = (SELECT count(*) FROM wanted) AS ok FROM locked
-), moved AS (
+_WRITE = (
+    all_or_nothing("$14::bigint[]", "$15::integer[]", "$1")
+    + """
+, moved AS (
     UPDATE stock_levels AS s SET reserved = s.reserved + w.units, updated_at = $2
     FROM wanted AS w
     WHERE s.id = w.id AND s.tenant_id = $1 AND (SELECT ok FROM verdict)
@@ -245,6 +237,7 @@ WITH wanted AS (
 )
 SELECT ok FROM verdict
 """
+)
 
 _MAX_ATTEMPTS = OutboxEvent.__table__.c.max_attempts.default.arg
 _UNIQUE_RACES: dict[str, type[BatchRaced]] = {
