@@ -156,6 +156,13 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
     assert order["status"] == "allocated", order  # the bundle's two parts come from the seeded batch
     [allocation] = order["allocations"]
     api_key = await post("/api-keys", {"name": f"{tag} integration", "role": "viewer"})
+    team = await post(
+        "/teams", {"name": f"{tag} returns", "languages": ["de"], "member_ids": [tenant.admin_user_id]}
+    )
+    ticket = await post(
+        "/tickets",
+        {"customer_id": customer["id"], "subject": f"{tag} broken lamp", "body": "It arrived broken."},
+    )
     ids = {
         "product_id": product["id"],
         "sku_id": sku["id"],
@@ -171,6 +178,10 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         "allocation_id": allocation["id"],
         "shipment_group_id": allocation["shipment_group_id"],
         "api_key_id": api_key["id"],
+        "team_id": team["id"],
+        "user_id": tenant.admin_user_id,
+        "ticket_id": ticket["id"],
+        "message_id": ticket["messages"][0]["id"],
     }
     markers = [
         product["handle"],
@@ -182,6 +193,8 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         order["number"],
         live["title"],
         api_key["prefix"],
+        ticket["subject"],
+        team["name"],
     ]
     return {
         "ids": ids,
@@ -192,6 +205,7 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         "email": customer["email"],
         "order_number": order["number"],
         "slug": tenant.slug,
+        "user_id": tenant.admin_user_id,
     }
 
 
@@ -267,6 +281,15 @@ def reference_probes(a: Seeded, b: Seeded) -> dict[tuple[str, str], list[tuple[s
             ("/stock", stock | {"batch_id": ai["batch_id"]}),
         ],
         ("POST", "/lanes"): [("/lanes", lane | {"warehouse_id": ai["warehouse_id"]})],
+        ("POST", "/tickets"): [
+            ("/tickets", {"customer_id": ai["customer_id"], "body": "Hello"}),
+            (
+                "/tickets",
+                {"customer_id": bi["customer_id"], "body": "Hello", "order_number": a["order_number"]},
+            ),
+        ],
+        ("POST", "/tickets/bulk"): [("/tickets/bulk", {"ticket_ids": [ai["ticket_id"]], "add_tags": ["x"]})],
+        ("POST", "/teams"): [("/teams", {"name": f"t-{uuid.uuid4().hex[:6]}", "member_ids": [a["user_id"]]})],
         ("POST", "/skus/{sku_id}/components"): [
             (
                 f"/skus/{bi['sku_id']}/components",
@@ -315,8 +338,10 @@ LIST_KINDS = {
     "/live-sessions": "live_session_id",
     "/api-keys": "api_key_id",
     "/me": "tenant",
+    "/tickets": "ticket_id",
+    "/teams": "team_id",
 }
-FILTER_PARAMS = {"product_id", "sku_id", "warehouse_id", "customer_id", "live_session_id"}
+FILTER_PARAMS = {"product_id", "sku_id", "warehouse_id", "customer_id", "live_session_id", "team_id"}
 
 
 def item_ids(payload: Any) -> set[int]:

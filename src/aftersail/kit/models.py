@@ -4,9 +4,17 @@ from aftersail.catalog import models as catalog_models
 from aftersail.kit import outbox_models
 from aftersail.kit.db import Base
 from aftersail.orders import models as orders_models
+from aftersail.support import models as support_models
 from aftersail.tenants import models as tenants_models
 
-__all__ = ["Base", "catalog_models", "orders_models", "outbox_models", "tenants_models"]
+__all__ = [
+    "Base",
+    "catalog_models",
+    "orders_models",
+    "outbox_models",
+    "support_models",
+    "tenants_models",
+]
 
 
 def tenant_tables() -> list[str]:

@@ -14,6 +14,8 @@ from aftersail.tenants.schemas import (
     MeOut,
     ShopifySettingsIn,
     ShopifySettingsOut,
+    TeamCreate,
+    TeamOut,
     TenantOut,
 )
 from aftersail.web.deps import Reader, SessionDep, TenantAdmin
@@ -94,3 +96,26 @@ async def set_shopify_settings(
         shop_domain=body.shop_domain,
     )
     return _shopify_out(await tenants.access_tenant(session, principal.tenant_id), config)
+
+
+@router.get("/teams", response_model=list[TeamOut], tags=["tenant"])
+async def list_teams(session: SessionDep, principal: Reader) -> list[TeamOut]:
+    """Support teams with their languages and members (routing is set per team: PUT /teams/{id}/routing)."""
+    return [
+        TeamOut(id=team.id, name=team.name, languages=list(team.languages or []), member_ids=members)
+        for team, members in await tenants.list_teams(session, principal.tenant_id)
+    ]
+
+
+@router.post("/teams", status_code=201, response_model=TeamOut, tags=["tenant"])
+async def create_team(body: TeamCreate, session: SessionDep, principal: TenantAdmin) -> TeamOut:
+    team = await tenants.do_create_team(
+        session,
+        tenant_id=principal.tenant_id,
+        name=body.name,
+        languages=list(body.languages),
+        member_ids=list(dict.fromkeys(body.member_ids)),
+    )
+    return TeamOut(
+        id=team.id, name=team.name, languages=list(team.languages), member_ids=sorted(set(body.member_ids))
+    )

@@ -13,12 +13,15 @@ class Permission(StrEnum):
     WRITE_STOCK = "write_stock"
     WRITE_ORDERS = "write_orders"
     WRITE_CUSTOMERS = "write_customers"
+    WRITE_TICKETS = "write_tickets"
     MANAGE_TENANT = "manage_tenant"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.AGENT: frozenset({Permission.READ, Permission.WRITE_ORDERS, Permission.WRITE_CUSTOMERS}),
+    Role.AGENT: frozenset(
+        {Permission.READ, Permission.WRITE_ORDERS, Permission.WRITE_CUSTOMERS, Permission.WRITE_TICKETS}
+    ),
     Role.WAREHOUSE: frozenset({Permission.READ, Permission.WRITE_STOCK}),
     Role.VIEWER: frozenset({Permission.READ}),
 }

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 
-from aftersail.kit.validation import Out, Strict
+from aftersail.kit.validation import IdIn, Out, Strict
 from aftersail.tenants.models import Role
 
 
@@ -82,3 +82,18 @@ class ShopifySettingsOut(BaseModel):
     webhook_secret_hint: str | None = Field(description="The last characters of the secret, never all of it")
     shop_domain: str | None
     webhook_path: str = Field(description="Where to point the Shopify orders/create webhook, on this host")
+
+
+class TeamCreate(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=list, max_length=20
+    )
+    member_ids: list[IdIn] = Field(default_factory=list, max_length=500)
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    languages: list[str]
+    member_ids: list[int]

@@ -100,6 +100,18 @@ async def do_set_user_locale(session: AsyncSession, *, user: User, locale: str) 
 async def do_create_team(
     session: AsyncSession, *, tenant_id: int, name: str, languages: list[str], member_ids: list[int]
 ) -> Team:
+    if member_ids:
+        found = set(
+            await session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(member_ids)))
+        )
+        missing = sorted(set(member_ids) - found)
+        if missing:
+            raise InvalidInput(f"member_ids: no user {missing[0]} in this tenant", field="member_ids")
+    if (
+        await session.scalar(select(Team.id).where(Team.tenant_id == tenant_id, Team.name == name))
+        is not None
+    ):
+        raise Conflict(f"a team named {name!r} already exists", field="name")
     team = Team(tenant_id=tenant_id, name=name, languages=languages)
     session.add(team)
     await session.flush()
@@ -107,6 +119,18 @@ async def do_create_team(
         session.add(TeamMember(tenant_id=tenant_id, team_id=team.id, user_id=user_id))
     await session.flush()
     return team
+
+
+async def list_teams(session: AsyncSession, tenant_id: int) -> list[tuple[Team, list[int]]]:
+    """Every team with its members' user ids."""
+    teams = list(await session.scalars(select(Team).where(Team.tenant_id == tenant_id).order_by(Team.id)))
+    members: dict[int, list[int]] = {team.id: [] for team in teams}
+    rows = await session.execute(
+        select(TeamMember.team_id, TeamMember.user_id).where(TeamMember.tenant_id == tenant_id)
+    )
+    for team_id, user_id in rows:
+        members.setdefault(team_id, []).append(user_id)
+    return [(team, sorted(members[team.id])) for team in teams]
 
 
 async def check_login(session: AsyncSession, *, email: str, password: str) -> User:

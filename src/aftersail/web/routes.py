@@ -12,9 +12,10 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.api import router as orders_api
     from aftersail.orders.changes_api import router as order_changes_api
     from aftersail.orders.settings_api import router as order_settings_api
+    from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
-    for router in (tenants_api, catalog_api, orders_api, order_changes_api, order_settings_api):
+    for router in (tenants_api, catalog_api, orders_api, order_changes_api, order_settings_api, support_api):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks
 

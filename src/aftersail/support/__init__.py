@@ -1,0 +1,1 @@
+"""The support domain: tickets, messages, channels, routing, SLA, macros, CSAT."""
