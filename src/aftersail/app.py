@@ -73,7 +73,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.services = services
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    upload_limit = settings.attachment_max_bytes + 64 * 1024  # the file and its multipart framing
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/chat/api/attachments": upload_limit, "/api/v1/attachments": upload_limit},
+    )
     app.add_middleware(RequestIdMiddleware)
     app.order_intake_route = intake_route.OrderIntakeRoute(
         partial(FastAPI.__call__, app), services, settings.max_body_bytes

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 12 * 3600
     buyer_link_max_age_seconds: int = 30 * 24 * 3600
     secure_cookies: bool | None = Field(default=None, description="Defaults to on when the base URL is https")
+    # Translation (support messages both ways): libretranslate, openai (any compatible API), or "" for none.
+    translation_provider: str = Field(default="", pattern="^(|libretranslate|openai)$")
+    translation_url: str = ""
+    translation_api_key: SecretStr | None = None
+    translation_model: str = ""
+    translation_timeout_seconds: float | None = Field(default=None, gt=0, le=120)
+    translation_code_map: str = Field(default="", description="e.g. zh=zh-Hans for newer LibreTranslate")
+    language_low_accuracy: bool = Field(default=False, description="Smaller, less accurate language models")
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

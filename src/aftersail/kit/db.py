@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -179,6 +179,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Called with the session once a transaction has committed (the realtime bus's fast path).
+        self.after_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -195,13 +197,16 @@ class Database:
         On SQLite a unit of work takes the single write lock when it begins (so it never fails half-way on
         a lock); `readonly=True` begins without it, for polls and reads that must not wait on writers.
         """
-        async with self.sessionmaker() as session, session.begin():
-            if readonly:
-                await session.connection(execution_options={READONLY_OPTION: True})
-            session.info["tenant_id"] = tenant_id
-            if self.is_postgres:
-                await set_rls_context(session, tenant_id=tenant_id, system=system)
-            yield session
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                if readonly:
+                    await session.connection(execution_options={READONLY_OPTION: True})
+                session.info["tenant_id"] = tenant_id
+                if self.is_postgres:
+                    await set_rls_context(session, tenant_id=tenant_id, system=system)
+                yield session
+            if self.after_commit is not None:
+                await self.after_commit(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -34,6 +34,18 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class TooLarge(DomainError):
+    """An upload over its limit (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """A file of a type this place does not take (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
 

@@ -19,9 +19,12 @@ from aftersail.kit.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    TooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 from aftersail.kit.logging import request_id_var
+from aftersail.kit.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Unauthenticated: 401,
     PermissionDenied: 403,
     IllegalTransition: 409,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    RateLimited: 429,
 }
 
 
@@ -66,6 +72,8 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     field = exc.details.get("field")
     fields = [{"path": str(field), "message": exc.message}] if field else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     details = {k: v for k, v in exc.details.items() if k != "field"}
     return JSONResponse(
         error_body(exc.code, exc.message, fields, **details), status_code=status, headers=headers

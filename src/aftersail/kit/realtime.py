@@ -40,6 +40,27 @@ def tenant_channel(tenant_id: int) -> str:
     return f"tenant:{tenant_id}"
 
 
+PENDING_KEY = "realtime.after_commit"
+
+
+def publish_after_commit(session: Any, channel: str, message: dict[str, Any]) -> None:
+    """Push `message` once the session's transaction has committed — the fast path for chat, where the
+    outbox's dispatch delay would be felt. Whoever owns the transaction calls `publish_pending` after
+    committing (the request session does); at most once: a client that missed it reloads the thread."""
+    session.info.setdefault(PENDING_KEY, []).append((channel, message))
+
+
+async def publish_pending(session: Any, bus: RealtimeBus | None) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending or bus is None:
+        return
+    for channel, message in pending:
+        try:
+            await bus.publish(channel, message)
+        except Exception:  # the data is committed; a live push is a courtesy
+            log.warning("realtime publish to %s failed", channel, exc_info=True)
+
+
 class Messages:
     """The messages of one subscription. Unlike an async generator, waiting for the next one can be
     cancelled (a timeout, a closing socket) without ending the subscription."""

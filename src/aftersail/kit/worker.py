@@ -13,15 +13,17 @@ import importlib.util
 import logging
 import pkgutil
 import signal
+import sys
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import partial
 
 from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.dispatcher import Dispatcher
 from aftersail.kit.logging import configure_logging
-from aftersail.kit.outbox import Registry, RetryPolicy, handlers
-from aftersail.kit.realtime import RealtimeBus, create_bus, realtime_forwarder
+from aftersail.kit.outbox import Handler, Publisher, Registry, RetryPolicy, handlers
+from aftersail.kit.realtime import RealtimeBus, create_bus, publish_pending, realtime_forwarder
 
 log = logging.getLogger("aftersail.worker")
 
@@ -45,9 +47,18 @@ def load_handler_modules(extra: Iterable[str] = ()) -> list[str]:
     return imported
 
 
-def application_registry(bus: RealtimeBus) -> Registry:
-    """The application's handlers plus the realtime forwarder bound to this process's bus."""
-    return handlers.with_handlers([realtime_forwarder(bus)])
+def application_registry(bus: RealtimeBus, settings: Settings | None = None) -> Registry:
+    """The application's handlers plus those bound to this process: the realtime forwarder on its bus, and
+    the handlers of every loaded module that defines `outbox_handlers(settings, bus)` (handlers that need
+    settings, such as a translation provider or an SMTP server)."""
+    bound: list[Handler | Publisher] = [realtime_forwarder(bus)]
+    if settings is not None:
+        for name in sorted(sys.modules):
+            module = sys.modules[name]
+            factory = getattr(module, "outbox_handlers", None) if name.startswith("aftersail.") else None
+            if callable(factory):
+                bound.extend(factory(settings, bus))
+    return handlers.with_handlers(bound)
 
 
 def build_dispatcher(
@@ -58,7 +69,7 @@ def build_dispatcher(
     log.debug("outbox handler modules: %s", ", ".join(imported) or "-")
     return Dispatcher(
         db,
-        application_registry(bus),
+        application_registry(bus, settings),
         concurrency=concurrency,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
         poll_seconds=settings.outbox_poll_seconds,
@@ -77,6 +88,7 @@ def run_worker(settings: Settings, concurrency: int = 4) -> None:
 async def serve_worker(settings: Settings, *, concurrency: int = 4) -> None:
     db = Database(settings.resolved_database_url, pool_size=concurrency + 2)
     bus = create_bus(settings)
+    db.after_commit = partial(publish_pending, bus=bus)
     dispatcher = build_dispatcher(db, bus, settings, concurrency=concurrency)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

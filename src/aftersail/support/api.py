@@ -16,7 +16,7 @@ from aftersail.support import inbox, intake, messages, routing
 from aftersail.support import service as tickets
 from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
 from aftersail.support.inbox import TicketFilters
-from aftersail.support.models import AuthorKind, Channel, Presence, Priority, TicketStatus
+from aftersail.support.models import AuthorKind, Channel, Priority, TicketStatus
 from aftersail.support.rules import SupportPolicy, Targets
 from aftersail.support.schemas import (
     AssigneeIn,

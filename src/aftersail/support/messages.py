@@ -21,8 +21,10 @@ from aftersail.kit.clock import utcnow
 from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import InvalidInput, NotFound
 from aftersail.kit.outbox import emit
+from aftersail.kit.realtime import publish_after_commit, tenant_channel
 from aftersail.support import rules, sla
 from aftersail.support.audit import record
+from aftersail.support.chat_channel import chat_channel
 from aftersail.support.models import (
     Attachment,
     AuthorKind,
@@ -325,15 +327,29 @@ async def _mentioned_users(session: AsyncSession, tenant_id: int, text: str) -> 
 
 
 async def _announce(session: AsyncSession, ticket: Ticket, message: TicketMessage) -> None:
-    await emit(
-        session,
-        "realtime.message.created",
-        {
-            "ticket_id": ticket.id,
-            "message_id": message.id,
-            "author_kind": message.author_kind.value,
-            "internal": message.internal,
-            "status": ticket.status.value,
-        },
-        tenant_id=ticket.tenant_id,
+    """Straight to open consoles and, for public messages, to the buyer's open chat, once committed (the
+    outbox's dispatch delay would be felt in a conversation); a client that missed it reloads the thread."""
+    shown = message_event(message)
+    publish_after_commit(
+        session, tenant_channel(ticket.tenant_id), {"topic": "realtime.message.created", "payload": shown}
     )
+    if not message.internal:
+        translation = await session.get(MessageTranslation, (message.id, ticket.language))
+        buyer_view = {**shown, "text": translation.body if translation else message.body}
+        publish_after_commit(
+            session, chat_channel(ticket.tenant_id, ticket.customer_id), {"type": "message", **buyer_view}
+        )
+
+
+def message_event(message: TicketMessage) -> dict[str, object]:
+    return {
+        "ticket_id": message.ticket_id,
+        "id": message.id,
+        "author_kind": message.author_kind.value,
+        "author_name": message.author_name,
+        "internal": message.internal,
+        "body": message.body,
+        "language": message.language,
+        "channel": message.channel.value,
+        "created_at": message.created_at.isoformat(),
+    }

@@ -16,6 +16,7 @@ class LinkScope(StrEnum):
     ORDER = "order"
     TICKET = "ticket"
     RETURN = "return"
+    CUSTOMER = "customer"  # a buyer's own chat: every conversation of one customer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aftersail.kit.realtime import create_bus
+from functools import partial
+
+from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
 from aftersail.web.services import Services
 
@@ -12,6 +14,7 @@ async def start_background(services: Services) -> None:
     separate `aftersail worker` processes do the work) to `services.extras["dispatcher"]`."""
     bus = create_bus(services.settings)
     services.extras["bus"] = bus
+    services.db.after_commit = partial(publish_pending, bus=bus)
     if services.settings.run_dispatcher:
         dispatcher = build_dispatcher(services.db, bus, services.settings)
         dispatcher.start()
@@ -26,5 +29,6 @@ async def stop_background(services: Services) -> None:
     if dispatcher is not None:
         await dispatcher.stop()
     bus = services.extras.pop("bus", None)
+    services.db.after_commit = None
     if bus is not None:
         await bus.close()

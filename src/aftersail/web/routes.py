@@ -20,6 +20,9 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.webhooks import router as webhooks
 
     app.include_router(webhooks)  # /webhooks/…: signed by the sender, not under the API's Bearer auth
+    from aftersail.support.chat_api import router as chat_api
+
+    app.include_router(chat_api)  # /chat/api/…, /chat/ws: buyers, by their chat token
     from aftersail.web.realtime_api import router as realtime_api
 
     app.include_router(realtime_api)  # /ws, no prefix
