@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 from aftersail.kit.config import CONSOLE_LOCALES, SUPPORTED_LOCALES
 from aftersail.kit.i18n import (
     LOCALES_DIR,
-    catalog_path,
+    catalog_paths,
     format_money,
     format_when,
     language_name,
@@ -37,8 +37,17 @@ JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n"}
 
 
 def read_catalog(code: str) -> Catalog:
-    with catalog_path(code).open("rb") as po_file:
-        return read_po(po_file, locale=code)
+    """All of one language's .po files as one catalog (an msgid in two files is a mistake)."""
+    merged = Catalog(locale=code)
+    for path in catalog_paths(code):
+        with path.open("rb") as po_file:
+            part = read_po(po_file, locale=code)
+        for message in part:
+            if not message.id:
+                continue
+            assert message.id not in merged, f"{path.name}: {message.id!r} is also in another file"
+            merged[message.id] = message
+    return merged
 
 
 def extracted_msgids() -> set[str]:

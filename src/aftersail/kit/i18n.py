@@ -39,6 +39,13 @@ def catalog_path(code: str, locales_dir: Path = LOCALES_DIR) -> Path:
     return locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+def catalog_paths(code: str, locales_dir: Path = LOCALES_DIR) -> list[Path]:
+    """Every .po file of one language: `messages.po` and one file per later area (`support.po`, …), so that
+    people working on different areas never edit the same file. They form one catalog."""
+    directory = locales_dir / code / "LC_MESSAGES"
+    return sorted(directory.glob("*.po")) if directory.is_dir() else []
+
+
 def compile_catalog(po_path: Path, code: str) -> Translations:
     """Reads one .po file and compiles it to a gettext catalog in memory (fuzzy entries are left out)."""
     with po_path.open("rb") as po_file:
@@ -54,8 +61,11 @@ def load_catalogs(locales_dir: Path = LOCALES_DIR) -> Mapping[str, NullTranslati
     """Every supported locale's translations, compiled once per process (call at startup to warm)."""
     catalogs: dict[str, NullTranslations] = {}
     for code in SUPPORTED_LOCALES:
-        path = catalog_path(code, locales_dir)
-        catalogs[code] = compile_catalog(path, code) if path.exists() else NullTranslations()
+        merged: Translations | None = None
+        for path in catalog_paths(code, locales_dir):
+            compiled = compile_catalog(path, code)
+            merged = compiled if merged is None else merged.merge(compiled)
+        catalogs[code] = merged if merged is not None else NullTranslations()
     return catalogs
 
 

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import InvalidInput, NotFound
-from aftersail.kit.outbox import emit
+from aftersail.kit.outbox import emit, schedule_job
 from aftersail.support import rules
 from aftersail.support.audit import record
 from aftersail.support.models import AgentStatus, Presence, TeamRouting, Ticket, TicketStatus
 from aftersail.tenants.models import Role, Team, TeamMember, User
 
 PRESENCE_TIMEOUT = timedelta(seconds=90)
+PRESENCE_TOPIC = "support.presence.check"
 ROUTING_MODES = ("least_loaded", "round_robin")
 HANDED_BACK = (TicketStatus.OPEN, TicketStatus.PENDING_INTERNAL)
 
@@ -87,6 +88,17 @@ async def do_heartbeat(
     before = status.presence
     status.presence, status.seen_at = presence, now
     await session.flush()
+    if presence is not Presence.OFFLINE:
+        # The console beats every 30 s; if the beats stop, this job finds the agent silent (rule 3).
+        bucket = int(now.timestamp() // PRESENCE_TIMEOUT.total_seconds())
+        await schedule_job(
+            session,
+            PRESENCE_TOPIC,
+            {"user_id": user.id},
+            now + PRESENCE_TIMEOUT + timedelta(seconds=1),
+            user.tenant_id,
+            dedupe_key=f"support.presence:{user.id}:{bucket}",
+        )
     if before is not presence:
         await emit(
             session,
@@ -101,17 +113,18 @@ async def do_heartbeat(
     return status
 
 
-async def do_sweep_presence(session: AsyncSession, *, now: datetime | None = None) -> int:
+async def do_sweep_presence(
+    session: AsyncSession, *, now: datetime | None = None, user_id: int | None = None
+) -> int:
     """Agents whose console fell silent are offline; their open tickets go back to routing."""
     now = now or utcnow()
-    stale = list(
-        await session.scalars(
-            select(AgentStatus).where(
-                AgentStatus.presence != Presence.OFFLINE,
-                (AgentStatus.seen_at.is_(None)) | (AgentStatus.seen_at < now - PRESENCE_TIMEOUT),
-            )
-        )
+    query = select(AgentStatus).where(
+        AgentStatus.presence != Presence.OFFLINE,
+        (AgentStatus.seen_at.is_(None)) | (AgentStatus.seen_at < now - PRESENCE_TIMEOUT),
     )
+    if user_id is not None:
+        query = query.where(AgentStatus.user_id == user_id)
+    stale = list(await session.scalars(query))
     for status in stale:
         user = await session.get(User, status.user_id)
         if user is not None:

@@ -22,7 +22,7 @@ from aftersail.kit.config import Settings
 from aftersail.kit.errors import NotFound
 from aftersail.kit.outbox import Delivery, Handler, Publisher, register
 from aftersail.kit.realtime import RealtimeBus
-from aftersail.support import csat, messages, sla
+from aftersail.support import csat, messages, routing, sla
 from aftersail.support import service as tickets
 from aftersail.support.chat_channel import chat_channel, csat_link
 from aftersail.support.models import AuthorKind, Channel, MessageTranslation
@@ -40,6 +40,13 @@ async def check_sla_clock(session: AsyncSession, delivery: Delivery) -> None:
     clock_id = delivery.payload.get("clock_id")
     if isinstance(clock_id, int):
         await sla.do_sweep_sla(session, clock_id=clock_id, now=utcnow())
+
+
+@register(routing.PRESENCE_TOPIC, name="support.presence_check")
+async def check_presence(session: AsyncSession, delivery: Delivery) -> None:
+    user_id = delivery.payload.get("user_id")
+    if isinstance(user_id, int):
+        await routing.do_sweep_presence(session, user_id=user_id, now=utcnow())
 
 
 def translator_from(settings: Settings) -> Translator:

@@ -1,5 +1,7 @@
 """`/ws`: the console's WebSocket. It carries the live events of the caller's tenant (`live.*` and
-`realtime.*` outbox events, forwarded through the realtime bus) and answers pings.
+`realtime.*` outbox events, forwarded through the realtime bus, and chat messages pushed on commit) and
+answers pings. A signed-in agent's console also sends its presence every 30 s and says which ticket it is
+viewing or typing in: the others see a collision warning, the buyer sees "typing…".
 
 Authentication: the console session cookie, or `?api_key=` for scripts and integrations. A socket that
 cannot authenticate is accepted and closed at once with code 4401, so that the client can tell "sign in
@@ -17,9 +19,11 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
-from aftersail.kit.errors import Unauthenticated
+from aftersail.kit.errors import DomainError, Unauthenticated
 from aftersail.kit.realtime import RealtimeBus, tenant_channel
+from aftersail.support.signals import AgentSignals
 from aftersail.tenants import service as tenants
+from aftersail.tenants.models import User
 from aftersail.web.deps import SESSION_COOKIE
 from aftersail.web.services import Services
 
@@ -31,17 +35,19 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 MAX_CLIENT_MESSAGE = 4096
 
 
-async def authenticate_socket(websocket: WebSocket, services: Services) -> int:
-    """The tenant of the caller, from `?api_key=` or the session cookie; raises Unauthenticated."""
+async def authenticate_socket(websocket: WebSocket, services: Services) -> tuple[int, User | None]:
+    """The tenant of the caller (and the console user, when signed in), from `?api_key=` or the session
+    cookie; raises Unauthenticated."""
     api_key = websocket.query_params.get("api_key", "").strip()
     token = websocket.cookies.get(SESSION_COOKIE, "")
     async with services.db.transaction(system=True) as session:
         if api_key:
             key = await tenants.access_api_key(session, api_key)
-            return key.tenant_id
+            return key.tenant_id, None
         if token:
             _console_session, user = await tenants.access_session(session, token)
-            return user.tenant_id
+            session.expunge(user)
+            return user.tenant_id, user
     raise Unauthenticated("Sign in, or pass ?api_key=.")
 
 
@@ -65,7 +71,7 @@ async def console_socket(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed")
         return
     try:
-        tenant_id = await authenticate_socket(websocket, services)
+        tenant_id, user = await authenticate_socket(websocket, services)
     except Unauthenticated as exc:
         await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=str(exc)[:120])
         return
@@ -74,7 +80,7 @@ async def console_socket(websocket: WebSocket) -> None:
         await websocket.send_json({"type": "ready"})
         forward = asyncio.create_task(_forward(websocket, messages))
         try:
-            await _answer(websocket)
+            await _answer(websocket, AgentSignals(services, bus, tenant_id, user))
         finally:
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -86,8 +92,9 @@ async def _forward(websocket: WebSocket, messages: Any) -> None:
         await websocket.send_json(message)
 
 
-async def _answer(websocket: WebSocket) -> None:
-    """Read client frames until the socket closes: `{"type": "ping"}` gets `{"type": "pong"}`."""
+async def _answer(websocket: WebSocket, signals: AgentSignals) -> None:
+    """Read client frames until the socket closes: `{"type": "ping"}` gets `{"type": "pong"}`; a console
+    user's `presence`, `viewing` and `typing` frames go to `signals`."""
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":
@@ -100,7 +107,14 @@ async def _answer(websocket: WebSocket) -> None:
             body = json.loads(text)
         except ValueError:
             body = None
-        if isinstance(body, dict) and body.get("type") == "ping":
+        kind = body.get("type") if isinstance(body, dict) else None
+        if kind == "ping":
             await websocket.send_json({"type": "pong"})
+        elif kind in AgentSignals.KINDS and signals.user is not None:
+            assert isinstance(body, dict)
+            try:
+                await signals.handle(kind, body)
+            except DomainError as error:
+                await websocket.send_json({"type": "error", "message": error.message})
         else:
             await websocket.send_json({"type": "error", "message": 'expected {"type": "ping"}'})
