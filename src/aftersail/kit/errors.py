@@ -46,6 +46,12 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+class ServiceUnavailable(DomainError):
+    """An outside service this needs is down or not configured (HTTP 503); nothing was changed."""
+
+    code = "service_unavailable"
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
 

@@ -19,6 +19,7 @@ from aftersail.kit.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    ServiceUnavailable,
     TooLarge,
     Unauthenticated,
     UnsupportedMediaType,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     TooLarge: 413,
     UnsupportedMediaType: 415,
     RateLimited: 429,
+    ServiceUnavailable: 503,
 }
 
 

@@ -4,15 +4,18 @@ integrations and the console's calls), translations, settings, routing and prese
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.kit.errors import InvalidInput, NotFound
+from aftersail.assistant.translation import TranslationUnavailable, Translator, translate_for
+from aftersail.kit.errors import InvalidInput, NotFound, ServiceUnavailable
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.orders import service as orders
-from aftersail.support import inbox, intake, messages, routing
+from aftersail.orders.models import Order
+from aftersail.support import attachments, inbox, intake, macros, messages, routing
 from aftersail.support import service as tickets
 from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
 from aftersail.support.inbox import TicketFilters
@@ -26,6 +29,9 @@ from aftersail.support.schemas import (
     CategoryIn,
     ClockOut,
     CustomerMessageIn,
+    MacroIn,
+    MacroOut,
+    MacroRendered,
     MergeIn,
     MessageOut,
     PriorityIn,
@@ -39,12 +45,15 @@ from aftersail.support.schemas import (
     TicketDetailOut,
     TicketEventOut,
     TicketOut,
+    TranslatedOut,
+    TranslateIn,
     TranslationIn,
     TranslationOut,
 )
+from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.models import User
 from aftersail.tenants.service import Principal
-from aftersail.web.deps import Reader, SessionDep, TenantAdmin, TicketWriter
+from aftersail.web.deps import Reader, ServicesDep, SessionDep, TenantAdmin, TicketWriter
 
 router = APIRouter(tags=["tickets"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -362,3 +371,130 @@ async def set_capacity(
         raise NotFound(f"User {user_id} does not exist.", user_id=user_id)
     status = await routing.do_set_capacity(session, user, body.capacity)
     return CapacityIn(capacity=status.capacity)
+
+
+# --- macros ---------------------------------------------------------------------------------------------
+
+
+@router.get("/macros", response_model=list[MacroOut], tags=["macros"])
+async def list_macros(
+    session: SessionDep,
+    principal: Reader,
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$")] = None,
+) -> list[MacroOut]:
+    return [
+        MacroOut.model_validate(m)
+        for m in await macros.list_macros(session, principal.tenant_id, language=language)
+    ]
+
+
+@router.post("/macros", status_code=201, response_model=MacroOut, tags=["macros"])
+async def create_macro(body: MacroIn, session: SessionDep, principal: TenantAdmin) -> MacroOut:
+    """One language of a macro; placeholders are {buyer_name}, {order_number}, {tracking_link}, {eta},
+    {agent_name} and {reply_by}."""
+    return MacroOut.model_validate(
+        await macros.do_save_macro(session, principal.tenant_id, body.model_dump())
+    )
+
+
+@router.put("/macros/{macro_id}", response_model=MacroOut, tags=["macros"])
+async def replace_macro(
+    macro_id: PathId, body: MacroIn, session: SessionDep, principal: TenantAdmin
+) -> MacroOut:
+    macro = await macros.access_macro(session, principal.tenant_id, macro_id)
+    return MacroOut.model_validate(
+        await macros.do_save_macro(session, principal.tenant_id, body.model_dump(), macro=macro)
+    )
+
+
+@router.delete("/macros/{macro_id}", status_code=204, tags=["macros"])
+async def delete_macro(macro_id: PathId, session: SessionDep, principal: TenantAdmin) -> Response:
+    await macros.do_delete_macro(session, await macros.access_macro(session, principal.tenant_id, macro_id))
+    return Response(status_code=204)
+
+
+@router.get("/tickets/{ticket_id}/macros/{macro_id}", response_model=MacroRendered, tags=["macros"])
+async def render_macro(
+    ticket_id: PathId, macro_id: PathId, session: SessionDep, services: ServicesDep, principal: Reader
+) -> MacroRendered:
+    """The macro for this ticket, in the buyer's language when it has that version, variables filled."""
+    ticket = await tickets.access_ticket(session, principal.tenant_id, ticket_id)
+    chosen = await macros.access_macro(session, principal.tenant_id, macro_id)
+    version = await macros.pick_macro(session, principal.tenant_id, chosen.key, ticket.language)
+
+    def order_link(order: Order) -> str:
+        token = services.links.sign(BuyerGrant(order.tenant_id, LinkScope.ORDER, order.id))
+        return f"{services.settings.base_url}/o/{token}"
+
+    variables = await macros.macro_variables(
+        session, ticket, await _author(session, principal), order_link=order_link
+    )
+    return MacroRendered(text=macros.render(version, variables), language=version.language)
+
+
+# --- translation and files ------------------------------------------------------------------------------
+
+
+@router.post("/translate", response_model=TranslatedOut, tags=["tickets"])
+async def translate(body: TranslateIn, services: ServicesDep, principal: TicketWriter) -> TranslatedOut:
+    """A preview of a reply in the buyer's language, for the agent to check and edit before sending.
+    Without a provider: 503 with a hint, and the agent writes in the buyer's language or sends as is."""
+    translator: Translator = services.extras["translator"]
+    try:
+        result = await translate_for(translator, body.text, source=body.source, target=body.target)
+    except TranslationUnavailable as error:
+        raise ServiceUnavailable(
+            f"Translation is not available: {error.message}", reason=error.reason
+        ) from error
+    if result is None:
+        return TranslatedOut(
+            text=body.text, source=body.source or body.target, target=body.target, provider=""
+        )
+    return TranslatedOut(
+        text=result.text,
+        source=result.source or body.source or "",
+        target=body.target,
+        provider=result.provider,
+    )
+
+
+@router.post("/attachments", status_code=201, response_model=AttachmentOut, tags=["tickets"])
+async def upload_attachment(
+    session: SessionDep,
+    services: ServicesDep,
+    principal: TicketWriter,
+    ticket_id: Annotated[int, Form(ge=1)],
+    file: Annotated[UploadFile, File()],
+) -> AttachmentOut:
+    """A file for an agent's next reply on `ticket_id` (send its id in `attachment_ids`): ≤ 10 MB,
+    images, PDF or video, by the bytes."""
+    limit = services.settings.attachment_max_bytes
+    data = await file.read(limit + 1)
+    content_type = attachments.check_upload(data, max_bytes=limit, allowed=attachments.EVIDENCE_TYPES)
+    ticket = await tickets.access_ticket(session, principal.tenant_id, ticket_id)
+    stored = await attachments.do_store_attachment(
+        session,
+        ticket,
+        filename=file.filename or "file",
+        data=data,
+        content_type=content_type,
+        files_dir=services.settings.data_dir,
+    )
+    return AttachmentOut.model_validate(stored)
+
+
+@router.get("/attachments/{attachment_id}", tags=["tickets"])
+async def download_attachment(
+    attachment_id: PathId, session: SessionDep, services: ServicesDep, principal: Reader
+) -> Response:
+    found = await attachments.access_attachment(session, principal.tenant_id, attachment_id)
+    data = await attachments.read_bytes(services.settings.data_dir, found)
+    return Response(
+        data,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )

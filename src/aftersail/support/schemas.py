@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from aftersail.kit.validation import CountryCode, IdIn, Out, Strict, TimeZoneName
 from aftersail.orders.schemas import Email, Language, Name, OrderNumber
@@ -107,6 +107,13 @@ class TranslateIn(Strict):
     text: Body
     target: Language
     source: Language | None = None
+
+
+class TranslatedOut(BaseModel):
+    text: str
+    source: str
+    target: str
+    provider: str
 
 
 class TranslationOut(Out):

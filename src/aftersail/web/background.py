@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
+from aftersail.assistant.language import warm_up
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
+from aftersail.support.tasks import translator_from
 from aftersail.web.services import Services
 
 
@@ -15,6 +18,11 @@ async def start_background(services: Services) -> None:
     bus = create_bus(services.settings)
     services.extras["bus"] = bus
     services.db.after_commit = partial(publish_pending, bus=bus)
+    services.extras["translator"] = translator_from(services.settings)
+    # Language models load in about 1.5 s: in a thread, so that the first buyer message does not wait.
+    services.extras["language_warm_up"] = asyncio.create_task(
+        asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
+    )
     if services.settings.run_dispatcher:
         dispatcher = build_dispatcher(services.db, bus, services.settings)
         dispatcher.start()
@@ -28,6 +36,12 @@ async def stop_background(services: Services) -> None:
     dispatcher = services.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()
+    warming = services.extras.pop("language_warm_up", None)
+    if warming is not None:
+        await warming  # a thread cannot be cancelled; it ends within seconds
+    translator = services.extras.pop("translator", None)
+    if translator is not None:
+        await translator.aclose()
     bus = services.extras.pop("bus", None)
     services.db.after_commit = None
     if bus is not None:
