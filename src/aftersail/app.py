@@ -77,7 +77,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        overrides={"/chat/api/attachments": upload_limit, "/api/v1/attachments": upload_limit},
+        overrides={
+            "/chat/api/attachments": upload_limit,
+            "/api/v1/attachments": upload_limit,
+            "/api/v1/inbound-email": 26 * 1024 * 1024,  # what the SMTP receiver takes, and a little more
+        },
     )
     app.add_middleware(RequestIdMiddleware)
     app.order_intake_route = intake_route.OrderIntakeRoute(

@@ -67,6 +67,25 @@ class Settings(BaseSettings):
     translation_code_map: str = Field(default="", description="e.g. zh=zh-Hans for newer LibreTranslate")
     language_low_accuracy: bool = Field(default=False, description="Smaller, less accurate language models")
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # E-mail channel. Each tenant's support address is <tenant slug>@<mail_domain>; replies carry a signed
+    # plus address (<slug>+t<ticket>.<mac>@<mail_domain>) and threading headers.
+    mail_domain: str = Field(default="mail.aftersail.localhost", description="Domain of support addresses")
+    smtp_host: str = Field(default="", description="Outbound SMTP server; empty: e-mail replies are not sent")
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    inbound_smtp_port: int = Field(default=0, ge=0, le=65535, description="Built-in SMTP receiver; 0: off")
+    inbound_smtp_host: str = "127.0.0.1"
+    imap_host: str = Field(default="", description="Mailbox polled for inbound e-mail; empty: off")
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_user: str = ""
+    imap_password: SecretStr | None = None
+    imap_folder: str = "INBOX"
+    imap_tenant: str = Field(default="", description="Slug of the tenant whose mailbox IMAP polls")
+    imap_poll_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.assistant.translation import TranslationUnavailable, Translator, translate_for
@@ -15,7 +15,7 @@ from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order
-from aftersail.support import attachments, inbox, intake, macros, messages, routing
+from aftersail.support import attachments, email_channel, inbox, intake, macros, messages, routing
 from aftersail.support import service as tickets
 from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
 from aftersail.support.inbox import TicketFilters
@@ -51,7 +51,7 @@ from aftersail.support.schemas import (
     TranslationOut,
 )
 from aftersail.tenants.links import BuyerGrant, LinkScope
-from aftersail.tenants.models import User
+from aftersail.tenants.models import Tenant, User
 from aftersail.tenants.service import Principal
 from aftersail.web.deps import Reader, ServicesDep, SessionDep, TenantAdmin, TicketWriter
 
@@ -498,3 +498,25 @@ async def download_attachment(
             "Cache-Control": "private, max-age=3600",
         },
     )
+
+
+@router.post("/inbound-email", status_code=202, tags=["tickets"])
+async def inbound_email(
+    request: Request, session: SessionDep, services: ServicesDep, principal: TicketWriter
+) -> dict[str, object]:
+    """An e-mail forwarded by a mail provider, as raw MIME (`Content-Type: message/rfc822`), for the key's
+    tenant. It is stored as received whatever it is; a buyer's e-mail becomes a message on its ticket."""
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidInput("The body is empty; send the e-mail as raw MIME.", field="body")
+    tenant = await session.get(Tenant, principal.tenant_id)
+    received = await email_channel.do_receive_email(
+        session, services.settings, raw, source="webhook", tenant=tenant
+    )
+    return {
+        "inbound_id": received.inbound_id,
+        "kind": received.kind,
+        "ticket_id": received.ticket_id,
+        "message_id": received.message_id,
+        "duplicate": received.duplicate,
+    }

@@ -148,7 +148,7 @@ async def do_reply(
         author_kind=author_kind,
         author_user_id=author.id if author else None,
         author_name=(author.name if author else "")[:200],
-        channel=ticket.channel if not internal else Channel.API,
+        channel=await reply_channel(session, ticket),
         internal=internal,
         body=text,
         language=language,
@@ -186,13 +186,29 @@ async def do_reply(
         ticket.last_public_reply_at = now
         await session.flush()
         await sla.on_public_reply(session, ticket, now=now)
-        await emit(session, DELIVER_TOPIC, {"message_id": message.id}, tenant_id=ticket.tenant_id)
+        if message.channel is Channel.EMAIL:  # chat replies are pushed on commit; API clients fetch them
+            await emit(session, DELIVER_TOPIC, {"message_id": message.id}, tenant_id=ticket.tenant_id)
         if status_after is not None and status_after is not ticket.status:
             from aftersail.support.service import do_change_status  # the status machine lives there
 
             await do_change_status(session, ticket, status_after, actor=actor, now=now)
     await _announce(session, ticket, message)
     return message
+
+
+async def reply_channel(session: AsyncSession, ticket: Ticket) -> Channel:
+    """A reply goes out where the buyer last wrote (one case may span chat, e-mail and a marketplace)."""
+    last = await session.scalar(
+        select(TicketMessage.channel)
+        .where(
+            TicketMessage.tenant_id == ticket.tenant_id,
+            TicketMessage.ticket_id == ticket.id,
+            TicketMessage.author_kind == AuthorKind.CUSTOMER,
+        )
+        .order_by(TicketMessage.id.desc())
+        .limit(1)
+    )
+    return last or ticket.channel
 
 
 async def do_store_translation(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,14 +21,17 @@ from aftersail.assistant.translation import (
 from aftersail.kit.clock import utcnow
 from aftersail.kit.config import Settings
 from aftersail.kit.errors import NotFound
+from aftersail.kit.i18n import N_, translations
 from aftersail.kit.outbox import Delivery, Handler, Publisher, register
 from aftersail.kit.realtime import RealtimeBus
-from aftersail.support import csat, messages, routing, sla
+from aftersail.orders.models import Customer
+from aftersail.support import csat, email_channel, messages, routing, sla
 from aftersail.support import service as tickets
 from aftersail.support.chat_channel import chat_channel, csat_link
-from aftersail.support.models import AuthorKind, Channel, MessageTranslation
+from aftersail.support.email_transport import EmailRejected, SmtpSender
+from aftersail.support.models import AuthorKind, Channel, MessageTranslation, Ticket, TicketMessage
 from aftersail.tenants.links import BuyerLinkSigner
-from aftersail.tenants.models import Role, User
+from aftersail.tenants.models import Role, Tenant, User
 
 log = logging.getLogger("aftersail.support")
 # Worth another try later: the provider may be back. Anything else (unsupported pair, refused key, text
@@ -68,6 +72,22 @@ async def agent_languages(session: AsyncSession, tenant_id: int) -> set[str]:
         )
     )
     return set(rows)
+
+
+def csat_email_text(ticket: Ticket, link: str) -> str:
+    gettext = translations(ticket.language).gettext
+    lines = [
+        gettext(
+            N_("Your case “%(subject)s” is resolved. How happy are you with our help? One click is enough:")
+        )
+        % {"subject": ticket.subject},
+        "",
+    ]
+    for rating in range(5, 0, -1):
+        label = {5: gettext(N_("Very happy")), 1: gettext(N_("Very unhappy"))}.get(rating, "")
+        lines.append(f"{'★' * rating}{'☆' * (5 - rating)} {label}".rstrip() + f"\n{link}?rating={rating}")
+    lines += ["", gettext(N_("If anything is still open, just reply to this e-mail."))]
+    return "\n".join(lines)
 
 
 def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | Publisher]:
@@ -111,6 +131,60 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
         finally:
             await translator.aclose()
 
+    def sender() -> SmtpSender | None:
+        if not settings.smtp_host:
+            return None
+        return SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            ssl=settings.smtp_ssl,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
+
+    async def send(session: AsyncSession, message: TicketMessage, email: EmailMessage) -> None:
+        """At least once: a send that succeeded but whose record did not commit is sent again."""
+        smtp = sender()
+        if smtp is None:
+            message.delivery = {
+                **(message.delivery or {}),
+                "status": "not_sent",
+                "reason": "no SMTP server is set",
+            }
+            return
+        try:
+            await smtp.send(email)
+        except EmailRejected as error:
+            message.delivery = {**(message.delivery or {}), "status": "rejected", "reason": str(error)[:300]}
+            return  # EmailDeferred propagates: the outbox tries again later
+        message.delivery = {**(message.delivery or {}), "status": "sent", "sent_at": utcnow().isoformat()}
+
+    async def deliver_email(session: AsyncSession, delivery: Delivery) -> None:
+        """An agent's public reply on an e-mail case, in the buyer's language, threaded under their e-mail."""
+        message_id = delivery.payload.get("message_id")
+        if delivery.tenant_id is None or not isinstance(message_id, int):
+            return
+        try:
+            message = await messages.access_message(session, delivery.tenant_id, message_id)
+        except NotFound:
+            return
+        if (
+            message.channel is not Channel.EMAIL
+            or message.internal
+            or (message.delivery or {}).get("status") == "sent"
+        ):
+            return
+        ticket = await tickets.access_ticket(session, delivery.tenant_id, message.ticket_id)
+        customer = await session.get(Customer, ticket.customer_id)
+        tenant = await session.get(Tenant, ticket.tenant_id)
+        assert customer is not None and tenant is not None
+        translation = await session.get(MessageTranslation, (message.id, ticket.language))
+        text = translation.body if translation is not None else message.body
+        email = email_channel.outbound_email(settings, tenant, ticket, message, customer, text)
+        message.email_message_id = str(email["Message-ID"])
+        await send(session, message, email)
+
     async def invite_to_rate(session: AsyncSession, delivery: Delivery) -> None:
         """Chat buyers see the rating in their open chat (and on their next visit); e-mail buyers get it in
         the resolution e-mail (support.email)."""
@@ -121,17 +195,42 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
             ticket = await tickets.access_ticket(session, delivery.tenant_id, ticket_id)
         except NotFound:
             return
-        if ticket.channel is Channel.CHAT and ticket.status in csat.RATEABLE:
+        if ticket.status not in csat.RATEABLE:
+            return
+        link = csat_link(links, settings.base_url, ticket)
+        channel = await messages.reply_channel(session, ticket)
+        if channel is Channel.EMAIL:
+            customer = await session.get(Customer, ticket.customer_id)
+            tenant = await session.get(Tenant, ticket.tenant_id)
+            assert customer is not None and tenant is not None
+            notice = TicketMessage(
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                author_kind=AuthorKind.SYSTEM,
+                author_name=tenant.name,
+                channel=Channel.EMAIL,
+                internal=False,
+                body=csat_email_text(ticket, link),
+                language=ticket.language,
+                mentions=[],
+                delivery={},
+            )
+            session.add(notice)
+            await session.flush()
+            email = email_channel.outbound_email(settings, tenant, ticket, notice, customer, notice.body)
+            del email["Subject"]
+            email["Subject"] = translations(ticket.language).gettext(N_("How did we do?"))
+            email["Auto-Submitted"] = "auto-generated"  # RFC 3834: responders stay quiet
+            notice.email_message_id = str(email["Message-ID"])
+            await send(session, notice, email)
+        elif channel is Channel.CHAT:
             await bus.publish(
                 chat_channel(ticket.tenant_id, ticket.customer_id),
-                {
-                    "type": "csat",
-                    "ticket_id": ticket.id,
-                    "url": csat_link(links, settings.base_url, ticket),
-                },
+                {"type": "csat", "ticket_id": ticket.id, "url": link},
             )
 
     return [
+        Handler(name="support.deliver_email", topics=(messages.DELIVER_TOPIC,), fn=deliver_email),
         Handler(
             name="support.translate_for_agents", topics=(messages.TRANSLATE_TOPIC,), fn=translate_for_agents
         ),

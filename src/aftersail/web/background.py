@@ -8,6 +8,7 @@ from functools import partial
 from aftersail.assistant.language import warm_up
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
+from aftersail.support.mail_service import InboundMail
 from aftersail.support.tasks import translator_from
 from aftersail.web.services import Services
 
@@ -23,6 +24,10 @@ async def start_background(services: Services) -> None:
     services.extras["language_warm_up"] = asyncio.create_task(
         asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
     )
+    mail = InboundMail(services.db, services.settings)
+    if mail.configured:
+        await mail.start()
+        services.extras["inbound_mail"] = mail
     if services.settings.run_dispatcher:
         dispatcher = build_dispatcher(services.db, bus, services.settings)
         dispatcher.start()
@@ -30,6 +35,9 @@ async def start_background(services: Services) -> None:
 
 
 async def stop_background(services: Services) -> None:
+    mail = services.extras.pop("inbound_mail", None)
+    if mail is not None:
+        await mail.stop()
     intake = services.extras.pop("order_intake", None)
     if intake is not None:
         await intake.close()

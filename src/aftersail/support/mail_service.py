@@ -1,0 +1,78 @@
+"""Inbound e-mail running beside the server: the built-in SMTP receiver and the IMAP poller, each handing
+what arrives to `email_channel.do_receive_email` in a transaction of its own (when that fails, SMTP answers
+451 and IMAP leaves the e-mail unseen, so nothing is lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aftersail.kit.config import Settings
+from aftersail.kit.db import Database
+from aftersail.support.email_channel import do_receive_email
+from aftersail.support.email_transport import ImapPoller, InboundEnvelope, SmtpReceiver
+from aftersail.tenants import service as tenants
+
+log = logging.getLogger("aftersail.support.mail")
+
+
+class InboundMail:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+        self.receiver: SmtpReceiver | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.inbound_smtp_port or self.settings.imap_host)
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings.inbound_smtp_port:
+            self.receiver = SmtpReceiver(
+                self.on_smtp,
+                recipient_domains=[settings.mail_domain],
+                host=settings.inbound_smtp_host,
+                port=settings.inbound_smtp_port,
+            )
+            await self.receiver.start()
+            log.info(
+                "SMTP receiver on %s:%s for @%s",
+                settings.inbound_smtp_host,
+                self.receiver.port,
+                settings.mail_domain,
+            )
+        if settings.imap_host:
+            poller = ImapPoller(
+                settings.imap_host,
+                settings.imap_port,
+                ssl=settings.imap_ssl,
+                user=settings.imap_user,
+                password=settings.imap_password,
+                folder=settings.imap_folder,
+            )
+            self._poller = asyncio.create_task(poller.run(self.on_imap, interval=settings.imap_poll_seconds))
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self.receiver is not None:
+            await self.receiver.stop()
+
+    async def on_smtp(self, raw: bytes, envelope: InboundEnvelope) -> None:
+        async with self.db.transaction(system=True) as session:
+            await do_receive_email(
+                session, self.settings, raw, source="smtp", recipients=list(envelope.rcpt_tos)
+            )
+
+    async def on_imap(self, raw: bytes) -> None:
+        async with self.db.transaction(system=True) as session:
+            tenant = (
+                await tenants.find_tenant_by_slug(session, self.settings.imap_tenant)
+                if self.settings.imap_tenant
+                else None
+            )
+            await do_receive_email(session, self.settings, raw, source="imap", tenant=tenant)
