@@ -28,6 +28,7 @@ from aftersail.orders.models import Customer
 from aftersail.orders.schemas import Email, OrderNumber
 from aftersail.support import attachments, csat, intake, messages
 from aftersail.support.chat_channel import chat_channel, chat_token, csat_link, verify_chat_token
+from aftersail.support.chat_writer import ChatBuyer, ChatWriter
 from aftersail.support.models import AuthorKind, Channel, CsatRating, MessageTranslation, Ticket, TicketStatus
 from aftersail.support.schemas import Body, Category, CsatIn
 from aftersail.tenants import service as tenants
@@ -183,31 +184,31 @@ async def thread(services: ServicesDep, x_chat_token: Annotated[str, Header()]) 
         }
 
 
-async def receive_buyer_message(
-    services: Services, token: str, *, body: str, category: str | None = None
-) -> dict[str, Any]:
-    """Store the buyer's message in their current case (or a new one); consoles hear of it on commit."""
-    async with services.db.transaction(system=True) as session:
+async def chat_buyer(services: Services, token: str) -> ChatBuyer:
+    """Check the chat token once and keep what messages need (a socket does this when it opens)."""
+    async with services.db.transaction(system=True, readonly=True) as session:
         buyer = await _buyer(session, services, token)
-        message_limit.check(f"customer:{buyer.tenant_id}:{buyer.customer.id}", what="messages")
-        ticket = await current_ticket(session, buyer)
-        message = await intake.do_receive(
-            session,
-            buyer.tenant_id,
-            customer=buyer.customer,
-            channel=Channel.CHAT,
-            body=body,
-            ticket=ticket,
-            category=category or "other",
+        return ChatBuyer(
+            buyer.tenant_id, buyer.customer.id, buyer.customer.name, buyer.customer.preferred_language
         )
-        return {**messages.message_event(message), "text": message.body}
+
+
+async def receive_buyer_message(
+    services: Services, buyer: ChatBuyer, *, body: str, category: str | None = None
+) -> dict[str, Any]:
+    """Store the buyer's message in their current case (or a new one) through the process's group-commit
+    writer; consoles and the buyer's other windows hear of it once committed."""
+    message_limit.check(f"customer:{buyer.tenant_id}:{buyer.customer_id}", what="messages")
+    writer: ChatWriter = services.extras["chat_writer"]
+    return await writer.submit(buyer, body, category=category or "other")
 
 
 @router.post("/api/messages", status_code=201)
 async def send_message(
     body: ChatMessageIn, services: ServicesDep, x_chat_token: Annotated[str, Header()]
 ) -> dict[str, Any]:
-    return await receive_buyer_message(services, x_chat_token, body=body.body, category=body.category)
+    buyer = await chat_buyer(services, x_chat_token)
+    return await receive_buyer_message(services, buyer, body=body.body, category=body.category)
 
 
 @router.post("/api/attachments", status_code=201)
@@ -333,17 +334,16 @@ async def chat_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     token = websocket.query_params.get("token", "")
     try:
-        async with services.db.transaction(system=True, readonly=True) as session:
-            buyer = await _buyer(session, services, token)
+        buyer = await chat_buyer(services, token)
     except Unauthenticated as error:
         await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=error.message[:120])
         return
     bus: RealtimeBus = services.extras["bus"]
-    async with bus.subscribe(chat_channel(buyer.tenant_id, buyer.customer.id)) as inbox:
+    async with bus.subscribe(chat_channel(buyer.tenant_id, buyer.customer_id)) as inbox:
         await websocket.send_json({"type": "ready"})
         forward = asyncio.create_task(_forward(websocket, inbox))
         try:
-            await _serve(websocket, services, token)
+            await _serve(websocket, services, token, buyer)
         finally:
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -355,7 +355,7 @@ async def _forward(websocket: WebSocket, inbox: Any) -> None:
         await websocket.send_text(json.dumps(event, ensure_ascii=False))
 
 
-async def _serve(websocket: WebSocket, services: Services, token: str) -> None:
+async def _serve(websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer) -> None:
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":
@@ -372,7 +372,7 @@ async def _serve(websocket: WebSocket, services: Services, token: str) -> None:
         try:
             if kind == "message":
                 assert isinstance(data, dict)
-                stored = await receive_buyer_message(services, token, body=str(data.get("body", "")))
+                stored = await receive_buyer_message(services, buyer, body=str(data.get("body", "")))
                 await websocket.send_json(
                     {"type": "ack", "client_id": data.get("client_id"), "id": stored["id"]}
                 )

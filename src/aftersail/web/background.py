@@ -8,6 +8,7 @@ from functools import partial
 from aftersail.assistant.language import warm_up
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
+from aftersail.support.chat_writer import ChatWriter
 from aftersail.support.mail_service import InboundMail
 from aftersail.support.tasks import translator_from
 from aftersail.web.services import Services
@@ -20,6 +21,7 @@ async def start_background(services: Services) -> None:
     services.extras["bus"] = bus
     services.db.after_commit = partial(publish_pending, bus=bus)
     services.extras["translator"] = translator_from(services.settings)
+    services.extras["chat_writer"] = ChatWriter(services.db)
     # Language models load in about 1.5 s: in a thread, so that the first buyer message does not wait.
     services.extras["language_warm_up"] = asyncio.create_task(
         asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
@@ -47,6 +49,9 @@ async def stop_background(services: Services) -> None:
     warming = services.extras.pop("language_warm_up", None)
     if warming is not None:
         await warming  # a thread cannot be cancelled; it ends within seconds
+    writer = services.extras.pop("chat_writer", None)
+    if writer is not None:
+        await writer.close()
     translator = services.extras.pop("translator", None)
     if translator is not None:
         await translator.aclose()
