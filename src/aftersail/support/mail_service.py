@@ -36,13 +36,23 @@ class InboundMail:
                 host=settings.inbound_smtp_host,
                 port=settings.inbound_smtp_port,
             )
-            await self.receiver.start()
-            log.info(
-                "SMTP receiver on %s:%s for @%s",
-                settings.inbound_smtp_host,
-                self.receiver.port,
-                settings.mail_domain,
-            )
+            try:
+                await self.receiver.start()
+            except (OSError, RuntimeError) as error:
+                # Several server processes: the first to bind the port receives for all of them.
+                log.info(
+                    "SMTP port %s not bound here (%s); another process receives",
+                    settings.inbound_smtp_port,
+                    error,
+                )
+                self.receiver = None
+            else:
+                log.info(
+                    "SMTP receiver on %s:%s for @%s",
+                    settings.inbound_smtp_host,
+                    self.receiver.port,
+                    settings.mail_domain,
+                )
         if settings.imap_host:
             poller = ImapPoller(
                 settings.imap_host,

@@ -126,7 +126,7 @@ class TicketMessage(IdMixin, TenantMixin, Base):
     tenant_index = False
     __table_args__ = (
         Index("ix_ticket_messages_ticket", "ticket_id", "id"),
-        Index("ix_ticket_messages_email_id", "tenant_id", "email_message_id"),
+        Index("ix_ticket_messages_email_id", "tenant_id", "email_message_id", unique=True),
         UniqueConstraint("tenant_id", "external_id", name="uq_ticket_messages_external"),
     )
 
@@ -141,6 +141,7 @@ class TicketMessage(IdMixin, TenantMixin, Base):
     mentions: Mapped[list[Any]] = mapped_column(JSON, default=list)  # user ids
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]  # when the other side read it
+    # Unique per tenant: an e-mail delivered twice (SMTP retry, two IMAP pollers) is stored once.
     email_message_id: Mapped[str | None] = mapped_column(String(300))
     external_id: Mapped[str | None] = mapped_column(String(200))  # API channel: the marketplace's id
     delivery: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # outbound state per channel

@@ -355,7 +355,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "external_id", name="uq_ticket_messages_external"),
     )
     with op.batch_alter_table("ticket_messages", schema=None) as batch_op:
-        batch_op.create_index("ix_ticket_messages_email_id", ["tenant_id", "email_message_id"], unique=False)
+        batch_op.create_index("ix_ticket_messages_email_id", ["tenant_id", "email_message_id"], unique=True)
         batch_op.create_index("ix_ticket_messages_ticket", ["ticket_id", "id"], unique=False)
 
     op.create_table(
