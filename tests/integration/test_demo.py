@@ -390,3 +390,27 @@ async def test_same_seed_same_data(db_url: str, tmp_path: Path) -> None:
             digests.append(await demo_digest(db))
     assert digests[0] == digests[1]
     assert digests[2] != digests[0]
+
+
+async def test_support_desk_cases_in_buyers_languages(demo_db: Database) -> None:
+    from aftersail.support.models import CsatRating, Macro, TeamRouting, Ticket, TicketMessage
+
+    async with demo_db.transaction(system=True) as session:
+        for slug in DEMO_SLUGS:
+            tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+            assert tenant is not None
+            cases = list(await session.scalars(select(Ticket).where(Ticket.tenant_id == tenant.id)))
+            assert len(cases) >= 5, slug
+            assert len({t.language for t in cases}) >= 5  # buyers write in their own languages
+            assert all(t.team_id is not None for t in cases)  # routed to a team, waiting for an agent
+            assert {t.status.value for t in cases} >= {"open", "pending_customer", "resolved"}
+            first = await session.scalar(
+                select(TicketMessage).where(TicketMessage.ticket_id == cases[0].id).order_by(TicketMessage.id)
+            )
+            assert first is not None and first.language == cases[0].language
+            routing = list(
+                await session.scalars(select(TeamRouting).where(TeamRouting.tenant_id == tenant.id))
+            )
+            assert routing and all(r.calendar.get("time_zone") == tenant.time_zone for r in routing)
+            assert await session.scalar(select(func.count()).where(Macro.tenant_id == tenant.id)) >= 4
+            assert await session.scalar(select(func.count()).where(CsatRating.tenant_id == tenant.id)) >= 1

@@ -24,6 +24,7 @@ from aftersail.catalog.models import Batch, BundleComponent, Lane, Product, Sku,
 from aftersail.demo.accounts import DEMO_PASSWORD
 from aftersail.demo.plan import DEFAULT_ORDERS, DEFAULT_SEED, SellerPlan, build_demo
 from aftersail.demo.sellers import DEMO_NOW, DEMO_ONBOARDED, DEMO_SLUGS
+from aftersail.demo.support import write_support
 from aftersail.demo.warehouses import LANES, WAREHOUSES
 from aftersail.kit.db import Database
 from aftersail.kit.errors import Conflict
@@ -349,7 +350,9 @@ async def _write_seller(session: AsyncSession, plan: SellerPlan) -> dict[str, in
         for code, quantity, unit in order.lines
     ]
     await _insert(session, OrderLine, lines)
+    support = await write_support(session, tenant_id, seller.time_zone)
     return {
+        **support,
         "users": len(user_ids),
         "teams": len(seller.teams),
         "warehouses": len(warehouse_ids),
