@@ -205,3 +205,96 @@ async def test_settings_change_priorities_and_targets(client: httpx.AsyncClient,
     assert ticket["priority"] == "p1"
     first_response = next(c for c in ticket["clocks"] if c["kind"] == "first_response")
     assert first_response["target_seconds"] == 30 * 60
+
+
+async def test_macros_are_checked_and_rendered_in_the_buyers_language(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    desk = await make_desk(database)
+    admin = desk.tenant.headers(Role.ADMIN)
+    wrong = await client.post(
+        "/api/v1/macros",
+        json={
+            "key": "sorry",
+            "language": "de",
+            "title": "Entschuldigung",
+            "greeting": "Hallo {kunde}",
+            "solution": "x",
+        },
+        headers=admin,
+    )
+    assert wrong.status_code == 422 and "{kunde}" in wrong.json()["error"]["message"]
+    for language, greeting in (
+        ("de", "Hallo {buyer_name}, hier ist {agent_name}."),
+        ("en", "Hi {buyer_name}."),
+    ):
+        made = await client.post(
+            "/api/v1/macros",
+            json={
+                "key": "sorry",
+                "language": language,
+                "title": "Sorry",
+                "greeting": greeting,
+                "problem": "",
+                "solution": "Ersatz kommt am {eta}." if language == "de" else "A replacement arrives {eta}.",
+            },
+            headers=admin,
+        )
+        assert made.status_code == 201, made.text
+    twice = await client.post(
+        "/api/v1/macros",
+        json={"key": "sorry", "language": "de", "title": "x", "greeting": "x", "solution": "x"},
+        headers=admin,
+    )
+    assert twice.status_code == 409
+    ticket = (
+        await client.post(
+            "/api/v1/tickets",
+            json={"buyer": buyer("Lena Vogel"), "body": "Die Lampe ist kaputt.", "category": "damaged"},
+            headers=admin,
+        )
+    ).json()
+    english_id = next(
+        m["id"] for m in (await client.get("/api/v1/macros", headers=admin)).json() if m["language"] == "en"
+    )
+    rendered = await client.get(f"/api/v1/tickets/{ticket['id']}/macros/{english_id}", headers=admin)
+    assert rendered.status_code == 200
+    assert rendered.json() == {
+        # The German version; an API key is nobody's name and no ETA is known yet: the gaps show.
+        "text": "Hallo Lena, hier ist —.\n\nErsatz kommt am —.",
+        "language": "de",
+    }
+
+
+async def test_console_attachments_are_limited_and_sniffed(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    desk = await make_desk(database)
+    headers = desk.tenant.headers(Role.AGENT)
+    ticket = (
+        await client.post("/api/v1/tickets", json={"buyer": buyer(), "body": "Foto anbei"}, headers=headers)
+    ).json()
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    ok = await client.post(
+        "/api/v1/attachments",
+        data={"ticket_id": str(ticket["id"])},
+        files={"file": ("label.pdf", pdf, "image/png")},  # the claimed type is ignored
+        headers=headers,
+    )
+    assert ok.status_code == 201 and ok.json()["content_type"] == "application/pdf"
+    fetched = await client.get(f"/api/v1/attachments/{ok.json()['id']}", headers=headers)
+    assert fetched.content == pdf and fetched.headers["x-content-type-options"] == "nosniff"
+    script = await client.post(
+        "/api/v1/attachments",
+        data={"ticket_id": str(ticket["id"])},
+        files={"file": ("x.png", b"<script>alert(1)</script>", "image/png")},
+        headers=headers,
+    )
+    assert script.status_code == 415 and "cannot be sent" in script.json()["error"]["message"]
+    huge = await client.post(
+        "/api/v1/attachments",
+        data={"ticket_id": str(ticket["id"])},
+        files={"file": ("big.pdf", pdf + b"0" * (10 * 1024 * 1024), "application/pdf")},
+        headers=headers,
+    )
+    assert huge.status_code == 413

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
@@ -15,6 +16,17 @@ from aftersail.support.email_transport import ImapPoller, InboundEnvelope, SmtpR
 from aftersail.tenants import service as tenants
 
 log = logging.getLogger("aftersail.support.mail")
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether this process could bind the port (asking first avoids the receiver's slow start-up timeout
+    when another server process already holds it)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class InboundMail:
@@ -29,7 +41,11 @@ class InboundMail:
 
     async def start(self) -> None:
         settings = self.settings
-        if settings.inbound_smtp_port:
+        if settings.inbound_smtp_port and not _port_free(
+            settings.inbound_smtp_host, settings.inbound_smtp_port
+        ):
+            log.info("SMTP port %s is taken; another server process receives", settings.inbound_smtp_port)
+        elif settings.inbound_smtp_port:
             self.receiver = SmtpReceiver(
                 self.on_smtp,
                 recipient_domains=[settings.mail_domain],
