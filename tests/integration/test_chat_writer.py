@@ -76,12 +76,17 @@ async def test_many_buyers_at_once_get_the_same_effects_as_one_by_one(database: 
             bodies = [m.body for m in await messages.ticket_messages(session, ticket)]
         assert bodies == [f"Hallo, Frage {index}", f"Noch etwas {index}", f"Noch etwas {index}"]
     async with database.transaction(system=True) as session:
-        translate_jobs = await session.scalar(
-            select(func.count()).where(
-                OutboxEvent.tenant_id == desk.tenant_id, OutboxEvent.topic == "support.translate"
+        jobs = list(
+            await session.scalars(
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.tenant_id == desk.tenant_id, OutboxEvent.topic == "support.translate"
+                )
             )
         )
-    assert translate_jobs == 36
+    # Every message is to be translated: the first ones one by one (they opened cases), the rest by batch.
+    translated = [i for job in jobs for i in job.get("message_ids", [job.get("message_id")])]
+    assert sorted(translated) == sorted(m["id"] for m in [*first, *second])
+    assert len(jobs) < 36
 
 
 async def test_a_message_after_a_reply_wakes_the_case_and_starts_the_next_response_clock(

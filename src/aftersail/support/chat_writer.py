@@ -256,10 +256,10 @@ async def _write_fast(session: AsyncSession, fast: list[tuple[_Pending, Ticket]]
     for _, ticket in fast:  # the loaded rows follow (a later batch in this session must not see stale ones)
         session.expire(ticket, ["last_customer_message_at", "updated_at", "customer_followups"])
     customers = {ticket.id: ticket.customer_id for _, ticket in fast}
-    by_tenant: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    by_tenant: dict[int, list[int]] = defaultdict(list)
     shown_all = []
     for row, message_id in zip(rows, ids, strict=True):
-        by_tenant[row["tenant_id"]].append((messages.TRANSLATE_TOPIC, {"message_id": message_id}))
+        by_tenant[row["tenant_id"]].append(message_id)
         shown = {
             "ticket_id": row["ticket_id"],
             "id": message_id,
@@ -281,6 +281,8 @@ async def _write_fast(session: AsyncSession, fast: list[tuple[_Pending, Ticket]]
             {"type": "message", **shown, "text": row["body"]},
         )
         shown_all.append({**shown, "text": row["body"]})
-    for tenant_id, events in by_tenant.items():
-        await emit_many(session, events, tenant_id=tenant_id)
+    for tenant_id, message_ids in by_tenant.items():  # one translation job per tenant and batch
+        await emit_many(
+            session, [(messages.TRANSLATE_TOPIC, {"message_ids": message_ids})], tenant_id=tenant_id
+        )
     return shown_all

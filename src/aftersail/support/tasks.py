@@ -90,44 +90,50 @@ def csat_email_text(ticket: Ticket, link: str) -> str:
     return "\n".join(lines)
 
 
+async def _translate_one(
+    session: AsyncSession, translator: Translator, tenant_id: int, message_id: int, languages: set[str]
+) -> None:
+    try:
+        message = await messages.access_message(session, tenant_id, message_id)
+    except NotFound:
+        return
+    if message.author_kind is not AuthorKind.CUSTOMER:
+        return
+    done = set(
+        await session.scalars(
+            select(MessageTranslation.language).where(MessageTranslation.message_id == message.id)
+        )
+    )
+    for target in sorted(languages - done - {message.language}):
+        try:
+            result = await translate_for(translator, message.body, source=message.language, target=target)
+        except TranslationUnavailable as error:
+            if error.reason in TRANSIENT:
+                raise  # the outbox retries with backoff (what is stored already stays: `done` skips it)
+            log.info("message %s not translated to %s: %s", message.id, target, error.message)
+            continue
+        if result is not None:
+            await messages.do_store_translation(
+                session, message, language=target, body=result.text, provider=translator.name
+            )
+
+
 def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | Publisher]:
     links = BuyerLinkSigner(settings.secret_key.get_secret_value(), settings.buyer_link_max_age_seconds)
 
     async def translate_for_agents(session: AsyncSession, delivery: Delivery) -> None:
-        """A buyer message in every language the tenant's agents read; an agent may correct it later."""
-        message_id = delivery.payload.get("message_id")
-        if delivery.tenant_id is None or not isinstance(message_id, int):
+        """Buyer messages (`message_id`, or a chat batch's `message_ids`) in every language the tenant's
+        agents read; an agent may correct a translation later. Without a provider there is nothing to do:
+        the console shows the original with a hint."""
+        ids = delivery.payload.get("message_ids") or [delivery.payload.get("message_id")]
+        if delivery.tenant_id is None or not settings.translation_provider:
             return
-        try:
-            message = await messages.access_message(session, delivery.tenant_id, message_id)
-        except NotFound:
-            return
-        if message.author_kind is not AuthorKind.CUSTOMER:
-            return
-        done = set(
-            await session.scalars(
-                select(MessageTranslation.language).where(MessageTranslation.message_id == message.id)
-            )
-        )
-        targets = sorted(await agent_languages(session, delivery.tenant_id) - done - {message.language})
-        if not targets:
-            return
+        languages = await agent_languages(session, delivery.tenant_id)
         translator = translator_from(settings)
         try:
-            for target in targets:
-                try:
-                    result = await translate_for(
-                        translator, message.body, source=message.language, target=target
-                    )
-                except TranslationUnavailable as error:
-                    if error.reason in TRANSIENT:
-                        raise  # the outbox retries with backoff
-                    log.info("message %s not translated to %s: %s", message.id, target, error.message)
-                    continue
-                if result is not None:
-                    await messages.do_store_translation(
-                        session, message, language=target, body=result.text, provider=translator.name
-                    )
+            for message_id in ids:
+                if isinstance(message_id, int):
+                    await _translate_one(session, translator, delivery.tenant_id, message_id, languages)
         finally:
             await translator.aclose()
 
