@@ -168,3 +168,22 @@ async def test_clocks_pause_while_waiting_on_the_buyer_and_a_reply_meets_them(da
     assert found[ClockKind.RESOLUTION].state is ClockState.MET
     assert found[ClockKind.NEXT_RESPONSE].state is ClockState.CANCELLED
     assert [e["topic"] for e in await topics(database, desk, "support.csat")] == ["support.csat.invite"]
+
+
+async def test_a_snoozed_ticket_wakes_when_its_time_comes(database: Database) -> None:
+    desk = await make_desk(database)
+    ticket_id = await open_ticket(database, desk, category="usage", at=MONDAY_1730_CST)
+    wake = utc(8, 2, 0)
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        ticket = await tickets.access_ticket(session, desk.tenant_id, ticket_id)
+        await tickets.do_change_status(
+            session, ticket, TicketStatus.SNOOZED, actor="user:1", snoozed_until=wake, now=utc(7, 10, 0)
+        )
+    jobs = await topics(database, desk, tickets.WAKE_TOPIC)
+    assert jobs == [{"topic": tickets.WAKE_TOPIC, "ticket_id": ticket_id}]
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        ticket = await tickets.access_ticket(session, desk.tenant_id, ticket_id)
+        assert not await tickets.do_wake_snoozed(session, ticket, now=utc(8, 1, 59))  # not yet
+        assert await tickets.do_wake_snoozed(session, ticket, now=wake)
+        assert ticket.status is TicketStatus.OPEN and ticket.snoozed_until is None
+        assert not await tickets.do_wake_snoozed(session, ticket, now=wake)  # a second job finds it awake

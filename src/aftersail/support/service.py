@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.kit.clock import utcnow
+from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.errors import InvalidInput, NotFound
+from aftersail.kit.outbox import schedule_job
 from aftersail.support import csat, routing, rules, sla
 from aftersail.support.audit import record
 from aftersail.support.models import (
@@ -28,6 +29,19 @@ from aftersail.support.models import (
 )
 from aftersail.support.rules import SupportPolicy
 from aftersail.tenants import service as tenants
+
+WAKE_TOPIC = "support.snooze.wake"
+
+
+async def do_wake_snoozed(session: AsyncSession, ticket: Ticket, *, now: datetime | None = None) -> bool:
+    """A snoozed ticket whose time has come opens again (a later snooze or a reply meanwhile wins)."""
+    now = now or utcnow()
+    if ticket.status is not TicketStatus.SNOOZED or ticket.snoozed_until is None:
+        return False
+    if as_utc(ticket.snoozed_until) > now:
+        return False
+    await do_change_status(session, ticket, TicketStatus.OPEN, actor="system:snooze", now=now)
+    return True
 
 
 async def support_policy(session: AsyncSession, tenant_id: int) -> SupportPolicy:
@@ -115,6 +129,14 @@ async def do_change_status(
                 "Snoozing needs a time in the future to wake the ticket.", field="snoozed_until"
             )
         ticket.snoozed_until = snoozed_until
+        await schedule_job(
+            session,
+            WAKE_TOPIC,
+            {"ticket_id": ticket.id},
+            snoozed_until,
+            ticket.tenant_id,
+            dedupe_key=f"support.wake:{ticket.id}:{snoozed_until.isoformat()}",
+        )
     else:
         ticket.snoozed_until = None
     if current is TicketStatus.RESOLVED and target is TicketStatus.OPEN:
