@@ -46,6 +46,18 @@ async def check_sla_clock(session: AsyncSession, delivery: Delivery) -> None:
         await sla.do_sweep_sla(session, clock_id=clock_id, now=utcnow())
 
 
+@register(tickets.WAKE_TOPIC, name="support.wake_snoozed")
+async def wake_snoozed(session: AsyncSession, delivery: Delivery) -> None:
+    ticket_id = delivery.payload.get("ticket_id")
+    if delivery.tenant_id is None or not isinstance(ticket_id, int):
+        return
+    try:
+        ticket = await tickets.access_ticket(session, delivery.tenant_id, ticket_id)
+    except NotFound:
+        return
+    await tickets.do_wake_snoozed(session, ticket, now=utcnow())
+
+
 @register(routing.PRESENCE_TOPIC, name="support.presence_check")
 async def check_presence(session: AsyncSession, delivery: Delivery) -> None:
     user_id = delivery.payload.get("user_id")
