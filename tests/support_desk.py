@@ -133,3 +133,66 @@ async def load_ticket(db: Database, desk: Desk, ticket_id: int) -> Ticket:
         ticket = await tickets.access_ticket(session, desk.tenant_id, ticket_id)
         session.expunge(ticket)
         return ticket
+
+
+# --- the agents' inbox (console pages and browser tests) ------------------------------------------------
+
+
+async def user_email(db: Database, desk: Desk, user_id: int) -> str:
+    """The sign-in address of one of the desk's agents."""
+    async with db.transaction(tenant_id=desk.tenant_id) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        return user.email
+
+
+async def set_user_locale(db: Database, desk: Desk, user_id: int, locale: str) -> None:
+    async with db.transaction(tenant_id=desk.tenant_id) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        await tenants.do_set_user_locale(session, user=user, locale=locale)
+
+
+async def open_buyer_ticket(
+    db: Database,
+    desk: Desk,
+    *,
+    name: str,
+    body: str,
+    subject: str,
+    language: str = "de",
+    channel: Channel = Channel.CHAT,
+    category: str = "other",
+    country: str = "DE",
+    time_zone: str = "Europe/Berlin",
+    tags: tuple[str, ...] = (),
+) -> int:
+    """A ticket from a new buyer (any name, any text: the inbox must show it as text), with one message."""
+    async with db.transaction(tenant_id=desk.tenant_id) as session:
+        customer = await orders.do_create_customer(
+            session,
+            desk.tenant_id,
+            CustomerCreate(
+                name=name,
+                email=f"buyer-{uuid.uuid4().hex[:10]}@example.test",
+                country=country,
+                preferred_language=language,
+                time_zone=time_zone,
+            ),
+        )
+        ticket = await tickets.do_open_ticket(
+            session,
+            desk.tenant_id,
+            customer_id=customer.id,
+            channel=channel,
+            subject=subject,
+            language=language,
+            category=category,
+            actor="customer",
+        )
+        await messages.do_add_customer_message(
+            session, ticket, body=body, channel=channel, author_name=name, language=language
+        )
+        if tags:
+            await tickets.do_set_tags(session, ticket, list(tags), actor="system")
+        return ticket.id
