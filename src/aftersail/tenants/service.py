@@ -294,3 +294,10 @@ async def find_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"no tenant {slug!r}")
     return tenant
+
+
+async def list_users(session: AsyncSession, tenant_id: int) -> list[User]:
+    """Every user of the tenant (active or not: reports still name who handled old tickets), by name."""
+    return list(
+        await session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.name, User.id))
+    )
