@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu clean help
+.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -44,6 +44,10 @@ bench-ceiling: $(STAMP)
 # CPU time per order in one process (steadier than throughput on a shared machine); see docs/performance.md.
 bench-intake-cpu: $(STAMP)
 	$(BIN)/python -m benchmarks.intake_cpu $(BENCH_ARGS)
+
+# Chat delivery latency (1,000 buyer sockets at 1 msg/s) against a bare WebSocket echo; needs PostgreSQL and Redis.
+bench-chat: $(STAMP)
+	$(BIN)/python -m benchmarks.chat $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
