@@ -18,8 +18,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from aftersail.kit.db import Database
-from aftersail.kit.outbox import emit
-from aftersail.kit.worker import build_dispatcher
+from aftersail.kit.dispatcher import Dispatcher
+from aftersail.kit.outbox import Registry, emit
+from aftersail.kit.realtime import realtime_forwarder
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role, User
 from aftersail.web.deps import SESSION_COOKIE
@@ -41,9 +42,12 @@ async def server_url(app: FastAPI) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    # The session app runs without a dispatcher; this test needs one to forward live events.
+    # The session app runs without a dispatcher; these tests need one to forward live events — only that:
+    # other tests' jobs queued in the shared database are not theirs to run (and would delay the push).
     services = app.state.services
-    dispatcher = build_dispatcher(services.db, services.extras["bus"], services.settings)
+    dispatcher = Dispatcher(
+        services.db, Registry().with_handlers([realtime_forwarder(services.extras["bus"])]), poll_seconds=0.05
+    )
     dispatcher.start()
     while not server.started:
         if task.done():

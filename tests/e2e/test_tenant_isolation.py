@@ -435,6 +435,14 @@ async def test_every_api_route_hides_other_tenants(
                 assert filtered.status_code == 200 and item_ids(filtered.json()) == set(), (path, name)
         elif (method, rel) in probes or (method, rel) in creates:
             pass  # probed below
+        elif (method, rel) == ("POST", "/inbound-email"):
+            # Raw MIME, not JSON: B's own mailbox takes it (the key names the tenant; nothing of A's shows).
+            raw = f"From: b@example.com\r\nTo: x@{a['slug']}.test\r\nSubject: hi\r\n\r\nhello\r\n".encode()
+            answer = await client.post(
+                f"{API}{rel}", content=raw, headers={**hb, "Content-Type": "message/rfc822"}
+            )
+            assert answer.status_code == 202, (rel, answer.text)
+            assert not any(marker in answer.text for marker in a["markers"]), (rel, answer.text)
         elif (method, rel) == ("POST", "/attachments"):
             # A file upload (multipart): B attaching to A's ticket is refused, B's own ticket works.
             for ticket_id, expected in ((a["ids"]["ticket_id"], 404), (b["ids"]["ticket_id"], 201)):

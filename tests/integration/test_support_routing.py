@@ -68,9 +68,13 @@ async def test_an_agent_going_offline_hands_open_tickets_back(database: Database
         assert status is not None
         silent_since = status.seen_at
         assert silent_since is not None
-        swept = await routing.do_sweep_presence(session, now=silent_since + routing.PRESENCE_TIMEOUT / 2)
+        swept = await routing.do_sweep_presence(
+            session, user_id=desk.li_id, now=silent_since + routing.PRESENCE_TIMEOUT / 2
+        )
         assert swept == 0  # not silent long enough
-        swept = await routing.do_sweep_presence(session, now=silent_since + routing.PRESENCE_TIMEOUT * 2)
+        swept = await routing.do_sweep_presence(
+            session, user_id=desk.li_id, now=silent_since + routing.PRESENCE_TIMEOUT * 2
+        )
         assert swept == 1
     ticket = await load_ticket(database, desk, ticket_id)
     assert ticket.assignee_id is None and ticket.team_id == desk.returns_team_id

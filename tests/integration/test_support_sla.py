@@ -187,3 +187,16 @@ async def test_a_snoozed_ticket_wakes_when_its_time_comes(database: Database) ->
         assert await tickets.do_wake_snoozed(session, ticket, now=wake)
         assert ticket.status is TicketStatus.OPEN and ticket.snoozed_until is None
         assert not await tickets.do_wake_snoozed(session, ticket, now=wake)  # a second job finds it awake
+
+
+async def test_a_reply_after_the_due_time_is_a_breach_even_before_the_sweep(database: Database) -> None:
+    desk = await make_desk(database)
+    ticket_id = await open_ticket(database, desk, category="damaged", at=MONDAY_1730_CST)
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        ticket = await tickets.access_ticket(session, desk.tenant_id, ticket_id)
+        wang = await session.get(User, desk.wang_id)
+        # Due Tuesday 09:30 Shanghai; the reply comes at 10:00 and no sweep ran in between.
+        await messages.do_reply(session, ticket, author=wang, body="抱歉。", language="zh", now=utc(8, 2, 0))
+    first = (await clocks(database, desk, ticket_id))[ClockKind.FIRST_RESPONSE]
+    assert first.state is ClockState.BREACHED
+    assert first.breached_at == utc(8, 1, 30) and first.stopped_at == utc(8, 2, 0)

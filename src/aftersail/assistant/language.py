@@ -86,20 +86,26 @@ def _get_detector() -> LanguageDetector:
     return _detector
 
 
-def _script_of(char: str) -> str | None:
-    point = ord(char)
-    for script, ranges in _RANGES.items():
-        if any(low <= point <= high for low, high in ranges):
-            return script if script != "latin" or char.isalpha() else None
-    return "other" if char.isalpha() else None
+def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges)
+
+
+# Counting with compiled character classes runs in C: a character loop in Python cost ~0.3 ms per message.
+_SCRIPT_PATTERNS = {
+    script: re.compile(f"[{_char_class(ranges)}]") for script, ranges in _RANGES.items() if script != "latin"
+}
+_LATIN_LETTERS = "A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+_LATIN_LETTER = re.compile(f"[{_LATIN_LETTERS}]")
+_NOT_LATIN_LETTER = re.compile(f"[^{_LATIN_LETTERS}]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _count_scripts(text: str) -> dict[str, int]:
-    counts = dict.fromkeys(("hangul", "kana", "han", "arabic", "latin", "other"), 0)
-    for char in text:
-        script = _script_of(char)
-        if script is not None:
-            counts[script] += 1
+    """Characters of each script we decide by (Latin: letters only); "other" is the letters of any other
+    script (Cyrillic, Thai…)."""
+    counts = {script: len(pattern.findall(text)) for script, pattern in _SCRIPT_PATTERNS.items()}
+    counts["latin"] = len(_LATIN_LETTER.findall(text))
+    counts["other"] = max(0, len(_LETTER.findall(text)) - sum(counts.values()))
     return counts
 
 
@@ -153,7 +159,8 @@ def _from_model(latin_text: str, letters: int, hint: str | None) -> Detection:
 def detect_language(text: str, *, hint: str | None = None) -> Detection:
     """The language of `text`, falling back to `hint` (one of SUPPORTED_LOCALES) when the text can't tell.
 
-    CPU-bound (tens of microseconds once warm); loads the models on first use unless `warm_up()` ran."""
+    CPU-bound: microseconds for other scripts, ~0.2 ms for Latin text (lingua) once warm; loads the models on
+    first use unless `warm_up()` ran."""
     if hint is not None and hint not in SUPPORTED_LOCALES:
         hint = None
     fallback = Detection(hint, 0.0, "hint") if hint is not None else Detection(None, 0.0, "none")
@@ -165,5 +172,5 @@ def detect_language(text: str, *, hint: str | None = None) -> Detection:
     if by_script is not None:
         return by_script
     # Only the Latin part goes to lingua, so that a stray 谢谢 does not pull an English text towards zh.
-    latin_text = "".join(char if _script_of(char) == "latin" else " " for char in cleaned)
+    latin_text = _NOT_LATIN_LETTER.sub(" ", cleaned)
     return _from_model(latin_text, counts["latin"], hint)

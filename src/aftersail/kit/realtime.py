@@ -27,6 +27,10 @@ FORWARDER_NAME = "realtime.forward"
 class RealtimeBus(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Several (channel, message) pairs in order, in one round trip where the bus has round trips."""
+        ...
+
     def subscribe(self, channel: str) -> Any:
         """An async context manager yielding an async iterator of messages."""
         ...
@@ -54,11 +58,10 @@ async def publish_pending(session: Any, bus: RealtimeBus | None) -> None:
     pending = session.info.pop(PENDING_KEY, None)
     if not pending or bus is None:
         return
-    for channel, message in pending:
-        try:
-            await bus.publish(channel, message)
-        except Exception:  # the data is committed; a live push is a courtesy
-            log.warning("realtime publish to %s failed", channel, exc_info=True)
+    try:
+        await bus.publish_many(pending)
+    except Exception:  # the data is committed; a live push is a courtesy
+        log.warning("realtime publish of %d messages failed", len(pending), exc_info=True)
 
 
 class Messages:
@@ -85,6 +88,10 @@ class InMemoryBus:
             if queue.full():  # a slow consumer loses its oldest message, never blocks the publisher
                 queue.get_nowait()
             queue.put_nowait(message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Messages]:
@@ -125,6 +132,15 @@ class RedisBus:
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """One pipeline (one write, one round trip) for a batch: a chat batch pushes two per message."""
+        if not messages:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+            await pipe.execute()
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -13,7 +13,7 @@ import contextlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile, WebSocket
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
@@ -356,6 +356,13 @@ async def _forward(websocket: WebSocket, inbox: Any) -> None:
 
 
 async def _serve(websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer) -> None:
+    """Until the buyer goes: a socket closed while its message was being stored gets no answer (the
+    message is stored all the same, and shows when the buyer comes back)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await _answer_frames(websocket, services, token, buyer)
+
+
+async def _answer_frames(websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer) -> None:
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":

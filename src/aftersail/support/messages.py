@@ -298,6 +298,12 @@ async def do_mark_read(
         .values(read_at=now)
     )
     count = int(getattr(result, "rowcount", 0) or 0)
+    if count and reader is AuthorKind.AGENT:  # the buyer's open chat shows "Read" under their messages
+        publish_after_commit(
+            session,
+            chat_channel(ticket.tenant_id, ticket.customer_id),
+            {"type": "read", "reader": "agent", "read_at": now.isoformat()},
+        )
     if count:
         await emit(
             session,

@@ -86,6 +86,8 @@ class Ticket(IdMixin, TenantMixin, Base):
         Index("ix_tickets_tenant_status_updated", "tenant_id", "status", "updated_at"),
         Index("ix_tickets_tenant_customer", "tenant_id", "customer_id"),
         Index("ix_tickets_tenant_assignee", "tenant_id", "assignee_id", "status"),
+        Index("ix_tickets_tenant_created", "tenant_id", "created_at"),  # reports: tickets of a period
+        Index("ix_tickets_tenant_resolved", "tenant_id", "resolved_at"),
     )
 
     subject: Mapped[str] = mapped_column(String(300))
@@ -193,6 +195,7 @@ class SlaClock(IdMixin, TenantMixin, Base):
     __table_args__ = (
         Index("ix_sla_clocks_ticket", "tenant_id", "ticket_id"),
         Index("ix_sla_clocks_due", "state", "due_at"),
+        Index("ix_sla_clocks_tenant_stopped", "tenant_id", "stopped_at"),  # reports: clocks ended in a period
     )
 
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -260,7 +263,10 @@ class CsatRating(TenantMixin, Base):
     __tablename__ = "csat_ratings"
     tenant_index = False
     tenant_foreign_key = False
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),
+        Index("ix_csat_ratings_tenant_created", "tenant_id", "created_at"),
+    )
 
     ticket_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True

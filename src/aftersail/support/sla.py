@@ -150,8 +150,15 @@ async def _resume(
 
 
 async def _stop(session: AsyncSession, clock: SlaClock, calendar: BusinessCalendar, now: datetime) -> None:
-    """Met (or met late, staying BREACHED): the clock stops for good and its checks find nothing to do."""
+    """Met, or met late: the clock stops for good and its checks find nothing to do. A clock that ran past
+    its target before the sweep saw it (jobs lagging, the dispatcher down) is breached as of its due time."""
+    due_at = clock.due_at
     await _pause(session, clock, calendar, now)
+    if clock.breached_at is None and clock.counted_seconds > clock.target_seconds:
+        clock.breached_at = as_utc(due_at) if due_at is not None else now
+        ticket = await session.get(Ticket, clock.ticket_id)
+        if ticket is not None:
+            await record(session, ticket, "sla_breached", "sla", now, clock=clock.kind.value, late=True)
     clock.state = ClockState.BREACHED if clock.breached_at is not None else ClockState.MET
     clock.stopped_at = now
 

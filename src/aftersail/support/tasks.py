@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.assistant.language import detect_language
 from aftersail.assistant.translation import (
     TranslationUnavailable,
     Translator,
@@ -111,6 +112,9 @@ async def _translate_one(
         return
     if message.author_kind is not AuthorKind.CUSTOMER:
         return
+    detected = detect_language(message.body, hint=message.language)
+    if detected.language and detected.language != message.language and detected.method != "hint":
+        message.language = detected.language  # chat stores the conversation's language; this is the message's
     done = set(
         await session.scalars(
             select(MessageTranslation.language).where(MessageTranslation.message_id == message.id)

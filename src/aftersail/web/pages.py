@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -49,25 +50,11 @@ buyer_router = APIRouter(route_class=BuyerPageRoute, include_in_schema=False)
 HELP_PURPOSE = "buyer-help"
 # Sections of the console that later issues build; each page says honestly what will arrive there.
 PLACEHOLDERS = {
-    "inbox": (
-        N_("Inbox"),
-        N_(
-            "One inbox for every channel — web chat, email and the API — with each message "
-            "shown in your language, the order and parcel beside it, SLA clocks and macros."
-        ),
-    ),
     "returns": (
         N_("Returns"),
         N_(
             "Return and exchange requests checked against your policy, with approvals, "
             "labels, warehouse receiving and grading, and refunds."
-        ),
-    ),
-    "reports": (
-        N_("Reports"),
-        N_(
-            "First response time, first-contact resolution, return rates by SKU and "
-            "batch, and SLA attainment per team."
         ),
     ),
     "settings": (
@@ -255,6 +242,7 @@ async def buyer_order(
         "progress": PROGRESS_LABELS,
         "step": step,
         "time_zone": customer.time_zone,
+        "chat_url": f"/chat?{urlencode({'t': tenant.slug, 'link': token, 'lang': locale})}",
     }
     changes, finish = await buyer_changes.change_context(
         request, services, session, token, grant, order, locale

@@ -26,7 +26,17 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.web.realtime_api import router as realtime_api
 
     app.include_router(realtime_api)  # /ws, no prefix
+    from aftersail.analytics.api import router as analytics_api
+    from aftersail.analytics.pages import router as reports_pages
 
+    app.include_router(analytics_api, prefix=API_PREFIX)  # /api/v1/reports/…
+    app.include_router(reports_pages)  # /reports (console page)
+    from aftersail.support.chat_pages import router as chat_pages
+
+    app.include_router(chat_pages)  # /chat, /chat/widget-demo, /rate/…: the buyer's chat pages
+
+    from aftersail.support.inbox_pages import router as inbox_pages
     from aftersail.web.pages import include_pages
 
+    app.include_router(inbox_pages)  # /inbox: the agents' inbox (console pages)
     include_pages(app)  # console and buyer pages (no prefix) and /static

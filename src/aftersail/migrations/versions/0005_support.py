@@ -414,6 +414,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("message_id", "language", name=op.f("pk_message_translations")),
     )
     # ### end Alembic commands ###
+    # What the support reports filter on: tickets, ended clocks and ratings of a period.
+    op.create_index("ix_tickets_tenant_created", "tickets", ["tenant_id", "created_at"])
+    op.create_index("ix_tickets_tenant_resolved", "tickets", ["tenant_id", "resolved_at"])
+    op.create_index("ix_sla_clocks_tenant_stopped", "sla_clocks", ["tenant_id", "stopped_at"])
+    op.create_index("ix_csat_ratings_tenant_created", "csat_ratings", ["tenant_id", "created_at"])
     enable_rls(TENANT_TABLES)
 
 
