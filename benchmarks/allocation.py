@@ -44,6 +44,7 @@ from benchmarks.harness import (
     descendants,
     free_port,
     postgres_backends,
+    redis_answers,
     temporary_database,
     with_db,
 )
@@ -181,7 +182,7 @@ def main() -> None:
             hot_seconds=raw_hot,
         )
 
-        redis_url = args.redis_url if _redis_answers(args.redis_url) else None
+        redis_url = args.redis_url if redis_answers(args.redis_url) else None
         env = {
             **os.environ,
             "AFTERSAIL_ENV": "production",
@@ -269,19 +270,6 @@ def main() -> None:
     }
     sys.stdout.flush()
     print(json.dumps(summary), flush=True)
-
-
-def _redis_answers(url: str) -> bool:
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":

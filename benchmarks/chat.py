@@ -51,6 +51,7 @@ from benchmarks.harness import (
     free_port,
     percentile,
     postgres_backends,
+    redis_answers,
     temporary_database,
     wait_for_http,
     with_db,
@@ -494,7 +495,7 @@ def main() -> None:
             if name == "echo":
                 phases[name] = echo_phase(args, workdir)
             elif name in ("single", "redis"):
-                if name == "redis" and not _redis_answers(args.redis_url):
+                if name == "redis" and not redis_answers(args.redis_url):
                     error = f"Redis at {args.redis_url} does not answer"
                     phases[name] = Phase(name, "", LoadResult(mode="chat"), errors=[error])
                     continue
@@ -511,19 +512,6 @@ def main() -> None:
     print(json.dumps(summary), flush=True)
     if "error" in summary:
         sys.exit(1)
-
-
-def _redis_answers(url: str) -> bool:
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":

@@ -230,3 +230,17 @@ def percentile(histogram: Mapping[int, int] | Iterable[tuple[int, int]], p: floa
         if seen >= rank:
             return float(value)
     return float(items[-1][0])
+
+
+def redis_answers(url: str) -> bool:
+    """Whether a Redis server answers at `url` (a phase that needs one is skipped with a reason)."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False

@@ -28,6 +28,7 @@ from aftersail.orders.models import Customer
 from aftersail.support import csat
 from aftersail.support import service as tickets
 from aftersail.support.models import CsatRating, Ticket
+from aftersail.support.rules import CATEGORIES
 from aftersail.tenants import service as tenants
 from aftersail.tenants.links import LinkScope
 from aftersail.tenants.models import Tenant
@@ -46,20 +47,7 @@ EMBED_CSP = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-anc
 TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 # What a buyer may pick as the topic of a new chat: ticket categories (rules.CATEGORIES) less those that are
 # the agents' to set, such as "thanks"; labelled in chat.html.
-BUYER_TOPICS = (
-    "damaged",
-    "wrong_item",
-    "defective",
-    "missing_item",
-    "where_is_my_order",
-    "return",
-    "cancel",
-    "change_order",
-    "usage",
-    "sizing",
-    "billing",
-    "other",
-)
+BUYER_TOPICS = tuple(c for c in CATEGORIES if c not in ("thanks", "suggestion"))
 
 
 class ChatPageRoute(BuyerPageRoute):
