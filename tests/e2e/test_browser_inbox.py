@@ -432,3 +432,48 @@ async def test_the_inbox_on_a_phone(served: Served, browser: Browser, artifacts_
     await expect(page.locator(".inbox-list")).to_be_visible()
     assert errors == []
     await context.close()
+
+
+async def test_a_buyer_chatting_in_german_is_answered_from_the_chinese_console(
+    served: Served, browser: Browser, artifacts_dir: Path
+) -> None:
+    """The whole loop: the buyer writes on /chat in German, the agent sees it in Chinese and answers in
+    Chinese, the buyer reads the answer in German — live, on both screens."""
+    buyer_context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale="de-DE",
+        extra_http_headers={"X-Forwarded-For": "10.9.8.7"},
+    )
+    buyer = await buyer_context.new_page()
+    buyer_errors = watch_for_errors(buyer)
+    await buyer.goto(f"{served.base_url}/chat?t={served.desk.tenant.slug}")
+    await buyer.locator("#start-form input[name=order_number]").fill(served.order_number)
+    await buyer.locator("#start-form input[name=email]").fill(served.buyer_email)
+    await buyer.locator("#start-form button[type=submit]").click()
+    await buyer.get_by_label("Worum geht es?").select_option("damaged")
+    await buyer.locator("#message-input").fill(GERMAN)
+    await buyer.locator("#message-input").press("Enter")
+    await expect(buyer.locator(".msg.mine .msg-state").last).to_have_text("Gesendet")
+
+    context, agent = await signed_in(browser, served, served.wang)
+    errors = watch_for_errors(agent)
+    row = agent.locator("[data-ticket-row]", has_text=GERMAN[:10]).or_(
+        agent.locator("[data-ticket-row]", has_text="Lena Vogel")
+    )
+    await row.first.locator("[data-open-ticket]").click()
+    message = agent.locator(".msg-buyer", has_text=CHINESE).last
+    await expect(message.locator("[data-translated]")).to_have_text(CHINESE)  # the agent reads Chinese
+
+    composer = agent.locator("[data-composer]")
+    await composer.locator("[data-body]").fill(SORRY)
+    await composer.locator("[data-send]").click()
+    await expect(composer.locator("[data-sent]")).to_have_value(SORRY_DE)  # previewed in German
+    await composer.locator("[data-send]").click()
+
+    answer = buyer.locator(".msg.theirs:not(.msg-welcome) .msg-text").last
+    await expect(answer).to_have_text(SORRY_DE)  # the buyer reads German, without reloading
+    await save(buyer, artifacts_dir, "chat-de-answered.png")
+    await save(agent, artifacts_dir, "inbox-zh-answered-chat.png")
+    assert errors == [] and buyer_errors == []
+    await context.close()
+    await buyer_context.close()
