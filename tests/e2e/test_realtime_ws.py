@@ -106,7 +106,10 @@ async def test_live_events_reach_the_sockets_of_their_tenant_only(
         async with database.transaction(tenant_id=ours.tenant_id) as session:
             await emit(session, "order.created", {"nonce": "not a live topic"}, tenant_id=ours.tenant_id)
             await emit(session, "live.viewers", {"nonce": nonce, "count": 3}, tenant_id=ours.tenant_id)
-        assert await receive(ws) == {"topic": "live.viewers", "payload": {"nonce": nonce, "count": 3}}
+        # Generous: the shared test database holds other tests' unhandled events, which the dispatcher
+        # works through (oldest first) before this one; what is checked here is where pushes go.
+        pushed = await receive(ws, within=60.0)
+        assert pushed == {"topic": "live.viewers", "payload": {"nonce": nonce, "count": 3}}
         await ws.send(json.dumps({"type": "ping"}))
         assert await receive(ws) == {"type": "pong"}, "nothing else was pushed to this tenant"
 
