@@ -19,6 +19,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
 from aftersail.support import messages
+from aftersail.support import policy as policies
 from aftersail.support import service as tickets
 from aftersail.support.models import Channel, Priority
 from aftersail.support.rules import DEFAULT_BREACH_ACTIONS, SupportPolicy
@@ -75,7 +76,7 @@ async def seed_month(db: Database) -> tuple[str, int]:
     desk = await make_desk(db)
     async with db.transaction(tenant_id=desk.tenant_id) as session:
         policy = SupportPolicy(breach_actions={**DEFAULT_BREACH_ACTIONS, Priority.P3: ("notify",)})
-        await tickets.do_set_support_policy(session, desk.tenant_id, policy)
+        await policies.do_set_support_policy(session, desk.tenant_id, policy)
         admin = await session.get(User, desk.tenant.admin_user_id)
         assert admin is not None
         await tenants.do_set_user_locale(session, user=admin, locale="en")

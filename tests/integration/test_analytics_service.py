@@ -33,6 +33,7 @@ from aftersail.analytics.rules import Metrics
 from aftersail.analytics.service import SupportReport
 from aftersail.kit.db import Database
 from aftersail.support import csat, messages, sla
+from aftersail.support import policy as policies
 from aftersail.support import service as tickets
 from aftersail.support.models import ClockKind, ClockState, Priority, TicketStatus
 from aftersail.support.rules import DEFAULT_BREACH_ACTIONS, SupportPolicy
@@ -119,7 +120,7 @@ async def scenario(database: Database) -> Scenario:
     async with database.transaction(tenant_id=desk.tenant_id) as session:
         # A breached P3 clock only notifies here, so every ticket keeps the priority it opened with.
         policy = SupportPolicy(breach_actions={**DEFAULT_BREACH_ACTIONS, Priority.P3: ("notify",)})
-        await tickets.do_set_support_policy(session, desk.tenant_id, policy)
+        await policies.do_set_support_policy(session, desk.tenant_id, policy)
     s = Scenario(database, desk)
     zhao, wang = desk.zhao_id, desk.wang_id
 

@@ -16,6 +16,7 @@ from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order
 from aftersail.support import attachments, email_channel, inbox, intake, macros, messages, routing
+from aftersail.support import policy as policies
 from aftersail.support import service as tickets
 from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
 from aftersail.support.inbox import TicketFilters
@@ -316,7 +317,7 @@ async def correct_translation(
 
 @router.get("/support/settings", response_model=SupportSettingsIn, tags=["settings"])
 async def get_settings(session: SessionDep, principal: Reader) -> SupportSettingsIn:
-    policy = await tickets.support_policy(session, principal.tenant_id)
+    policy = await policies.support_policy(session, principal.tenant_id)
     return SupportSettingsIn.model_validate(policy.as_settings())
 
 
@@ -343,7 +344,7 @@ async def put_settings(
         calendar=body.calendar,
         csat_enabled=body.csat_enabled,
     )
-    await tickets.do_set_support_policy(session, principal.tenant_id, policy)
+    await policies.do_set_support_policy(session, principal.tenant_id, policy)
     return SupportSettingsIn.model_validate(policy.as_settings())
 
 

@@ -12,8 +12,7 @@ from aftersail.kit.errors import InvalidInput
 from aftersail.kit.outbox import schedule_job
 from aftersail.support.audit import record
 from aftersail.support.models import CsatRating, Ticket, TicketStatus
-from aftersail.support.rules import SupportPolicy
-from aftersail.tenants import service as tenants
+from aftersail.support.policy import support_policy
 
 INVITE_TOPIC = "support.csat.invite"
 MAX_COMMENT_CHARS = 2_000
@@ -22,8 +21,7 @@ RATEABLE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
 async def do_invite(session: AsyncSession, ticket: Ticket, *, now: datetime | None = None) -> None:
     """Ask the buyer once per resolution (a reopened and re-resolved ticket asks again)."""
-    tenant = await tenants.access_tenant(session, ticket.tenant_id)
-    if not SupportPolicy.from_settings(tenant.settings).csat_enabled:
+    if not (await support_policy(session, ticket.tenant_id)).csat_enabled:
         return
     now = now or utcnow()
     await schedule_job(

@@ -23,6 +23,7 @@ from aftersail.kit.errors import InvalidInput, NotFound
 from aftersail.kit.outbox import emit
 from aftersail.kit.realtime import publish_after_commit, tenant_channel
 from aftersail.support import rules, sla
+from aftersail.support import service as tickets
 from aftersail.support.audit import record
 from aftersail.support.chat_channel import chat_channel
 from aftersail.support.models import (
@@ -189,9 +190,7 @@ async def do_reply(
         if message.channel is Channel.EMAIL:  # chat replies are pushed on commit; API clients fetch them
             await emit(session, DELIVER_TOPIC, {"message_id": message.id}, tenant_id=ticket.tenant_id)
         if status_after is not None and status_after is not ticket.status:
-            from aftersail.support.service import do_change_status  # the status machine lives there
-
-            await do_change_status(session, ticket, status_after, actor=actor, now=now)
+            await tickets.do_change_status(session, ticket, status_after, actor=actor, now=now)
     await _announce(session, ticket, message)
     return message
 
@@ -356,7 +355,12 @@ async def _announce(session: AsyncSession, ticket: Ticket, message: TicketMessag
         session, tenant_channel(ticket.tenant_id), {"topic": "realtime.message.created", "payload": shown}
     )
     if not message.internal:
-        translation = await session.get(MessageTranslation, (message.id, ticket.language))
+        # A buyer's own message is shown as written; an agent's, in the buyer's language when translated.
+        translation = (
+            None
+            if message.author_kind is AuthorKind.CUSTOMER
+            else await session.get(MessageTranslation, (message.id, ticket.language))
+        )
         buyer_view = {**shown, "text": translation.body if translation else message.body}
         publish_after_commit(
             session, chat_channel(ticket.tenant_id, ticket.customer_id), {"type": "message", **buyer_view}

@@ -17,6 +17,7 @@ from aftersail.kit.errors import InvalidInput, NotFound
 from aftersail.kit.outbox import emit, schedule_job
 from aftersail.support import rules
 from aftersail.support.audit import record
+from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
 from aftersail.support.models import AgentStatus, Presence, TeamRouting, Ticket, TicketStatus
 from aftersail.tenants.models import Role, Team, TeamMember, User
 
@@ -35,8 +36,6 @@ async def do_configure_team(
     categories: list[str],
     calendar: dict[str, object],
 ) -> TeamRouting:
-    from aftersail.support.business_hours import BusinessCalendar, CalendarInvalid
-
     team = await session.scalar(select(Team).where(Team.tenant_id == tenant_id, Team.id == team_id))
     if team is None:
         raise NotFound(f"Team {team_id} does not exist.", team_id=team_id)

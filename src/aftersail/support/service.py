@@ -27,8 +27,7 @@ from aftersail.support.models import (
     TicketMessage,
     TicketStatus,
 )
-from aftersail.support.rules import SupportPolicy
-from aftersail.tenants import service as tenants
+from aftersail.support.policy import support_policy
 
 WAKE_TOPIC = "support.snooze.wake"
 
@@ -42,20 +41,6 @@ async def do_wake_snoozed(session: AsyncSession, ticket: Ticket, *, now: datetim
         return False
     await do_change_status(session, ticket, TicketStatus.OPEN, actor="system:snooze", now=now)
     return True
-
-
-async def support_policy(session: AsyncSession, tenant_id: int) -> SupportPolicy:
-    tenant = await tenants.access_tenant(session, tenant_id)
-    return SupportPolicy.from_settings(tenant.settings)
-
-
-async def do_set_support_policy(
-    session: AsyncSession, tenant_id: int, policy: SupportPolicy
-) -> SupportPolicy:
-    tenant = await tenants.access_tenant(session, tenant_id)
-    tenant.settings = {**(tenant.settings or {}), "support": policy.as_settings()}  # a new dict: tracked
-    await session.flush()
-    return policy
 
 
 async def access_ticket(session: AsyncSession, tenant_id: int, ticket_id: int) -> Ticket:

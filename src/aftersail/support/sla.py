@@ -25,6 +25,7 @@ from aftersail.support.business_hours import (
     business_time_between,
 )
 from aftersail.support.models import ClockKind, ClockState, SlaClock, TeamRouting, Ticket, TicketStatus
+from aftersail.support.policy import support_policy
 from aftersail.support.rules import SupportPolicy
 
 CHECK_TOPIC = "support.sla.check"
@@ -42,13 +43,6 @@ async def calendar_for(session: AsyncSession, ticket: Ticket, policy: SupportPol
     if not definition and policy.calendar:
         definition = dict(policy.calendar)
     return BusinessCalendar.from_dict(definition) if definition else ALWAYS_OPEN
-
-
-async def _policy(session: AsyncSession, tenant_id: int) -> SupportPolicy:
-    from aftersail.tenants import service as tenants
-
-    tenant = await tenants.access_tenant(session, tenant_id)
-    return SupportPolicy.from_settings(tenant.settings)
 
 
 async def start_clocks(
@@ -167,7 +161,7 @@ async def on_public_reply(session: AsyncSession, ticket: Ticket, *, now: datetim
     """The first public reply meets the first-response clock; any public reply meets the next-response one."""
     clocks = await _live_clocks(session, ticket, ClockKind.FIRST_RESPONSE, ClockKind.NEXT_RESPONSE)
     if clocks:
-        calendar = await calendar_for(session, ticket, await _policy(session, ticket.tenant_id))
+        calendar = await calendar_for(session, ticket, await support_policy(session, ticket.tenant_id))
         for clock in clocks:
             await _stop(session, clock, calendar, now)
     await _refresh_next_due(session, ticket)
@@ -178,7 +172,7 @@ async def on_customer_message(
 ) -> None:
     """A buyer who already had an answer writes again: the next-response clock starts (unless one runs).
     A buyer answering a pending or resolved ticket resumes or reopens its clocks."""
-    policy = await _policy(session, ticket.tenant_id)
+    policy = await support_policy(session, ticket.tenant_id)
     calendar = await calendar_for(session, ticket, policy)
     if before is not ticket.status:
         await _follow_status(session, ticket, before, calendar, policy, now)
@@ -192,7 +186,7 @@ async def on_customer_message(
 async def on_status_change(
     session: AsyncSession, ticket: Ticket, before: TicketStatus, *, now: datetime
 ) -> None:
-    policy = await _policy(session, ticket.tenant_id)
+    policy = await support_policy(session, ticket.tenant_id)
     calendar = await calendar_for(session, ticket, policy)
     await _follow_status(session, ticket, before, calendar, policy, now)
     await _refresh_next_due(session, ticket)
@@ -246,7 +240,7 @@ async def _follow_status(
 
 async def on_priority_change(session: AsyncSession, ticket: Ticket, *, now: datetime) -> None:
     """New targets for the clocks still counting: what already counted stays counted."""
-    policy = await _policy(session, ticket.tenant_id)
+    policy = await support_policy(session, ticket.tenant_id)
     calendar = await calendar_for(session, ticket, policy)
     for clock in await _live_clocks(session, ticket):
         target = policy.target(ticket.priority, clock.kind)
@@ -312,7 +306,7 @@ async def do_sweep_sla(
 
 
 async def _breach(session: AsyncSession, ticket: Ticket, clock: SlaClock, now: datetime) -> None:
-    policy = await _policy(session, ticket.tenant_id)
+    policy = await support_policy(session, ticket.tenant_id)
     actions = policy.breach_actions.get(clock.priority, ("notify",))
     await record(session, ticket, "sla_breached", "sla", now, clock=clock.kind.value, actions=list(actions))
     if "notify" in actions:

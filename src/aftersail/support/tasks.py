@@ -40,6 +40,28 @@ log = logging.getLogger("aftersail.support")
 TRANSIENT = frozenset({"timeout", "unreachable", "rate_limited", "provider_error"})
 
 
+async def ticket_of(session: AsyncSession, delivery: Delivery) -> Ticket | None:
+    """The job's ticket (`ticket_id` in its payload), or None when it names none or it is gone."""
+    ticket_id = delivery.payload.get("ticket_id")
+    if delivery.tenant_id is None or not isinstance(ticket_id, int):
+        return None
+    try:
+        return await tickets.access_ticket(session, delivery.tenant_id, ticket_id)
+    except NotFound:
+        return None
+
+
+async def message_of(
+    session: AsyncSession, tenant_id: int | None, message_id: object
+) -> TicketMessage | None:
+    if tenant_id is None or not isinstance(message_id, int):
+        return None
+    try:
+        return await messages.access_message(session, tenant_id, message_id)
+    except NotFound:
+        return None
+
+
 @register(sla.CHECK_TOPIC, name="support.sla_check")
 async def check_sla_clock(session: AsyncSession, delivery: Delivery) -> None:
     clock_id = delivery.payload.get("clock_id")
@@ -49,14 +71,9 @@ async def check_sla_clock(session: AsyncSession, delivery: Delivery) -> None:
 
 @register(tickets.WAKE_TOPIC, name="support.wake_snoozed")
 async def wake_snoozed(session: AsyncSession, delivery: Delivery) -> None:
-    ticket_id = delivery.payload.get("ticket_id")
-    if delivery.tenant_id is None or not isinstance(ticket_id, int):
-        return
-    try:
-        ticket = await tickets.access_ticket(session, delivery.tenant_id, ticket_id)
-    except NotFound:
-        return
-    await tickets.do_wake_snoozed(session, ticket, now=utcnow())
+    ticket = await ticket_of(session, delivery)
+    if ticket is not None:
+        await tickets.do_wake_snoozed(session, ticket, now=utcnow())
 
 
 @register(routing.PRESENCE_TOPIC, name="support.presence_check")
@@ -106,11 +123,8 @@ def csat_email_text(ticket: Ticket, link: str) -> str:
 async def _translate_one(
     session: AsyncSession, translator: Translator, tenant_id: int, message_id: int, languages: set[str]
 ) -> None:
-    try:
-        message = await messages.access_message(session, tenant_id, message_id)
-    except NotFound:
-        return
-    if message.author_kind is not AuthorKind.CUSTOMER:
+    message = await message_of(session, tenant_id, message_id)
+    if message is None or message.author_kind is not AuthorKind.CUSTOMER:
         return
     detected = detect_language(message.body, hint=message.language)
     if detected.language and detected.language != message.language and detected.method != "hint":
@@ -184,20 +198,15 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
 
     async def deliver_email(session: AsyncSession, delivery: Delivery) -> None:
         """An agent's public reply on an e-mail case, in the buyer's language, threaded under their e-mail."""
-        message_id = delivery.payload.get("message_id")
-        if delivery.tenant_id is None or not isinstance(message_id, int):
-            return
-        try:
-            message = await messages.access_message(session, delivery.tenant_id, message_id)
-        except NotFound:
-            return
+        message = await message_of(session, delivery.tenant_id, delivery.payload.get("message_id"))
         if (
-            message.channel is not Channel.EMAIL
+            message is None
+            or message.channel is not Channel.EMAIL
             or message.internal
             or (message.delivery or {}).get("status") == "sent"
         ):
             return
-        ticket = await tickets.access_ticket(session, delivery.tenant_id, message.ticket_id)
+        ticket = await tickets.access_ticket(session, message.tenant_id, message.ticket_id)
         customer = await session.get(Customer, ticket.customer_id)
         tenant = await session.get(Tenant, ticket.tenant_id)
         assert customer is not None and tenant is not None
@@ -210,14 +219,8 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
     async def invite_to_rate(session: AsyncSession, delivery: Delivery) -> None:
         """Chat buyers see the rating in their open chat (and on their next visit); e-mail buyers get it in
         the resolution e-mail (support.email)."""
-        ticket_id = delivery.payload.get("ticket_id")
-        if delivery.tenant_id is None or not isinstance(ticket_id, int):
-            return
-        try:
-            ticket = await tickets.access_ticket(session, delivery.tenant_id, ticket_id)
-        except NotFound:
-            return
-        if ticket.status not in csat.RATEABLE:
+        ticket = await ticket_of(session, delivery)
+        if ticket is None or ticket.status not in csat.RATEABLE:
             return
         link = csat_link(links, settings.base_url, ticket)
         channel = await messages.reply_channel(session, ticket)
