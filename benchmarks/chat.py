@@ -2,13 +2,16 @@
 
 On a fresh PostgreSQL database (dropped at the end), 1,000 buyers with an open chat case each write one
 message a second over `/chat/ws` while five agent consoles listen on `/ws`; a message's latency is the time
-from the buyer's send to the first console receiving it. Three phases, each with the same load generator
+from the buyer's send to the first console receiving it — shown as arriving, the moment an agent can read
+it (ADR 0014) — and its stored latency the time until a console hears it is stored. A message no console
+heard was stored is lost. Three phases, each with the same load generator
 (`chat_load.py`, one process of its own): a bare WebSocket echo on the product's server stack
 (`chat_echo.py`: the raw limit), one `aftersail serve` process with the in-process bus, and two of them
 sharing Redis (buyers on one, agents on the other).
 
 The last line printed is one JSON object: p99_ms_single, p99_ms_redis, echo_p99_ms, ratio_single,
-ratio_redis and lost (messages no console received within the grace period), plus error when the run
+ratio_redis and lost (messages no console heard were stored within the grace period), then the stored
+latencies (stored_p99_ms_single, stored_p99_ms_redis), plus error when the run
 itself failed (sockets that did not open, a server that died); then the exit status is 1.
 """
 
@@ -40,7 +43,7 @@ from aftersail.kit.db import Database
 from aftersail.kit.migrate import upgrade
 from aftersail.support.chat_channel import chat_token
 from aftersail.tenants.links import BuyerLinkSigner
-from benchmarks.chat_echo import product_ws_implementation
+from aftersail.web.serving import PROTOCOL_OPTIONS
 from benchmarks.chat_load import LoadConfig, LoadResult, raise_file_limit
 from benchmarks.chat_seed import LINES, ChatWorld, buyer_lines, seed_chat
 from benchmarks.harness import (
@@ -72,7 +75,7 @@ BUSY_MACHINE = 0.10  # others' share of all CPUs above which a phase is flagged 
 progress = Console(stderr=True)
 DELIVERY_COLUMNS = (
     "phase", "conns", "sent", "delivered", "lost", "p50 ms", "p90 ms", "p99 ms", "max ms",
-    "server CPU s", "loadgen CPU s",
+    "stored p50 ms", "stored p99 ms", "server CPU s", "loadgen CPU s",
 )  # fmt: skip
 DETAIL_COLUMNS = (
     "phase", "window s", "msg/s", "server CPU ms/msg", "PG CPU s", "Redis CPU s", "others' CPU s",
@@ -252,7 +255,8 @@ def echo_phase(args: argparse.Namespace, workdir: Path) -> Phase:
         url = f"ws://127.0.0.1:{port}/echo"
         phase = run_load(load_config(args, "echo", [url] * args.buyers, []), workdir, "echo", [server.pid])
         phase.deployment = (
-            f"bare echo (benchmarks/chat_echo.py): uvicorn {stack['uvicorn']}, ws={stack['ws']} "
+            f"bare echo (benchmarks/chat_echo.py): uvicorn {stack['uvicorn']}, ws={stack['ws']}, "
+            f"permessage-deflate {'on' if stack['deflate'] else 'off'} "
             f"(websockets {stack['websockets']}), loop {stack['loop']}, Starlette {stack['starlette']}, "
             f"Python {stack['python']}"
         )
@@ -333,7 +337,8 @@ def product_phase(
     ]
     agent_urls = [f"ws://127.0.0.1:{agents_to.port}/ws?api_key={quote(world.api_key)}"] * args.agents
     deployment = (
-        f"aftersail serve --no-access-log (uvicorn ws={product_ws_implementation()}, production settings, "
+        f"aftersail serve --no-access-log (uvicorn ws={PROTOCOL_OPTIONS['ws']}, permessage-deflate "
+        f"{'on' if PROTOCOL_OPTIONS['ws_per_message_deflate'] else 'off'}, production settings, "
         "outbox dispatcher inside), PostgreSQL, "
         + ("two processes sharing Redis: buyers on one, agents on the other" if redis else "in-process bus")
     )
@@ -371,11 +376,14 @@ def print_report(
     console.print(
         f"load: {args.buyers} buyer sockets × {args.rate:g} msg/s (starts spread over the first second), "
         f"{args.agents} agent consoles, {args.warmup:g} s warm-up + {args.seconds:g} s measured, grace "
-        f"{args.grace:g} s; permessage-deflate {'off' if args.no_deflate else 'on'}; one generator process "
+        f"{args.grace:g} s; permessage-deflate {'not offered' if args.no_deflate else 'offered'}; "
+        "one generator process "
         f"({next((p.load.loop for p in phases if p.load.loop), '?')}, websockets client)"
     )
     table = Table(
-        title="Chat delivery: buyer send → first agent console (echo: round trip)", title_justify="left"
+        title="Chat delivery: buyer send → first agent console, arriving or stored (echo: round trip); "
+        "stored: → first console told it is stored",
+        title_justify="left",
     )
     for column in DELIVERY_COLUMNS:
         table.add_column(column, justify="left" if column == "phase" else "right")
@@ -388,6 +396,7 @@ def print_report(
             str(load.delivered),
             str(load.lost),
             *(fmt(phase.ms(p), 2) for p in (50, 90, 99, 100)),
+            *((fmt(phase.ms(p, "stored_us"), 2) for p in (50, 99)) if load.mode == "chat" else ("-", "-")),
             fmt(phase.server_cpu_s, 2),
             fmt(load.cpu_s, 2),
         )
@@ -450,6 +459,10 @@ def summarize(phases: dict[str, Phase]) -> dict[str, object]:
         "ratio_redis": round(redis / echo, 2) if redis is not None and echo else None,
         "lost": sum(phases[name].load.lost for name in ("single", "redis") if name in phases),
     }
+    for name in ("single", "redis"):
+        phase = phases.get(name)
+        stored = phase.ms(99, "stored_us") if phase else None
+        summary[f"stored_p99_ms_{name}"] = None if stored is None else round(stored, 3)
     errors = [f"{phase.name}: {error.splitlines()[0]}" for phase in phases.values() for error in phase.errors]
     if errors:
         summary["error"] = "; ".join(errors)
@@ -473,9 +486,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="load before the measured window")
     parser.add_argument("--grace", type=float, default=10.0, help="wait for late messages before `lost`")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5 s measured, 1 s warm-up")
-    parser.add_argument("--no-deflate", action="store_true", help="no permessage-deflate (browsers use it)")
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="the generator offers no permessage-deflate (browsers do)"
+    )
     parser.add_argument("--phases", default="echo,single,redis", help="comma-separated subset, in order")
-    parser.add_argument("--logs", type=Path, help="keep the servers' and generator's logs in this directory")
+    parser.add_argument(
+        "--logs", type=Path, help="keep the servers' and generator's logs and results in this directory"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.grace = 5.0, 1.0, 5.0
@@ -504,7 +521,7 @@ def main() -> None:
                 raise SystemExit(f"unknown phase {name!r}: echo, single or redis")
         if args.logs:
             args.logs.mkdir(parents=True, exist_ok=True)
-            for log in workdir.glob("*.log"):
+            for log in [*workdir.glob("*.log"), *workdir.glob("*.result.json")]:
                 shutil.copy(log, args.logs / log.name)
     summary = summarize(phases)
     print_report(list(phases.values()), summary, time.monotonic() - started, args)

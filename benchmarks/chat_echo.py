@@ -1,6 +1,7 @@
 """The raw limit of the chat benchmark: a bare WebSocket echo served by the same stack as `aftersail serve`
-— uvicorn with the product's WebSocket implementation, its HTTP protocol and event loop, its garbage
-collector settings — and nothing else: each text frame is sent straight back.
+— uvicorn with the product's protocol options (`serving.PROTOCOL_OPTIONS`: WebSocket implementation,
+compression, HTTP protocol), its event loop and garbage collector settings — and nothing else: each text
+frame is sent straight back.
 
 Run as its own process: `python -m benchmarks.chat_echo --port N`. `GET /stack` says what serves it.
 """
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
-import re
 import sys
 from importlib.metadata import version
 
@@ -20,19 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-FALLBACK_WS = "websockets-sansio"
-
-
-def product_ws_implementation() -> str:
-    """The `ws=` option `aftersail serve` gives uvicorn, read from its source so that the baseline follows
-    the product if it changes implementation (the options are built inside the command, not exported)."""
-    from aftersail.cli import server
-
-    found = re.search(r"""["']ws["']\s*:\s*["']([\w-]+)["']""", inspect.getsource(server.serve))
-    if found is None:
-        print(f"could not read `ws=` of aftersail serve; assuming {FALLBACK_WS}", file=sys.stderr)
-        return FALLBACK_WS
-    return found.group(1)
+from aftersail.web.serving import PROTOCOL_OPTIONS, tune_collector
 
 
 async def echo(websocket: WebSocket) -> None:
@@ -49,7 +36,8 @@ async def stack(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "uvicorn": version("uvicorn"),
-            "ws": request.app.state.ws_implementation,
+            "ws": PROTOCOL_OPTIONS["ws"],
+            "deflate": PROTOCOL_OPTIONS["ws_per_message_deflate"],
             "websockets": version("websockets"),
             "starlette": version("starlette"),
             "loop": f"{loop.__module__}.{loop.__qualname__}",
@@ -75,20 +63,9 @@ def main() -> None:
 
     import uvicorn
 
-    from aftersail.web.serving import CoalescingHttpToolsProtocol, tune_collector
-
-    app.state.ws_implementation = ws_implementation = product_ws_implementation()
     tune_collector()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        ws=ws_implementation,
-        http=CoalescingHttpToolsProtocol,
-    )
+    options = {"log_config": None, "access_log": False, "lifespan": "off", **PROTOCOL_OPTIONS}
+    uvicorn.run(app, host=args.host, port=args.port, **options)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """The chat benchmark's load generator, one asyncio process: `python -m benchmarks.chat_load CONFIG OUT`.
 
 Buyer sockets each send one text frame per period (the starts spread evenly over the first period); the
-frames are built before the run and carry a unique id (`#m<id>#`) in their text. In `chat` mode the first
-agent console to receive a message's `realtime.message.created` event delivers it; in `echo` mode the
-buyer's own socket does, when the echo comes back. Latency is counted from the moment the frame was
-handed to the socket; how late that was against the schedule is counted too (`send_lag_us`), and
+frames are built before the run and carry a unique id (`#m<id>#`) in their text. In `chat` mode a message
+is delivered when the first agent console receives it — as arriving (`realtime.message.arriving`, what
+the console shows at once) or as stored (`realtime.message.created`) — and it is lost unless some console
+received it as stored; the time to the first stored copy is counted too (`stored_us`). In `echo` mode the
+buyer's own socket delivers a message when the echo comes back. Latency is counted from the moment the
+frame was handed to the socket; how late that was against the schedule is counted too (`send_lag_us`), and
 `latency_due_us` counts from the schedule, so a generator that fell behind cannot hide a slow server.
 
 Progress goes to stdout, one word a line, so that the parent can read the server's CPU at the same
@@ -30,7 +32,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 MARK = "#m"
-CREATED = '"realtime.message.created"'
+ARRIVING = "realtime.message.arriving"
+CREATED = "realtime.message.created"
 
 
 @dataclass
@@ -62,12 +65,16 @@ class LoadResult:
     lost: int = 0  # due and never delivered (also those a closed socket could not send)
     send_failed: int = 0
     extra_copies: int = 0  # the same message again, on another agent console
+    console_frames: int = 0  # frames the agent consoles received (several events may share one)
+    console_events: int = 0
     acks: int = 0  # measured messages the server acknowledged (chat)
-    acked_not_delivered: int = 0  # stored and acknowledged, yet no console received them
+    acked_not_delivered: int = 0  # stored and acknowledged, yet no console received them as stored
+    shown_not_stored: int = 0  # a console showed them arriving, none ever heard they were stored
     error_frames: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)  # sockets the server closed during the run
     latency_us: list[tuple[int, int]] = field(default_factory=list)
     latency_due_us: list[tuple[int, int]] = field(default_factory=list)
+    stored_us: list[tuple[int, int]] = field(default_factory=list)  # send → first console told it is stored
     send_lag_us: list[tuple[int, int]] = field(default_factory=list)
     cpu_s: float = 0.0
     window_s: float = 0.0  # measured sending plus the drain
@@ -102,10 +109,12 @@ class Load:
         total = self.n * self.per_buyer
         self.sent_at = array("q", bytes(8 * total))  # µs; 0: not sent
         self.delivered = bytearray(total)
+        self.stored = bytearray(total)
         self.acks = bytearray(total)
         self.result = LoadResult(mode=config.mode)
         self.latency: Counter[int] = Counter()
         self.latency_due: Counter[int] = Counter()
+        self.stored_latency: Counter[int] = Counter()
         self.lag: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
@@ -131,26 +140,52 @@ class Load:
         seq, buyer = divmod(message_id, self.n)
         return self.t0_us + round((buyer / self.n + seq) * self.period * 1e6)
 
-    def arrived(self, text: str) -> None:
-        """A frame carrying a message: count it the first time it arrives anywhere."""
+    def message_id(self, text: str) -> int | None:
         start = text.find(MARK)
         if start < 0:
-            return
+            return None
         end = text.find("#", start + 2)
         try:
             message_id = int(text[start + 2 : end])
         except ValueError:
-            return
-        if not 0 <= message_id < len(self.delivered):
-            return
-        if self.delivered[message_id]:
-            self.result.extra_copies += 1
+            return None
+        return message_id if 0 <= message_id < len(self.delivered) else None
+
+    def arrived(self, text: str, *, stored: bool = True) -> None:
+        """A message reached a reader (`stored`: a copy that says it is stored): its latency the first
+        time it arrives anywhere, and its stored latency the first time a stored copy does."""
+        message_id = self.message_id(text)
+        if message_id is None:
             return
         received = now_us()
+        measured = message_id // self.n >= self.warm
+        if stored and not self.stored[message_id]:
+            self.stored[message_id] = 1
+            if measured:
+                self.stored_latency[received - self.sent_at[message_id]] += 1
+        if self.delivered[message_id]:
+            if stored:
+                return
+            self.result.extra_copies += 1
+            return
         self.delivered[message_id] = 1
-        if message_id // self.n >= self.warm:
+        if measured:
             self.latency[received - self.sent_at[message_id]] += 1
             self.latency_due[received - self.due_us(message_id)] += 1
+
+    def console_frame(self, frame: str) -> None:
+        """One event, or several waiting together (`{"type": "events", "events": [...]}`)."""
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            return
+        events = data.get("events", ()) if data.get("type") == "events" else (data,)
+        self.result.console_frames += 1
+        self.result.console_events += len(events)
+        for event in events:
+            topic = event.get("topic")
+            if topic in (ARRIVING, CREATED):
+                self.arrived(str(event.get("payload", {}).get("body", "")), stored=topic == CREATED)
 
     async def open(self, url: str, *, await_ready: bool, max_queue: int) -> ClientConnection:
         ws = await connect(
@@ -172,8 +207,8 @@ class Load:
     async def read_agent(self, ws: ClientConnection) -> None:
         try:
             async for frame in ws:
-                if isinstance(frame, str) and CREATED in frame:
-                    self.arrived(frame)
+                if isinstance(frame, str) and MARK in frame:
+                    self.console_frame(frame)
         except ConnectionClosed:
             pass
         self.note_closed(ws)
@@ -286,7 +321,7 @@ class Load:
         drain_start = time.monotonic()
         measured = range(self.warm * self.n, self.per_buyer * self.n)
         while time.monotonic() - drain_start < self.config.grace_s:
-            if all(self.delivered[i] or not self.sent_at[i] for i in measured):
+            if all(self.stored[i] or not self.sent_at[i] for i in measured):
                 break
             await asyncio.sleep(0.05)
         end = time.monotonic()
@@ -297,11 +332,14 @@ class Load:
         result.due = len(measured)
         result.sent = sum(1 for i in measured if self.sent_at[i])
         result.delivered = sum(1 for i in measured if self.delivered[i])
-        result.lost = result.due - result.delivered
+        stored = self.stored  # an echo is its own stored copy
+        result.lost = sum(1 for i in measured if not stored[i])
         result.acks = sum(1 for i in measured if self.acks[i])
-        result.acked_not_delivered = sum(1 for i in measured if self.acks[i] and not self.delivered[i])
+        result.acked_not_delivered = sum(1 for i in measured if self.acks[i] and not stored[i])
+        result.shown_not_stored = sum(1 for i in measured if self.delivered[i] and not stored[i])
         result.latency_us = sorted(self.latency.items())
         result.latency_due_us = sorted(self.latency_due.items())
+        result.stored_us = sorted(self.stored_latency.items())
         result.send_lag_us = sorted(self.lag.items())
         result.error_frames = dict(self.errors)
         await self.close(buyers + agents)

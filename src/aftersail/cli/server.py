@@ -45,7 +45,7 @@ def serve(
 
     from aftersail.app import create_app
     from aftersail.kit.migrate import upgrade
-    from aftersail.web.serving import CoalescingHttpToolsProtocol, serve_workers, tune_collector
+    from aftersail.web.serving import PROTOCOL_OPTIONS, serve_workers, tune_collector
 
     settings = load_settings()
     if port is not None:
@@ -66,13 +66,12 @@ def serve(
         "log_config": None,
         "access_log": access_log,
         "proxy_headers": True,
-        "ws": "websockets-sansio",
-        "http": CoalescingHttpToolsProtocol,
+        **PROTOCOL_OPTIONS,
     }
     if workers == 1:
         app = create_app(settings)
         tune_collector()
-        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        uvicorn.run(app, **options)
         return
     if settings.is_sqlite:
         raise typer.BadParameter("SQLite has one writer: serve it with one worker", param_hint="--workers")

@@ -2,8 +2,10 @@
 
 In-memory for one process; Redis pub/sub when `AFTERSAIL_REDIS_URL` is set. WebSocket endpoints
 subscribe to channels such as `tenant:{id}`. Events reach the bus through the outbox (`live.*` and
-`realtime.*` topics, see `realtime_forwarder`), so nothing is pushed for a transaction that rolled back.
-See docs/subsystems/outbox.md.
+`realtime.*` topics, see `realtime_forwarder`) or straight after a commit (`publish_after_commit`), so
+nothing that claims to be stored is pushed for a transaction that rolled back. Passing signals that claim
+nothing stored — typing, a chat message on its way to the database (ADR 0014) — go out at once with
+`publish_soon`. See docs/subsystems/outbox.md.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -31,13 +33,43 @@ class RealtimeBus(Protocol):
         """Several (channel, message) pairs in order, in one round trip where the bus has round trips."""
         ...
 
-    def subscribe(self, channel: str) -> Any:
-        """An async context manager yielding an async iterator of messages."""
+    def publish_soon(self, channel: str, message: dict[str, Any]) -> None:
+        """Push without waiting: a signal that is not a stored fact. What is published in one turn of the
+        event loop goes out together, in order, and before anything published later."""
+        ...
+
+    def subscribe(self, channel: str, *, skip: Callable[[Event], bool] | None = None) -> Any:
+        """An async context manager yielding `Messages`: those on `channel` that `skip` does not refuse
+        (refused before they are queued: a socket that ignores most of a channel is not woken for them)."""
         ...
 
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Event(dict[str, Any]):
+    """A published message. Its JSON is written once, however many sockets send it (a tenant's chat
+    message goes to every console of the tenant)."""
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = json.dumps(self, ensure_ascii=False, separators=(",", ":"))
+            return self._text
+
+    @classmethod
+    def decoded(cls, text: str) -> Event:
+        event = cls(json.loads(text))
+        event._text = text
+        return event
+
+
+def as_event(message: dict[str, Any]) -> Event:
+    return message if isinstance(message, Event) else Event(message)
 
 
 def tenant_channel(tenant_id: int) -> str:
@@ -68,42 +100,60 @@ class Messages:
     """The messages of one subscription. Unlike an async generator, waiting for the next one can be
     cancelled (a timeout, a closing socket) without ending the subscription."""
 
-    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def __init__(self, queue: asyncio.Queue[Event]) -> None:
         self._queue = queue
 
     def __aiter__(self) -> Messages:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def __anext__(self) -> Event:
         return await self._queue.get()
+
+    def drain(self, limit: int) -> list[Event]:
+        """Up to `limit` messages already waiting, without waiting for more."""
+        found: list[Event] = []
+        while len(found) < limit and not self._queue.empty():
+            found.append(self._queue.get_nowait())
+        return found
 
 
 class InMemoryBus:
     def __init__(self, queue_size: int = 1000) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._subscribers: dict[str, dict[asyncio.Queue[Event], Callable[[Event], bool] | None]] = {}
         self._queue_size = queue_size
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        for queue in list(self._subscribers.get(channel, ())):
+        self.publish_soon(channel, message)
+
+    def publish_soon(self, channel: str, message: dict[str, Any]) -> None:
+        queues = self._subscribers.get(channel)
+        if not queues:
+            return
+        event = as_event(message)
+        for queue, skip in list(queues.items()):
+            if skip is not None and skip(event):
+                continue
             if queue.full():  # a slow consumer loses its oldest message, never blocks the publisher
                 queue.get_nowait()
-            queue.put_nowait(message)
+            queue.put_nowait(event)
 
     async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for channel, message in messages:
-            await self.publish(channel, message)
+            self.publish_soon(channel, message)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Messages]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
-        self._subscribers[channel].add(queue)
-
+    async def subscribe(
+        self, channel: str, *, skip: Callable[[Event], bool] | None = None
+    ) -> AsyncIterator[Messages]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        self._subscribers.setdefault(channel, {})[queue] = skip
         try:
             yield Messages(queue)
         finally:
-            self._subscribers[channel].discard(queue)
-            if not self._subscribers[channel]:
-                del self._subscribers[channel]
+            queues = self._subscribers.get(channel, {})
+            queues.pop(queue, None)
+            if not queues:
+                self._subscribers.pop(channel, None)
 
     async def ping(self) -> None:
         return None
@@ -129,9 +179,11 @@ class RedisBus:
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
         self._subscribe_timeout = subscribe_timeout
+        self._soon: list[tuple[str, dict[str, Any]]] = []
+        self._sending_soon: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+        await self._redis.publish(self._prefix + channel, as_event(message).text())
 
     async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """One pipeline (one write, one round trip) for a batch: a chat batch pushes two per message."""
@@ -139,15 +191,35 @@ class RedisBus:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for channel, message in messages:
-                pipe.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+                pipe.publish(self._prefix + channel, as_event(message).text())
             await pipe.execute()
+
+    def publish_soon(self, channel: str, message: dict[str, Any]) -> None:
+        self._soon.append((channel, message))
+        if self._sending_soon is None:
+            self._sending_soon = asyncio.get_running_loop().create_task(self._send_soon())
+
+    async def _send_soon(self) -> None:
+        """One pipeline for what was published in this turn of the loop; what comes while it is on its
+        way goes in the next, so the order holds."""
+        try:
+            while self._soon:
+                batch, self._soon = self._soon, []
+                try:
+                    await self.publish_many(batch)
+                except Exception:  # a passing signal: the stored fact follows through its own push
+                    log.warning("realtime publish of %d signals failed", len(batch), exc_info=True)
+        finally:
+            self._sending_soon = None
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Messages]:
-        async with self._local.subscribe(channel) as messages:
+    async def subscribe(
+        self, channel: str, *, skip: Callable[[Event], bool] | None = None
+    ) -> AsyncIterator[Messages]:
+        async with self._local.subscribe(channel, skip=skip) as messages:
             try:
                 await self._join(channel)
                 yield messages
@@ -203,13 +275,15 @@ class RedisBus:
                     self._confirmed[channel].set()
             elif message["type"] == "message":
                 try:
-                    body = json.loads(message["data"])
+                    event = Event.decoded(message["data"])
                 except (TypeError, ValueError):
                     log.warning("dropped a non-JSON message on %s", channel)
                     continue
-                await self._local.publish(channel, body)
+                self._local.publish_soon(channel, event)
 
     async def close(self) -> None:
+        if self._sending_soon is not None:
+            await asyncio.gather(self._sending_soon, return_exceptions=True)
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)

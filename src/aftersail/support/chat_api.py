@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -19,9 +21,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from aftersail.kit.ratelimit import RateLimiter
-from aftersail.kit.realtime import RealtimeBus, publish_after_commit, tenant_channel
+from aftersail.kit.realtime import Messages, RealtimeBus, publish_after_commit, tenant_channel
 from aftersail.kit.validation import PathId, Strict
 from aftersail.orders import service as orders
 from aftersail.orders.models import Customer
@@ -186,10 +189,19 @@ async def thread(services: ServicesDep, x_chat_token: Annotated[str, Header()]) 
 
 async def chat_buyer(services: Services, token: str) -> ChatBuyer:
     """Check the chat token once and keep what messages need (a socket does this when it opens)."""
+    buyer, _ = await _chat_buyer_and_case(services, token)
+    return buyer
+
+
+async def _chat_buyer_and_case(services: Services, token: str) -> tuple[ChatBuyer, int | None]:
     async with services.db.transaction(system=True, readonly=True) as session:
         buyer = await _buyer(session, services, token)
-        return ChatBuyer(
-            buyer.tenant_id, buyer.customer.id, buyer.customer.name, buyer.customer.preferred_language
+        ticket = await current_ticket(session, buyer)
+        return (
+            ChatBuyer(
+                buyer.tenant_id, buyer.customer.id, buyer.customer.name, buyer.customer.preferred_language
+            ),
+            ticket.id if ticket is not None else None,
         )
 
 
@@ -201,6 +213,68 @@ async def receive_buyer_message(
     message_limit.check(f"customer:{buyer.tenant_id}:{buyer.customer_id}", what="messages")
     writer: ChatWriter = services.extras["chat_writer"]
     return await writer.submit(buyer, body, category=category or "other")
+
+
+@dataclass
+class ChatSocket:
+    """One buyer socket: `origin` names it in arrival keys (its own messages are not echoed back to it),
+    `ticket_id` is the case its messages last went to (what consoles show an arriving message under)."""
+
+    origin: str = field(default_factory=lambda: secrets.token_urlsafe(6))
+    sent: int = 0
+    ticket_id: int | None = None
+
+    def next_arrival(self) -> str:
+        self.sent += 1
+        return f"{self.origin}.{self.sent}"
+
+    def is_own(self, event: dict[str, Any]) -> bool:
+        arrival = event.get("arrival")
+        return isinstance(arrival, str) and arrival.startswith(f"{self.origin}.")
+
+
+async def relay_buyer_message(
+    services: Services, buyer: ChatBuyer, socket: ChatSocket, body: str
+) -> dict[str, Any]:
+    """A message over the socket: shown to the consoles at once as arriving (a passing signal: nothing is
+    claimed stored), then stored by the group-commit writer and pushed again as stored, under the same
+    `arrival` key — or as failed, if it could not be stored (ADR 0014)."""
+    text = messages.check_body(body)
+    message_limit.check(f"customer:{buyer.tenant_id}:{buyer.customer_id}", what="messages")
+    bus: RealtimeBus = services.extras["bus"]
+    writer: ChatWriter = services.extras["chat_writer"]
+    consoles = tenant_channel(buyer.tenant_id)
+    arrival = socket.next_arrival()
+    bus.publish_soon(
+        consoles,
+        {
+            "topic": "realtime.message.arriving",
+            "payload": {
+                "arrival": arrival,
+                "ticket_id": socket.ticket_id,
+                "customer_id": buyer.customer_id,
+                "author_kind": AuthorKind.CUSTOMER.value,
+                "author_name": buyer.name,
+                "body": text,
+                "channel": Channel.CHAT.value,
+                "created_at": utcnow().isoformat(),
+            },
+        },
+    )
+    try:
+        stored = await writer.submit(buyer, text, arrival=arrival)
+    except Exception as error:
+        reason = error.message if isinstance(error, DomainError) else "not stored"
+        bus.publish_soon(
+            consoles,
+            {
+                "topic": "realtime.message.failed",
+                "payload": {"arrival": arrival, "ticket_id": socket.ticket_id, "reason": reason},
+            },
+        )
+        raise
+    socket.ticket_id = stored["ticket_id"]
+    return stored
 
 
 @router.post("/api/messages", status_code=201)
@@ -334,35 +408,41 @@ async def chat_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     token = websocket.query_params.get("token", "")
     try:
-        buyer = await chat_buyer(services, token)
+        buyer, ticket_id = await _chat_buyer_and_case(services, token)
     except Unauthenticated as error:
         await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=error.message[:120])
         return
+    socket = ChatSocket(ticket_id=ticket_id)
     bus: RealtimeBus = services.extras["bus"]
-    async with bus.subscribe(chat_channel(buyer.tenant_id, buyer.customer_id)) as inbox:
+    async with bus.subscribe(chat_channel(buyer.tenant_id, buyer.customer_id), skip=socket.is_own) as inbox:
         await websocket.send_json({"type": "ready"})
         forward = asyncio.create_task(_forward(websocket, inbox))
         try:
-            await _serve(websocket, services, token, buyer)
+            await _serve(websocket, services, token, buyer, socket)
         finally:
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await forward
 
 
-async def _forward(websocket: WebSocket, inbox: Any) -> None:
+async def _forward(websocket: WebSocket, inbox: Messages) -> None:
+    """The buyer's case as it changes (the socket's own messages come back as its acks, not again)."""
     async for event in inbox:
-        await websocket.send_text(json.dumps(event, ensure_ascii=False))
+        await websocket.send_text(event.text())
 
 
-async def _serve(websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer) -> None:
+async def _serve(
+    websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer, socket: ChatSocket
+) -> None:
     """Until the buyer goes: a socket closed while its message was being stored gets no answer (the
     message is stored all the same, and shows when the buyer comes back)."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await _answer_frames(websocket, services, token, buyer)
+        await _answer_frames(websocket, services, token, buyer, socket)
 
 
-async def _answer_frames(websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer) -> None:
+async def _answer_frames(
+    websocket: WebSocket, services: Services, token: str, buyer: ChatBuyer, socket: ChatSocket
+) -> None:
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":
@@ -379,7 +459,7 @@ async def _answer_frames(websocket: WebSocket, services: Services, token: str, b
         try:
             if kind == "message":
                 assert isinstance(data, dict)
-                stored = await receive_buyer_message(services, buyer, body=str(data.get("body", "")))
+                stored = await relay_buyer_message(services, buyer, socket, str(data.get("body", "")))
                 await websocket.send_json(
                     {"type": "ack", "client_id": data.get("client_id"), "id": stored["id"]}
                 )

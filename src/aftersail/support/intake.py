@@ -86,9 +86,11 @@ async def do_receive(
     external_id: str | None = None,
     attachment_ids: Sequence[int] = (),
     now: datetime | None = None,
+    arrival: str | None = None,
 ) -> TicketMessage:
     """Add the buyer's message to `ticket` (their case on this channel) or to a new ticket when there is
-    none or it is closed. Language: given, else detected, else the buyer's known one."""
+    none or it is closed. Language: given, else detected, else the buyer's known one. `arrival`: see
+    `messages.do_add_customer_message`."""
     now = now or utcnow()
     text = messages.check_body(body, has_attachments=bool(attachment_ids))
     if language is None:
@@ -120,6 +122,7 @@ async def do_receive(
         external_id=external_id,
         attachment_ids=attachment_ids,
         now=now,
+        arrival=arrival,
     )
 
 

@@ -73,9 +73,11 @@ async def do_add_customer_message(
     external_id: str | None = None,
     attachment_ids: Sequence[int] = (),
     now: datetime | None = None,
+    arrival: str | None = None,
 ) -> TicketMessage:
     """The buyer wrote: the ticket wakes (a resolved one reopens), the next-response clock starts once the
-    buyer has had a first answer, and agents get the message translated into their language."""
+    buyer has had a first answer, and agents get the message translated into their language. `arrival`:
+    the key under which the message was shown as arriving (a chat socket's), repeated in the pushes."""
     now = now or utcnow()
     text = check_body(body, has_attachments=bool(attachment_ids))
     if ticket.status is TicketStatus.CLOSED:
@@ -114,7 +116,7 @@ async def do_add_customer_message(
         ticket.snoozed_until = None
         await record(session, ticket, "status", "customer", now, before=before.value, after=after.value)
     await sla.on_customer_message(session, ticket, before, now=now)
-    await _announce(session, ticket, message)
+    await _announce(session, ticket, message, arrival=arrival)
     await emit(session, TRANSLATE_TOPIC, {"message_id": message.id}, tenant_id=ticket.tenant_id)
     return message
 
@@ -347,10 +349,14 @@ async def _mentioned_users(session: AsyncSession, tenant_id: int, text: str) -> 
     return sorted(found)
 
 
-async def _announce(session: AsyncSession, ticket: Ticket, message: TicketMessage) -> None:
+async def _announce(
+    session: AsyncSession, ticket: Ticket, message: TicketMessage, *, arrival: str | None = None
+) -> None:
     """Straight to open consoles and, for public messages, to the buyer's open chat, once committed (the
     outbox's dispatch delay would be felt in a conversation); a client that missed it reloads the thread."""
     shown = message_event(message)
+    if arrival is not None:
+        shown["arrival"] = arrival
     publish_after_commit(
         session, tenant_channel(ticket.tenant_id), {"topic": "realtime.message.created", "payload": shown}
     )

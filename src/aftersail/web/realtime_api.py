@@ -1,7 +1,9 @@
 """`/ws`: the console's WebSocket. It carries the live events of the caller's tenant (`live.*` and
-`realtime.*` outbox events, forwarded through the realtime bus, and chat messages pushed on commit) and
-answers pings. A signed-in agent's console also sends its presence every 30 s and says which ticket it is
-viewing or typing in: the others see a collision warning, the buyer sees "typing…".
+`realtime.*` outbox events, forwarded through the realtime bus, chat messages as they arrive and again once
+stored) and answers pings. Events waiting together go out as one frame, `{"type": "events", "events":
+[…]}`: under load a console gets a few frames a turn of the loop, not one per event. A signed-in agent's
+console also sends its presence every 30 s and says which ticket it is viewing or typing in: the others see
+a collision warning, the buyer sees "typing…".
 
 Authentication: the console session cookie, or `?api_key=` for scripts and integrations. A socket that
 cannot authenticate is accepted and closed at once with code 4401, so that the client can tell "sign in
@@ -14,13 +16,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
 from aftersail.kit.errors import DomainError, Unauthenticated
-from aftersail.kit.realtime import RealtimeBus, tenant_channel
+from aftersail.kit.realtime import Messages, RealtimeBus, tenant_channel
 from aftersail.support.signals import AgentSignals
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import User
@@ -87,9 +88,17 @@ async def console_socket(websocket: WebSocket) -> None:
                 await forward
 
 
-async def _forward(websocket: WebSocket, messages: Any) -> None:
-    async for message in messages:
-        await websocket.send_json(message)
+MAX_EVENTS_PER_FRAME = 200
+
+
+async def _forward(websocket: WebSocket, messages: Messages) -> None:
+    async for first in messages:
+        waiting = messages.drain(MAX_EVENTS_PER_FRAME - 1)
+        if waiting:
+            events = ",".join(event.text() for event in (first, *waiting))
+            await websocket.send_text(f'{{"type":"events","events":[{events}]}}')
+        else:
+            await websocket.send_text(first.text())
 
 
 async def _answer(websocket: WebSocket, signals: AgentSignals) -> None:

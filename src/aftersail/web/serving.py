@@ -38,14 +38,18 @@ class _CoalescingTransport:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
             self.write(chunk)
 
-    def _flush(self) -> None:
+    @property
+    def inner(self) -> asyncio.Transport:
+        return self._transport
+
+    def flush(self) -> None:
         if not self._pending:
             return
         data = b"".join(self._pending)
@@ -57,7 +61,7 @@ class _CoalescingTransport:
         return self._transport.get_write_buffer_size() + sum(len(chunk) for chunk in self._pending)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -71,6 +75,24 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         # uvloop's transports are not subclasses of asyncio's, but have the same methods.
         coalescing = _CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
         super().connection_made(coalescing)  # type: ignore[arg-type]
+
+    def handle_websocket_upgrade(self) -> None:
+        """A WebSocket writes straight to its socket: it writes a frame at a time anyway, and a pushed frame
+        must not wait for the next turn of the loop."""
+        if isinstance(self.transport, _CoalescingTransport):
+            self.transport.flush()
+            self.transport = self.transport.inner
+        super().handle_websocket_upgrade()
+
+
+# What every server process gives uvicorn besides its address (the chat benchmark's bare echo uses the
+# same). No permessage-deflate: chat frames are a few hundred bytes, and each compressed socket keeps a zlib
+# context (hundreds of KB with context takeover) and pays CPU at both ends for every frame (ADR 0014).
+PROTOCOL_OPTIONS: dict[str, Any] = {
+    "ws": "websockets-sansio",
+    "ws_per_message_deflate": False,
+    "http": CoalescingHttpToolsProtocol,
+}
 
 
 def tune_collector() -> None:
