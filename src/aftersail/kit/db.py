@@ -226,12 +226,14 @@ def on_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+RLS_CONTEXT = text(
+    "SELECT set_config('aftersail.tenant_id', :tenant, true), set_config('aftersail.system', :system, true)"
+)
+
+
 async def set_rls_context(session: AsyncSession, *, tenant_id: int | None, system: bool) -> None:
-    """Scope PostgreSQL row-level security for the rest of this transaction (SET LOCAL semantics)."""
-    await session.execute(
-        text(
-            "SELECT set_config('aftersail.tenant_id', :tenant, true),"
-            " set_config('aftersail.system', :system, true)"
-        ),
-        {"tenant": "" if tenant_id is None else str(tenant_id), "system": "on" if system else "off"},
-    )
+    """Scope PostgreSQL row-level security for the rest of this transaction (SET LOCAL semantics). On the
+    session's connection: every transaction starts with it, and the ORM has nothing to do with it."""
+    connection = await session.connection()
+    tenant = "" if tenant_id is None else str(tenant_id)
+    await connection.execute(RLS_CONTEXT, {"tenant": tenant, "system": "on" if system else "off"})

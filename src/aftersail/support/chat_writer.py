@@ -14,17 +14,19 @@ repeats (`arrival`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Select, Table, bindparam, exists, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import Database, on_postgres
+from aftersail.kit.db import Database, driver_connection, on_postgres
 from aftersail.kit.errors import DomainError
 from aftersail.kit.outbox import emit_many
 from aftersail.kit.realtime import publish_after_commit, tenant_channel
@@ -150,40 +152,86 @@ class ChatWriter:
             return [results[i] for i in range(len(batch))]
 
 
-async def _insert_messages(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-    """The new messages' ids, in the order of `rows`. On PostgreSQL one statement whatever the batch's size
-    (arrays through `unnest`: a statement per size would be prepared again and again); ids come from one
-    sequence in the order the rows are inserted (`ORDER BY` the rows' position), so sorted ids match rows."""
-    if connection.dialect.name != "postgresql":
-        found = await connection.scalars(
-            insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
-        )
-        return list(found)
-    found = await connection.scalars(
-        INSERT_MESSAGES,
+async def _store(session: AsyncSession, fast: list[tuple[_Pending, _Case]]) -> list[int]:
+    """Insert the messages and touch their tickets; the new ids in the order of `fast`."""
+    touched: dict[int, datetime] = {}
+    followups: dict[int, int] = defaultdict(int)
+    for pending, case in fast:
+        touched[case.id] = max(touched.get(case.id, pending.received_at), pending.received_at)
+        if case.answered:
+            followups[case.id] += 1
+    ticket_ids = sorted(touched)
+    if on_postgres(session):
+        driver = await driver_connection(session)
+        new = [
+            {
+                "tenant_id": case.tenant_id,
+                "ticket_id": case.id,
+                "name": pending.buyer.name[:200],
+                "body": pending.body,
+                "language": case.language,
+                "at": pending.received_at.isoformat(),
+            }
+            for pending, case in fast
+        ]
+        tickets = [{"id": tid, "at": touched[tid].isoformat(), "n": followups[tid]} for tid in ticket_ids]
+        ids = await driver.fetch(STORE_SQL, json.dumps(new, ensure_ascii=False), json.dumps(tickets))
+        # One sequence, rows inserted in the batch's order (`ORDER BY position`): sorted ids match `fast`.
+        return sorted(row[0] for row in ids)
+    connection = await session.connection()
+    rows = [
         {
-            "tenants": [row["tenant_id"] for row in rows],
-            "tickets": [row["ticket_id"] for row in rows],
-            "names": [row["author_name"] for row in rows],
-            "bodies": [row["body"] for row in rows],
-            "languages": [row["language"] for row in rows],
-            "times": [row["created_at"] for row in rows],
-        },
+            "tenant_id": case.tenant_id,
+            "ticket_id": case.id,
+            "author_kind": AuthorKind.CUSTOMER,
+            "author_name": pending.buyer.name[:200],
+            "channel": Channel.CHAT,
+            "internal": False,
+            "body": pending.body,
+            "language": case.language,
+            "mentions": [],
+            "created_at": pending.received_at,
+            "delivery": {},
+        }
+        for pending, case in fast
+    ]
+    found = await connection.scalars(
+        insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
     )
-    return sorted(found)
+    ids = list(found)
+    await connection.execute(
+        update(TICKETS)
+        .where(TICKETS.c.id == bindparam("ticket_id"))
+        .values(
+            last_customer_message_at=bindparam("at"),
+            updated_at=bindparam("at"),
+            customer_followups=TICKETS.c.customer_followups + bindparam("followups"),
+        ),
+        [{"ticket_id": tid, "at": touched[tid], "followups": followups[tid]} for tid in ticket_ids],
+    )
+    return ids
 
 
-INSERT_MESSAGES = text(
-    "INSERT INTO ticket_messages"
-    " (tenant_id, ticket_id, author_kind, author_name, channel, internal, body, language, mentions,"
-    " created_at, delivery)"
-    " SELECT m.tenant_id, m.ticket_id, 'customer', m.name, 'chat', false, m.body, m.language, '[]',"
-    " m.at, '{}'"
-    " FROM unnest(CAST(:tenants AS bigint[]), CAST(:tickets AS bigint[]), CAST(:names AS text[]),"
-    " CAST(:bodies AS text[]), CAST(:languages AS text[]), CAST(:times AS timestamptz[]))"
-    " WITH ORDINALITY AS m(tenant_id, ticket_id, name, body, language, at, position)"
-    " ORDER BY m.position RETURNING id"
+# The messages (their language: the conversation's, until the translation job detects each one's own) and
+# their tickets' timestamps in one round trip, whatever the batch's size.
+STORE_SQL = """
+WITH new AS (
+    INSERT INTO ticket_messages (tenant_id, ticket_id, author_kind, author_name, channel, internal, body,
+                                 language, mentions, created_at, delivery)
+    SELECT m.tenant_id, m.ticket_id, 'customer', m.name, 'chat', false, m.body, m.language, '[]', m.at, '{}'
+    FROM ROWS FROM (json_to_recordset($1::json) AS (tenant_id bigint, ticket_id bigint, name text, body text,
+                                                     language text, at timestamptz))
+         WITH ORDINALITY AS m(tenant_id, ticket_id, name, body, language, at, position)
+    ORDER BY m.position
+    RETURNING id
+), touched AS (
+    UPDATE tickets t
+    SET last_customer_message_at = u.at, updated_at = u.at, customer_followups = t.customer_followups + u.n
+    FROM json_to_recordset($2::json) AS u(id bigint, at timestamptz, n int)
+    WHERE t.id = u.id
 )
+SELECT id FROM new
+"""
 
 
 def _resolve(pending: _Pending, result: dict[str, Any]) -> None:
@@ -203,7 +251,35 @@ async def _current_cases(session: AsyncSession, buyers: set[tuple[int, int]]) ->
     not ORM objects: this runs on the event loop for every batch)."""
     if not buyers:
         return {}
-    query = (
+    if on_postgres(session):
+        driver = await driver_connection(session)
+        keys = [{"tenant_id": tenant, "customer_id": customer} for tenant, customer in sorted(buyers)]
+        rows: Sequence[Sequence[Any]] = await driver.fetch(CASES_SQL, json.dumps(keys))
+    else:  # SQLite: one writer at a time, nothing to lock
+        rows = (await session.execute(_cases_query(buyers))).all()
+    found: dict[tuple[int, int], _Case] = {}
+    for row in rows:  # ordered by id: the latest wins
+        case = _Case(row[0], row[1], row[2], TicketStatus(row[3]), bool(row[4]), row[5], bool(row[6]))
+        found[(case.tenant_id, case.customer_id)] = case
+    return found
+
+
+# Parameters as one JSON document, not arrays: the driver checks every element of an array it encodes.
+CASES_SQL = f"""
+SELECT t.id, t.tenant_id, t.customer_id, t.status, t.first_response_at IS NOT NULL, t.language,
+       EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND c.kind = '{ClockKind.NEXT_RESPONSE}'
+               AND c.state IN ({", ".join(f"'{state}'" for state in LIVE_STATES)}) AND c.stopped_at IS NULL)
+FROM tickets t
+WHERE (t.tenant_id, t.customer_id) IN
+      (SELECT * FROM json_to_recordset($1::json) AS k(tenant_id bigint, customer_id bigint))
+  AND t.channel = '{Channel.CHAT}' AND t.status <> '{TicketStatus.CLOSED}'
+ORDER BY t.id
+FOR UPDATE OF t
+"""
+
+
+def _cases_query(buyers: set[tuple[int, int]]) -> Select[int, int, int, TicketStatus, bool, str, bool]:
+    return (
         select(
             Ticket.id,
             Ticket.tenant_id,
@@ -219,21 +295,12 @@ async def _current_cases(session: AsyncSession, buyers: set[tuple[int, int]]) ->
             ),
         )
         .where(
-            Ticket.customer_id.in_([customer for _, customer in buyers]),
+            tuple_(Ticket.tenant_id, Ticket.customer_id).in_(sorted(buyers)),
             Ticket.channel == Channel.CHAT,
             Ticket.status != TicketStatus.CLOSED,
         )
         .order_by(Ticket.id)
     )
-    if on_postgres(session):
-        query = query.with_for_update(of=TICKETS)
-    found: dict[tuple[int, int], _Case] = {}
-    for row in await session.execute(query):
-        case = _Case(row[0], row[1], row[2], row[3], bool(row[4]), row[5], bool(row[6]))
-        key = (case.tenant_id, case.customer_id)
-        if key in buyers:
-            found[key] = case  # ordered by id: the latest wins
-    return found
 
 
 def _unchanged_by_a_message(case: _Case) -> bool:
@@ -262,64 +329,26 @@ async def _through_service(session: AsyncSession, pending: _Pending, case: _Case
 
 
 async def _write_fast(session: AsyncSession, fast: list[tuple[_Pending, _Case]]) -> list[dict[str, Any]]:
-    """Three Core statements for the batch, on the session's connection (the ORM's per-statement work
-    is most of a batch's CPU otherwise)."""
+    """The batch's messages stored with their tickets touched, pushed once committed, and queued for
+    translation: a few statements for the batch, not the ORM's work per message (this runs on the event
+    loop that serves the sockets)."""
     if not fast:
         return []
-    connection = await session.connection()
-    rows: list[dict[str, Any]] = [
-        {
-            "tenant_id": case.tenant_id,
-            "ticket_id": case.id,
-            "author_kind": AuthorKind.CUSTOMER,
-            "author_name": pending.buyer.name[:200],
-            "channel": Channel.CHAT,
-            "internal": False,
-            "body": pending.body,
-            # The conversation's language; the translation job detects each message's own and corrects it
-            # (detection costs ~0.3 ms of CPU: too much to spend here, on the event loop, under the lock).
-            "language": case.language,
-            "mentions": [],
-            "created_at": pending.received_at,
-            "delivery": {},
-        }
-        for pending, case in fast
-    ]
-    ids = list(
-        await connection.scalars(
-            insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
-        )
-    )
-    touched: dict[int, datetime] = {}
-    followups: dict[int, int] = defaultdict(int)
-    for pending, case in fast:
-        touched[case.id] = max(touched.get(case.id, pending.received_at), pending.received_at)
-        if case.answered:
-            followups[case.id] += 1
-    await connection.execute(
-        update(TICKETS)
-        .where(TICKETS.c.id == bindparam("ticket_id"))
-        .values(
-            last_customer_message_at=bindparam("at"),
-            updated_at=bindparam("at"),
-            customer_followups=TICKETS.c.customer_followups + bindparam("followups"),
-        ),
-        [{"ticket_id": tid, "at": at, "followups": followups[tid]} for tid, at in sorted(touched.items())],
-    )
+    ids = await _store(session, fast)
     by_tenant: dict[int, list[int]] = defaultdict(list)
     shown_all = []
-    for (pending, case), row, message_id in zip(fast, rows, ids, strict=True):
+    for (pending, case), message_id in zip(fast, ids, strict=True):
         by_tenant[case.tenant_id].append(message_id)
         shown = {
             "ticket_id": case.id,
             "id": message_id,
             "author_kind": AuthorKind.CUSTOMER.value,
-            "author_name": row["author_name"],
+            "author_name": pending.buyer.name[:200],
             "internal": False,
-            "body": row["body"],
-            "language": row["language"],
+            "body": pending.body,
+            "language": case.language,
             "channel": Channel.CHAT.value,
-            "created_at": row["created_at"].isoformat(),
+            "created_at": pending.received_at.isoformat(),
         }
         if pending.arrival is not None:
             shown["arrival"] = pending.arrival
@@ -329,9 +358,9 @@ async def _write_fast(session: AsyncSession, fast: list[tuple[_Pending, _Case]])
         publish_after_commit(
             session,
             chat_channel(case.tenant_id, case.customer_id),
-            {"type": "message", **shown, "text": row["body"]},
+            {"type": "message", **shown, "text": pending.body},
         )
-        shown_all.append({**shown, "text": row["body"]})
+        shown_all.append({**shown, "text": pending.body})
     for tenant_id, message_ids in by_tenant.items():  # one translation job per tenant and batch
         await emit_many(
             session, [(messages.TRANSLATE_TOPIC, {"message_ids": message_ids})], tenant_id=tenant_id
