@@ -2,13 +2,15 @@
 waits for the next one, so a thousand chatting buyers cost a few transactions per second, not a thousand.
 
 The common case — the buyer writes again on their open case, and nothing about the case changes (no status
-to wake, no clock to start) — is three statements for the whole batch: insert the messages, touch the
-tickets, queue their translation. Anything else (a first message, a reopened or pending case, a clock to
-start) goes through the full service (`intake.do_receive`) inside the same transaction. The tickets of the
-batch are locked (`FOR UPDATE`, in id order) so an agent's reply cannot change a case between the check and
-the write. A stored message is pushed to consoles and chats only after its batch committed (rule 2); the
-chat socket has already shown it to the consoles as arriving (ADR 0014), under the key the stored push
-repeats (`arrival`).
+to wake, no clock to start) — takes two statements for the whole batch: find and lock the cases, then
+insert the messages, touch the tickets and queue their translation. On PostgreSQL these run on a connection
+the writer owns (`OwnedConnection`: no pool, no ORM session, whose fixed cost per batch would otherwise be
+most of the writer's CPU on the event loop that serves the sockets). Anything else (a first message, a
+reopened or pending case, a clock to start) sends the whole batch through the full service
+(`intake.do_receive`) in one session. The cases of a batch are locked (`FOR UPDATE`, in id order) so that
+an agent's reply cannot change a case between the check and the write. A stored message is pushed to
+consoles and chats only after its batch committed (rule 2); the chat socket has already shown it to the
+consoles as arriving (ADR 0014), under the key the stored push repeats (`arrival`).
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
-from aftersail.kit.db import Database, driver_connection, on_postgres
+from aftersail.kit.db import Database, on_postgres
 from aftersail.kit.errors import DomainError
-from aftersail.kit.outbox import emit_many
-from aftersail.kit.realtime import publish_after_commit, tenant_channel
+from aftersail.kit.outbox import emit_many, wake_dispatchers
+from aftersail.kit.outbox_models import OutboxEvent, OutboxStatus
+from aftersail.kit.owned_connection import OwnedConnection
+from aftersail.kit.realtime import RealtimeBus, publish_after_commit, tenant_channel
 from aftersail.orders.models import Customer
 from aftersail.support import intake, messages
 from aftersail.support.chat_channel import chat_channel
@@ -46,6 +50,8 @@ from aftersail.support.sla import LIVE_STATES
 
 log = logging.getLogger("aftersail.support.chat")
 MAX_BATCH = 500
+BATCH_EVERY_SECONDS = 0.02
+WAKE_AT_ONCE = 4
 MESSAGES: Table = TicketMessage.__table__  # type: ignore[assignment]
 TICKETS: Table = Ticket.__table__  # type: ignore[assignment]
 
@@ -84,8 +90,15 @@ class _Case:
 
 
 class ChatWriter:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, bus: RealtimeBus | None = None, translate: bool = True) -> None:
+        """`bus`: where stored messages are pushed (without one, nowhere); `translate`: queue the messages
+        for translation (pointless without a provider: the job would find nothing to do)."""
         self.db = db
+        self.bus = bus
+        self.translate = translate
+        self.owned = (
+            OwnedConnection(db.url, system=True, name="aftersail-chat-writer") if db.is_postgres else None
+        )
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -105,10 +118,21 @@ class ChatWriter:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.owned is not None:
+            await self.owned.close()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = 0.0
         while True:
             batch = [await self._queue.get()]
+            # At most one batch per BATCH_EVERY_SECONDS: under load each batch gathers more messages, and a
+            # batch's fixed cost (a transaction, its round trips) is shared by more of them. The consoles saw
+            # the messages arrive already; this delays only their "stored" and the buyer's tick.
+            lull = started + BATCH_EVERY_SECONDS - loop.time()
+            if lull > 0:
+                await asyncio.sleep(lull)
+            started = loop.time()
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -126,10 +150,53 @@ class ChatWriter:
                     else:
                         _resolve(pending, result)
                 continue
-            for pending, result in zip(batch, results, strict=True):
+            for count, (pending, result) in enumerate(zip(batch, results, strict=True), 1):
                 _resolve(pending, result)
+                if count % WAKE_AT_ONCE == 0:
+                    # Each woken socket sends its buyer's tick: a few per turn of the loop, so that messages
+                    # arriving meanwhile are read (and shown to the consoles) between them, not after all.
+                    await asyncio.sleep(0)
 
     async def _write(self, batch: list[_Pending]) -> list[dict[str, Any]]:
+        if self.owned is not None:
+            written = await self._write_owned(self.owned, batch)
+            if written is not None:
+                return written
+        return await self._write_in_session(batch)
+
+    async def _write_owned(
+        self, owned: OwnedConnection, batch: list[_Pending]
+    ) -> list[dict[str, Any]] | None:
+        """The batch on the writer's own connection if every message is the common case; else None (and
+        nothing written: the session path takes the whole batch)."""
+        keys = {(p.buyer.tenant_id, p.buyer.customer_id) for p in batch}
+        async with owned.transaction() as connection:
+            rows = await connection.fetch(CASES_SQL, json.dumps([{"t": t, "c": c} for t, c in sorted(keys)]))
+            cases = _cases(rows)
+            fast = [(p, cases.get((p.buyer.tenant_id, p.buyer.customer_id))) for p in batch]
+            if not all(case is not None and _unchanged_by_a_message(case) for _, case in fast):
+                return None
+            ready = cast(list[tuple[_Pending, _Case]], fast)
+            messages_json, tickets_json = _store_parameters(ready)
+            tenants = sorted({case.tenant_id for _, case in ready})
+            jobs = [{"tenant_id": tenant} for tenant in tenants] if self.translate else []
+            found = await connection.fetch(
+                STORE_SQL, messages_json, tickets_json, json.dumps(jobs), utcnow(), _MAX_ATTEMPTS
+            )
+        if jobs:
+            wake_dispatchers()
+        # One sequence, rows inserted in the batch's order (`ORDER BY position`): sorted ids match `ready`.
+        ids = sorted(row[0] for row in found)
+        shown = [_written(pending, case, id_) for (pending, case), id_ in zip(ready, ids, strict=True)]
+        if self.bus is not None:
+            pushes = [push for (p, c), s in zip(ready, shown, strict=True) for push in _pushes(p, c, s)]
+            try:
+                await self.bus.publish_many(pushes)
+            except Exception:  # stored; a live push is a courtesy (a client that missed it reloads)
+                log.warning("realtime publish of %d chat messages failed", len(pushes), exc_info=True)
+        return [{**s, "text": p.body} for (p, _), s in zip(ready, shown, strict=True)]
+
+    async def _write_in_session(self, batch: list[_Pending]) -> list[dict[str, Any]]:
         async with self.db.transaction(system=True) as session:
             cases = await _current_cases(session, {(p.buyer.tenant_id, p.buyer.customer_id) for p in batch})
             fast: list[tuple[_Pending, _Case]] = []
@@ -145,7 +212,7 @@ class ChatWriter:
                 cases.update(await _current_cases(session, {key}))
             if results:  # the service's changes go first: the fast path's Core UPDATE must not be overwritten
                 await session.flush()
-            written = await _write_fast(session, fast)
+            written = await _write_fast(session, fast, translate=self.translate)
             positions = [i for i in range(len(batch)) if i not in results]
             for index, shown in zip(positions, written, strict=True):
                 results[index] = shown
@@ -153,31 +220,8 @@ class ChatWriter:
 
 
 async def _store(session: AsyncSession, fast: list[tuple[_Pending, _Case]]) -> list[int]:
-    """Insert the messages and touch their tickets; the new ids in the order of `fast`."""
-    touched: dict[int, datetime] = {}
-    followups: dict[int, int] = defaultdict(int)
-    for pending, case in fast:
-        touched[case.id] = max(touched.get(case.id, pending.received_at), pending.received_at)
-        if case.answered:
-            followups[case.id] += 1
-    ticket_ids = sorted(touched)
-    if on_postgres(session):
-        driver = await driver_connection(session)
-        new = [
-            {
-                "tenant_id": case.tenant_id,
-                "ticket_id": case.id,
-                "name": pending.buyer.name[:200],
-                "body": pending.body,
-                "language": case.language,
-                "at": pending.received_at.isoformat(),
-            }
-            for pending, case in fast
-        ]
-        tickets = [{"id": tid, "at": touched[tid].isoformat(), "n": followups[tid]} for tid in ticket_ids]
-        ids = await driver.fetch(STORE_SQL, json.dumps(new, ensure_ascii=False), json.dumps(tickets))
-        # One sequence, rows inserted in the batch's order (`ORDER BY position`): sorted ids match `fast`.
-        return sorted(row[0] for row in ids)
+    """Insert the messages and touch their tickets (portable Core); the new ids in the order of `fast`."""
+    touched, followups = _touched(fast)
     connection = await session.connection()
     rows = [
         {
@@ -207,31 +251,71 @@ async def _store(session: AsyncSession, fast: list[tuple[_Pending, _Case]]) -> l
             updated_at=bindparam("at"),
             customer_followups=TICKETS.c.customer_followups + bindparam("followups"),
         ),
-        [{"ticket_id": tid, "at": touched[tid], "followups": followups[tid]} for tid in ticket_ids],
+        [{"ticket_id": tid, "at": at, "followups": followups[tid]} for tid, at in sorted(touched.items())],
     )
     return ids
 
 
-# The messages (their language: the conversation's, until the translation job detects each one's own) and
-# their tickets' timestamps in one round trip, whatever the batch's size.
-STORE_SQL = """
+def _touched(fast: list[tuple[_Pending, _Case]]) -> tuple[dict[int, datetime], dict[int, int]]:
+    """Each ticket's latest message time, and how many follow-ups (messages after a first answer) it got."""
+    touched: dict[int, datetime] = {}
+    followups: dict[int, int] = defaultdict(int)
+    for pending, case in fast:
+        touched[case.id] = max(touched.get(case.id, pending.received_at), pending.received_at)
+        if case.answered:
+            followups[case.id] += 1
+    return touched, followups
+
+
+def _store_parameters(fast: list[tuple[_Pending, _Case]]) -> tuple[str, str]:
+    """STORE_SQL's messages and tickets, each one JSON document (the driver checks every element of an
+    array parameter it encodes: for a batch, that costs more than the statement)."""
+    touched, followups = _touched(fast)
+    new = [
+        {
+            "tenant_id": case.tenant_id,
+            "ticket_id": case.id,
+            "name": pending.buyer.name[:200],
+            "body": pending.body,
+            "language": case.language,
+            "at": pending.received_at.isoformat(),
+        }
+        for pending, case in fast
+    ]
+    tickets = [{"id": tid, "at": at.isoformat(), "n": followups[tid]} for tid, at in sorted(touched.items())]
+    return json.dumps(new, ensure_ascii=False), json.dumps(tickets)
+
+
+# The messages (their language: the conversation's, until the translation job detects each one's own),
+# their tickets' timestamps and one translation job per tenant ($3: [{"tenant_id"}], the job's message ids
+# those of the tenant's new messages), in one round trip whatever the batch's size.
+STORE_SQL = f"""
 WITH new AS (
     INSERT INTO ticket_messages (tenant_id, ticket_id, author_kind, author_name, channel, internal, body,
                                  language, mentions, created_at, delivery)
-    SELECT m.tenant_id, m.ticket_id, 'customer', m.name, 'chat', false, m.body, m.language, '[]', m.at, '{}'
+    SELECT m.tenant_id, m.ticket_id, '{AuthorKind.CUSTOMER}', m.name, '{Channel.CHAT}', false, m.body,
+           m.language, '[]', m.at, '{{}}'
     FROM ROWS FROM (json_to_recordset($1::json) AS (tenant_id bigint, ticket_id bigint, name text, body text,
                                                      language text, at timestamptz))
          WITH ORDINALITY AS m(tenant_id, ticket_id, name, body, language, at, position)
     ORDER BY m.position
-    RETURNING id
+    RETURNING id, tenant_id
 ), touched AS (
     UPDATE tickets t
     SET last_customer_message_at = u.at, updated_at = u.at, customer_followups = t.customer_followups + u.n
     FROM json_to_recordset($2::json) AS u(id bigint, at timestamptz, n int)
     WHERE t.id = u.id
+), jobs AS (
+    INSERT INTO outbox_events (tenant_id, topic, payload, status, due_at, attempts, max_attempts, created_at)
+    SELECT j.tenant_id, '{messages.TRANSLATE_TOPIC}',
+           json_build_object('message_ids', (SELECT json_agg(n.id ORDER BY n.id) FROM new n
+                                             WHERE n.tenant_id = j.tenant_id)),
+           '{OutboxStatus.PENDING}', $4, 0, $5, $4
+    FROM json_to_recordset($3::json) AS j(tenant_id bigint)
 )
 SELECT id FROM new
 """
+_MAX_ATTEMPTS = OutboxEvent.__table__.c.max_attempts.default.arg
 
 
 def _resolve(pending: _Pending, result: dict[str, Any]) -> None:
@@ -251,12 +335,13 @@ async def _current_cases(session: AsyncSession, buyers: set[tuple[int, int]]) ->
     not ORM objects: this runs on the event loop for every batch)."""
     if not buyers:
         return {}
-    if on_postgres(session):
-        driver = await driver_connection(session)
-        keys = [{"tenant_id": tenant, "customer_id": customer} for tenant, customer in sorted(buyers)]
-        rows: Sequence[Sequence[Any]] = await driver.fetch(CASES_SQL, json.dumps(keys))
-    else:  # SQLite: one writer at a time, nothing to lock
-        rows = (await session.execute(_cases_query(buyers))).all()
+    query = _cases_query(buyers)
+    if on_postgres(session):  # SQLite has one writer at a time: nothing to lock
+        query = query.with_for_update(of=TICKETS)
+    return _cases((await session.execute(query)).all())
+
+
+def _cases(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int], _Case]:
     found: dict[tuple[int, int], _Case] = {}
     for row in rows:  # ordered by id: the latest wins
         case = _Case(row[0], row[1], row[2], TicketStatus(row[3]), bool(row[4]), row[5], bool(row[6]))
@@ -264,14 +349,14 @@ async def _current_cases(session: AsyncSession, buyers: set[tuple[int, int]]) ->
     return found
 
 
-# Parameters as one JSON document, not arrays: the driver checks every element of an array it encodes.
+# The owned connection's `_current_cases`; the buyers as one JSON document ([{"t": tenant, "c": customer}]).
 CASES_SQL = f"""
 SELECT t.id, t.tenant_id, t.customer_id, t.status, t.first_response_at IS NOT NULL, t.language,
        EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND c.kind = '{ClockKind.NEXT_RESPONSE}'
                AND c.state IN ({", ".join(f"'{state}'" for state in LIVE_STATES)}) AND c.stopped_at IS NULL)
 FROM tickets t
 WHERE (t.tenant_id, t.customer_id) IN
-      (SELECT * FROM json_to_recordset($1::json) AS k(tenant_id bigint, customer_id bigint))
+      (SELECT k.t, k.c FROM json_to_recordset($1::json) AS k(t bigint, c bigint))
   AND t.channel = '{Channel.CHAT}' AND t.status <> '{TicketStatus.CLOSED}'
 ORDER BY t.id
 FOR UPDATE OF t
@@ -328,41 +413,49 @@ async def _through_service(session: AsyncSession, pending: _Pending, case: _Case
     return {**messages.message_event(message), "text": message.body}
 
 
-async def _write_fast(session: AsyncSession, fast: list[tuple[_Pending, _Case]]) -> list[dict[str, Any]]:
-    """The batch's messages stored with their tickets touched, pushed once committed, and queued for
-    translation: a few statements for the batch, not the ORM's work per message (this runs on the event
-    loop that serves the sockets)."""
+async def _write_fast(
+    session: AsyncSession, fast: list[tuple[_Pending, _Case]], *, translate: bool
+) -> list[dict[str, Any]]:
+    """The common-case messages of a batch that also went through the service: stored with their tickets
+    touched, pushed once committed, and queued for translation."""
     if not fast:
         return []
     ids = await _store(session, fast)
     by_tenant: dict[int, list[int]] = defaultdict(list)
-    shown_all = []
+    written = []
     for (pending, case), message_id in zip(fast, ids, strict=True):
         by_tenant[case.tenant_id].append(message_id)
-        shown = {
-            "ticket_id": case.id,
-            "id": message_id,
-            "author_kind": AuthorKind.CUSTOMER.value,
-            "author_name": pending.buyer.name[:200],
-            "internal": False,
-            "body": pending.body,
-            "language": case.language,
-            "channel": Channel.CHAT.value,
-            "created_at": pending.received_at.isoformat(),
-        }
-        if pending.arrival is not None:
-            shown["arrival"] = pending.arrival
-        publish_after_commit(
-            session, tenant_channel(case.tenant_id), {"topic": "realtime.message.created", "payload": shown}
-        )
-        publish_after_commit(
-            session,
-            chat_channel(case.tenant_id, case.customer_id),
-            {"type": "message", **shown, "text": pending.body},
-        )
-        shown_all.append({**shown, "text": pending.body})
-    for tenant_id, message_ids in by_tenant.items():  # one translation job per tenant and batch
+        shown = _written(pending, case, message_id)
+        for channel, event in _pushes(pending, case, shown):
+            publish_after_commit(session, channel, event)
+        written.append({**shown, "text": pending.body})
+    for tenant_id, message_ids in by_tenant.items() if translate else ():  # one job per tenant and batch
         await emit_many(
             session, [(messages.TRANSLATE_TOPIC, {"message_ids": message_ids})], tenant_id=tenant_id
         )
-    return shown_all
+    return written
+
+
+def _written(pending: _Pending, case: _Case, message_id: int) -> dict[str, Any]:
+    """The stored message as the consoles see it."""
+    shown: dict[str, Any] = {
+        "ticket_id": case.id,
+        "id": message_id,
+        "author_kind": AuthorKind.CUSTOMER.value,
+        "author_name": pending.buyer.name[:200],
+        "internal": False,
+        "body": pending.body,
+        "language": case.language,
+        "channel": Channel.CHAT.value,
+        "created_at": pending.received_at.isoformat(),
+    }
+    if pending.arrival is not None:
+        shown["arrival"] = pending.arrival
+    return shown
+
+
+def _pushes(pending: _Pending, case: _Case, shown: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (tenant_channel(case.tenant_id), {"topic": "realtime.message.created", "payload": shown}),
+        (chat_channel(case.tenant_id, case.customer_id), {"type": "message", **shown, "text": pending.body}),
+    ]

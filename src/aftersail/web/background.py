@@ -21,7 +21,9 @@ async def start_background(services: Services) -> None:
     services.extras["bus"] = bus
     services.db.after_commit = partial(publish_pending, bus=bus)
     services.extras["translator"] = translator_from(services.settings)
-    services.extras["chat_writer"] = ChatWriter(services.db)
+    services.extras["chat_writer"] = ChatWriter(
+        services.db, bus=bus, translate=bool(services.settings.translation_provider)
+    )
     # Language models load in about 1.5 s: in a thread, so that the first buyer message does not wait.
     services.extras["language_warm_up"] = asyncio.create_task(
         asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
