@@ -33,6 +33,7 @@ from aftersail.support.models import CsatRating
 from aftersail.support.rules import CATEGORIES
 from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.models import Role
+from aftersail.web.serving import PROTOCOL_OPTIONS
 from tests.factories import TenantFixture, make_tenant
 from tests.fulfilment import make_network, place_order
 from tests.support_desk import Desk, make_desk
@@ -378,7 +379,7 @@ async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     """The session's app (its lifespan already running) behind a real uvicorn on a free port."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, ws="websockets-sansio"
+        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, ws=PROTOCOL_OPTIONS["ws"]
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -396,12 +397,21 @@ async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
 
 
 async def receive_until(ws: ClientConnection, wanted: Any, within: float = 5.0) -> dict[str, Any]:
-    """The first frame for which `wanted(frame)` holds (others, such as SLA events, pass by)."""
+    """The first frame (or event of a console's `events` frame) for which `wanted` holds; others, such as
+    SLA events, pass by."""
+    return (await receive_all_until(ws, wanted, within))[-1]
+
+
+async def receive_all_until(ws: ClientConnection, wanted: Any, within: float = 5.0) -> list[dict[str, Any]]:
+    """What came, in order, up to and including the first frame or event for which `wanted` holds."""
     deadline = asyncio.get_running_loop().time() + within
+    seen: list[dict[str, Any]] = []
     while True:
         frame = await receive(ws, max(0.1, deadline - asyncio.get_running_loop().time()))
-        if wanted(frame):
-            return frame
+        for one in frame["events"] if frame.get("type") == "events" else [frame]:
+            seen.append(one)
+            if wanted(one):
+                return seen
 
 
 async def test_the_socket_carries_replies_to_the_buyer_and_messages_to_the_console(
@@ -432,14 +442,20 @@ async def test_the_socket_carries_replies_to_the_buyer_and_messages_to_the_conso
         await chat.send(json.dumps({"type": "message", "body": "Meine Lampe flackert.", "client_id": "c-1"}))
         ack = await receive_until(chat, lambda f: f.get("type") == "ack")
         assert ack["client_id"] == "c-1" and isinstance(ack["id"], int)
-        created = await receive_until(
+        events = await receive_all_until(
             console,
             lambda f: f.get("topic") == "realtime.message.created" and f["payload"].get("id") == ack["id"],
         )
-        assert created["payload"]["body"] == "Meine Lampe flackert."
-        assert (
-            created["payload"]["author_kind"] == "customer" and created["payload"]["ticket_id"] == ticket_id
-        )
+        created = events[-1]["payload"]
+        assert created["body"] == "Meine Lampe flackert."
+        assert created["author_kind"] == "customer" and created["ticket_id"] == ticket_id
+        # The consoles saw it arrive first, under the key the stored push repeats (ADR 0014).
+        [arriving] = [e["payload"] for e in events if e.get("topic") == "realtime.message.arriving"]
+        assert arriving["arrival"] == created["arrival"] and arriving["body"] == "Meine Lampe flackert."
+        assert arriving["ticket_id"] == ticket_id and "id" not in arriving
+        await chat.send(json.dumps({"type": "ping"}))
+        frame = await receive_until(chat, lambda f: f.get("type") in {"pong", "message"})
+        assert frame == {"type": "pong"}, "the socket's own message comes back as its ack, not again"
 
         await chat.send(json.dumps({"type": "typing"}))  # the buyer types: the agents see it
         typing = await receive_until(console, lambda f: f.get("topic") == "realtime.typing")
@@ -459,6 +475,76 @@ async def test_the_socket_carries_replies_to_the_buyer_and_messages_to_the_conso
         with pytest.raises(ConnectionClosed) as closed:
             await receive(refused)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+REFUSE_TRIGGER = {
+    "sqlite": [
+        "CREATE TRIGGER test_refuse_message BEFORE INSERT ON ticket_messages WHEN NEW.body LIKE '%#refuse#%'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION test_refuse_message() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.body LIKE '%#refuse#%' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+        " RETURN NEW; END $$",
+        "CREATE TRIGGER test_refuse_message BEFORE INSERT ON ticket_messages"
+        " FOR EACH ROW EXECUTE FUNCTION test_refuse_message()",
+    ],
+}
+DROP_TRIGGER = {
+    "sqlite": ["DROP TRIGGER IF EXISTS test_refuse_message"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS test_refuse_message ON ticket_messages",
+        "DROP FUNCTION IF EXISTS test_refuse_message()",
+    ],
+}
+
+
+async def run_ddl(database: Database, statements: list[str]) -> None:
+    async with database.engine.begin() as connection:
+        for statement in statements:
+            await connection.exec_driver_sql(statement)
+
+
+async def test_a_message_the_database_refuses_is_shown_failed_and_its_neighbours_are_stored(
+    ws_base: str, buyer: httpx.AsyncClient, database: Database
+) -> None:
+    """The database refuses one message (a trigger: a real failure, nothing of ours replaced): the consoles
+    that saw it arrive hear it failed, the buyer is asked to send it again, and the message written at the
+    same moment from the buyer's other window is stored."""
+    shop = await make_shop(database)
+    token = await start(buyer, shop)
+    await say(buyer, token, "Guten Tag")
+    dialect = database.engine.dialect.name
+    console_url = f"{ws_base}/ws?api_key={shop.tenant.api_keys[Role.VIEWER]}"
+    await run_ddl(database, REFUSE_TRIGGER[dialect])
+    try:
+        async with (
+            connect(f"{ws_base}/chat/ws?token={token}") as refused_chat,
+            connect(f"{ws_base}/chat/ws?token={token}") as fine_chat,
+            connect(console_url) as console,
+        ):
+            for ws in (refused_chat, fine_chat, console):
+                assert await receive(ws) == {"type": "ready"}
+            await refused_chat.send(
+                json.dumps({"type": "message", "body": "Kaputt #refuse#", "client_id": "r"})
+            )
+            await fine_chat.send(json.dumps({"type": "message", "body": "Alles gut", "client_id": "f"}))
+            error = await receive_until(refused_chat, lambda f: f.get("type") in {"error", "ack"})
+            assert error["type"] == "error" and error["client_id"] == "r"
+            assert error["code"] == "service_unavailable" and "send it again" in error["message"]
+            ack = await receive_until(fine_chat, lambda f: f.get("type") == "ack")
+            assert ack["client_id"] == "f"
+            events = await receive_all_until(console, lambda f: f.get("topic") == "realtime.message.failed")
+            arrived = {
+                e["payload"]["body"]: e["payload"]["arrival"]
+                for e in events
+                if e.get("topic") == "realtime.message.arriving"
+            }
+            assert events[-1]["payload"]["arrival"] == arrived["Kaputt #refuse#"]
+            assert "send it again" in events[-1]["payload"]["reason"]
+    finally:
+        await run_ddl(database, DROP_TRIGGER[dialect])
+    assert [m["body"] for m in (await thread(buyer, token))["messages"]] == ["Guten Tag", "Alles gut"]
 
 
 # --- the pages ---------------------------------------------------------------------------------------------

@@ -73,6 +73,54 @@ async def test_redis_bus_carries_messages_between_two_buses(redis_url: str) -> N
         await subscriber.close()
 
 
+async def test_a_subscriber_that_skips_messages_is_not_queued_them() -> None:
+    bus = InMemoryBus()
+    own = lambda event: event.get("arrival") == "mine.1"  # noqa: E731
+    async with bus.subscribe("chat:1:7", skip=own) as socket, bus.subscribe("chat:1:7") as other_window:
+        bus.publish_soon("chat:1:7", {"type": "message", "arrival": "mine.1"})
+        bus.publish_soon("chat:1:7", {"type": "message", "arrival": "theirs.1"})
+        assert await next_message(socket) == {"type": "message", "arrival": "theirs.1"}
+        assert await nothing_arrives(socket)
+        assert [await next_message(other_window), await next_message(other_window)] == [
+            {"type": "message", "arrival": "mine.1"},
+            {"type": "message", "arrival": "theirs.1"},
+        ]
+
+
+async def test_waiting_messages_are_taken_together_and_their_json_is_written_once() -> None:
+    bus = InMemoryBus()
+    async with bus.subscribe("tenant:1") as first, bus.subscribe("tenant:1") as second:
+        for n in range(3):
+            bus.publish_soon(
+                "tenant:1", {"topic": "realtime.message.arriving", "payload": {"n": n, "text": "到了"}}
+            )
+        head = await next_message(first)
+        together = [head, *first.drain(10)]
+        assert [m["payload"]["n"] for m in together] == [0, 1, 2]  # type: ignore[index]
+        assert first.drain(10) == []
+        texts = [m.text() for m in together]  # type: ignore[attr-defined]
+        assert texts[0] == '{"topic":"realtime.message.arriving","payload":{"n":0,"text":"到了"}}'
+        others = [await next_message(second), *second.drain(10)]
+        assert [m.text() for m in others] == texts  # type: ignore[attr-defined]
+        assert all(a is b for a, b in zip(others, together, strict=True)), "one event, shared"
+
+
+@pytest.mark.redis
+async def test_redis_bus_sends_what_is_published_soon_in_order(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    publisher, subscriber = RedisBus(redis_url, prefix=prefix), RedisBus(redis_url, prefix=prefix)
+    try:
+        async with subscriber.subscribe("tenant:1") as messages:
+            for n in range(50):
+                publisher.publish_soon("tenant:1", {"n": n})  # no round trip waited for
+            await publisher.publish("tenant:1", {"n": "after"})
+            received = [await next_message(messages) for _ in range(51)]
+            assert received == [*({"n": n} for n in range(50)), {"n": "after"}]
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
 @pytest.mark.redis
 def test_create_bus_picks_redis_when_configured(redis_url: str, tmp_path: Path) -> None:
     base = {"env": Environment.TEST, "data_dir": tmp_path}

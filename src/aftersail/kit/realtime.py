@@ -179,38 +179,55 @@ class RedisBus:
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
         self._subscribe_timeout = subscribe_timeout
-        self._soon: list[tuple[str, dict[str, Any]]] = []
-        self._sending_soon: asyncio.Task[None] | None = None
+        self._outgoing: list[tuple[list[tuple[str, dict[str, Any]]], asyncio.Future[None] | None]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(self._prefix + channel, as_event(message).text())
+        await self.publish_many([(channel, message)])
 
     async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """One pipeline (one write, one round trip) for a batch: a chat batch pushes two per message."""
+        """Sent in order with everything published before (also `publish_soon`), in one pipeline per turn
+        of the loop (one write, one round trip): a chat batch pushes two per message."""
         if not messages:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channel, message in messages:
-                pipe.publish(self._prefix + channel, as_event(message).text())
-            await pipe.execute()
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue_for_sending(list(messages), sent)
+        await sent
 
     def publish_soon(self, channel: str, message: dict[str, Any]) -> None:
-        self._soon.append((channel, message))
-        if self._sending_soon is None:
-            self._sending_soon = asyncio.get_running_loop().create_task(self._send_soon())
+        self._queue_for_sending([(channel, message)], None)
 
-    async def _send_soon(self) -> None:
-        """One pipeline for what was published in this turn of the loop; what comes while it is on its
-        way goes in the next, so the order holds."""
+    def _queue_for_sending(
+        self, messages: list[tuple[str, dict[str, Any]]], sent: asyncio.Future[None] | None
+    ) -> None:
+        self._outgoing.append((messages, sent))
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        """One pipeline for what was published while the previous one was on its way: one sender, so the
+        order holds across `publish`, `publish_many` and `publish_soon`."""
         try:
-            while self._soon:
-                batch, self._soon = self._soon, []
+            while self._outgoing:
+                batch, self._outgoing = self._outgoing, []
                 try:
-                    await self.publish_many(batch)
-                except Exception:  # a passing signal: the stored fact follows through its own push
-                    log.warning("realtime publish of %d signals failed", len(batch), exc_info=True)
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for messages, _ in batch:
+                            for channel, message in messages:
+                                pipe.publish(self._prefix + channel, as_event(message).text())
+                        await pipe.execute()
+                except Exception as error:
+                    waiting = [future for _, future in batch if future is not None and not future.done()]
+                    for future in waiting:
+                        future.set_exception(error)
+                    if len(waiting) < len(batch):  # passing signals: nobody waits to hear it failed
+                        log.warning("realtime publish of %d messages failed", len(batch), exc_info=True)
+                else:
+                    for _, future in batch:
+                        if future is not None and not future.done():
+                            future.set_result(None)
         finally:
-            self._sending_soon = None
+            self._sender = None
 
     async def ping(self) -> None:
         await self._redis.ping()
@@ -282,8 +299,8 @@ class RedisBus:
                 self._local.publish_soon(channel, event)
 
     async def close(self) -> None:
-        if self._sending_soon is not None:
-            await asyncio.gather(self._sending_soon, return_exceptions=True)
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)

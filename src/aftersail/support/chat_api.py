@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
-from aftersail.kit.errors import DomainError, InvalidInput, NotFound, Unauthenticated
+from aftersail.kit.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
 from aftersail.kit.ratelimit import RateLimiter
 from aftersail.kit.realtime import Messages, RealtimeBus, publish_after_commit, tenant_channel
 from aftersail.kit.validation import PathId, Strict
@@ -264,15 +264,19 @@ async def relay_buyer_message(
     try:
         stored = await writer.submit(buyer, text, arrival=arrival)
     except Exception as error:
-        reason = error.message if isinstance(error, DomainError) else "not stored"
+        refused = (
+            error
+            if isinstance(error, DomainError)
+            else ServiceUnavailable("Your message could not be saved just now. Please send it again.")
+        )
         bus.publish_soon(
             consoles,
             {
                 "topic": "realtime.message.failed",
-                "payload": {"arrival": arrival, "ticket_id": socket.ticket_id, "reason": reason},
+                "payload": {"arrival": arrival, "ticket_id": socket.ticket_id, "reason": refused.message},
             },
         )
-        raise
+        raise refused from error
     socket.ticket_id = stored["ticket_id"]
     return stored
 

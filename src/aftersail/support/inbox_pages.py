@@ -129,6 +129,8 @@ SCRIPT_TEXTS = {
     "viewing": N_("%(name)s is viewing this ticket"),
     "typing": N_("%(name)s is typing a reply"),
     "buyer_typing": N_("The buyer is typing…"),
+    "arriving": N_("Arriving — not stored yet"),
+    "not_stored": N_("Not stored: %(reason)s The buyer was told to send it again."),
     "translating": N_("Translating…"),
     "translate_failed": N_("Translation is not available: %(reason)s You can send as written."),
     "check_preview": N_("Check the translation in the buyer's language, then send."),

@@ -18,6 +18,10 @@ export function createThread({ pane, messages, locale, userId, socket, query, no
   let splitting = false;
   const others = new Map(); // user id → {name, viewingUntil, typingUntil}
   let buyerTypingUntil = 0;
+  // Buyer messages shown as they arrive, before the server says they are stored (ADR 0014): arrival key →
+  // the message. A refresh re-renders the thread from the server, so they are put back until stored.
+  const arriving = new Map();
+  const stored = new Set(); // arrival keys already stored (a late "arriving" after "stored" is ignored)
   const baseTitle = document.title.includes(" · ") ? document.title.slice(document.title.indexOf(" · ")) : "";
 
   const article = () => pane.querySelector("[data-ticket]");
@@ -30,8 +34,39 @@ export function createThread({ pane, messages, locale, userId, socket, query, no
     composer = form && !form.dataset.ready ? setupComposer(form, { ticketId, messages, locale, socket, afterSend }) : composer;
     if (form) form.dataset.ready = "true";
     element.classList.toggle("is-splitting", splitting);
+    showArriving(element);
     showOthers();
     tick(element);
+  }
+
+  /** The bubbles of messages still arriving for this ticket, at the end of its thread, as text. */
+  function showArriving(element) {
+    const thread = element.querySelector("[data-thread]");
+    if (!thread) return;
+    for (const [key, message] of arriving) {
+      if (message.ticket_id !== ticketId || thread.querySelector(`[data-arrival="${CSS.escape(key)}"]`)) continue;
+      const item = document.createElement("li");
+      item.className = "msg msg-buyer is-arriving";
+      item.dataset.arrival = key;
+      const head = document.createElement("header");
+      head.className = "msg-head";
+      const author = document.createElement("span");
+      author.className = "msg-author";
+      author.dir = "auto";
+      author.textContent = message.author_name || "";
+      const state = document.createElement("span");
+      state.className = "msg-state";
+      state.dataset.arrivalState = "";
+      state.textContent = message.failed ? fill(messages.not_stored, { reason: message.failed }) : messages.arriving;
+      head.append(author, state);
+      const text = document.createElement("div");
+      text.className = "msg-text";
+      text.dir = "auto";
+      text.textContent = message.body || "";
+      item.append(head, text);
+      item.classList.toggle("is-failed", Boolean(message.failed));
+      thread.append(item);
+    }
   }
 
   function scrollToEnd(element) {
@@ -286,6 +321,38 @@ export function createThread({ pane, messages, locale, userId, socket, query, no
         // ticket every 2 s, so the second try gets through if our last beat was just now.
         viewing();
         setTimeout(viewing, SIGNAL_GAP_MS);
+      }
+    },
+    /** A buyer's message on its way to the database: shown at once, marked as not stored yet. */
+    arriving(payload) {
+      const key = String(payload.arrival || "");
+      if (!key || stored.has(key) || !payload.ticket_id) return;
+      arriving.set(key, { ...payload, ticket_id: Number(payload.ticket_id) });
+      if (arriving.size > 200) arriving.delete(arriving.keys().next().value); // a socket that never hears back
+      const element = article();
+      if (!element || Number(payload.ticket_id) !== ticketId) return;
+      const thread = element.querySelector("[data-thread]");
+      const atEnd = thread && thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
+      showArriving(element);
+      if (atEnd) scrollToEnd(element);
+    },
+    /** It is stored: the refresh that follows shows it from the server. */
+    stored(payload) {
+      const key = String(payload.arrival || "");
+      if (!key) return;
+      stored.add(key);
+      if (stored.size > 500) stored.delete(stored.values().next().value);
+      arriving.delete(key);
+    },
+    /** It could not be stored: the bubble says so (the buyer's chat was told too). */
+    failed(payload) {
+      const message = arriving.get(String(payload.arrival || ""));
+      if (!message) return;
+      message.failed = payload.reason || "—";
+      const bubble = pane.querySelector(`[data-arrival="${CSS.escape(String(payload.arrival))}"]`);
+      if (bubble) {
+        bubble.classList.add("is-failed");
+        bubble.querySelector("[data-arrival-state]").textContent = fill(messages.not_stored, { reason: message.failed });
       }
     },
     buyerTyping(payload) {

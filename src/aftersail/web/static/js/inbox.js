@@ -75,7 +75,14 @@ function startInbox(inbox) {
     const ticketId = Number(payload.ticket_id);
     const open = ticketId && ticketId === thread.ticketId;
     switch (topic) {
+      case "realtime.message.arriving":
+        thread.arriving(payload);
+        break;
+      case "realtime.message.failed":
+        thread.failed(payload);
+        break;
       case "realtime.message.created":
+        thread.stored(payload);
         list.follow(ticketId);
         if (open) {
           thread.refresh();

@@ -44,6 +44,9 @@ export function openLive({ onEvent, onReady = () => {}, onState = () => {} }) {
         attempt = 0;
         onState("live");
         onReady();
+      } else if (message.type === "events" && Array.isArray(message.events)) {
+        // Events that waited together on the server come in one frame, in order.
+        for (const one of message.events) if (one && typeof one.topic === "string") onEvent(one.topic, one.payload || {});
       } else if (typeof message.topic === "string") {
         onEvent(message.topic, message.payload || {});
       }
