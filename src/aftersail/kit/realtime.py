@@ -223,9 +223,9 @@ class RedisBus:
                     if len(waiting) < len(batch):  # passing signals: nobody waits to hear it failed
                         log.warning("realtime publish of %d messages failed", len(batch), exc_info=True)
                 else:
-                    for _, future in batch:
-                        if future is not None and not future.done():
-                            future.set_result(None)
+                    for _, sent in batch:
+                        if sent is not None and not sent.done():
+                            sent.set_result(None)
         finally:
             self._sender = None
 
