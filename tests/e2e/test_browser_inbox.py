@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import struct
 import uuid
 import zlib
@@ -24,6 +25,7 @@ import httpx
 import pytest
 import websockets
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlalchemy.engine import make_url
 
 from aftersail.kit.db import Database
 from aftersail.tenants.models import Role
@@ -52,6 +54,7 @@ class Served:
     li: str
     buyer_email: str
     order_number: str
+    db_url: str
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,7 @@ async def served(inbox_server: tuple[str, str]) -> AsyncIterator[Served]:
                 headers=admin,
             )
             assert macro.status_code == 201, macro.text
-    yield Served(base_url, desk, wang, li, buyer_email, placed.json()["number"])
+    yield Served(base_url, desk, wang, li, buyer_email, placed.json()["number"], url)
 
 
 @pytest.fixture(scope="module")
@@ -346,6 +349,52 @@ async def test_the_buyer_typing_in_the_chat_is_shown_and_the_agent_typing_reache
             while json.loads(await buyer_socket.recv()).get("type") != "typing":
                 pass  # the buyer's chat shows "Support is typing…"
         await expect(typing).to_be_hidden(timeout=10_000)
+    await context.close()
+
+
+async def test_a_message_shows_at_once_as_arriving_and_then_as_stored(
+    served: Served, browser: Browser, artifacts_dir: Path
+) -> None:
+    """ADR 0014: while the database cannot take the message (this test holds SQLite's write lock), the
+    agent already reads it, marked as not stored yet; once stored, it is an ordinary message of the thread."""
+    context, page = await signed_in(browser, served, served.wang)
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as chat:
+        started = await chat.post(
+            "/chat/api/start",
+            json={
+                "tenant": served.desk.tenant.slug,
+                "order_number": served.order_number,
+                "email": served.buyer_email,
+            },
+        )
+        token = started.json()["token"]
+        sent = await chat.post("/chat/api/messages", json={"body": "Hallo?"}, headers={"X-Chat-Token": token})
+        ticket_id = int(sent.json()["ticket_id"])
+    await page.locator(f'[data-open-ticket="{ticket_id}"]').click()
+    await page.wait_for_url(f"**/inbox/{ticket_id}")
+    await expect(page.locator("[data-thread] .msg-buyer").last).to_contain_text("Hallo?")
+    address = served.base_url.replace("http://", "ws://") + f"/chat/ws?token={token}"
+    body = f"Die Lampe flackert <b>stark</b> — {uuid.uuid4().hex[:6]}"
+    async with websockets.connect(address) as buyer_socket:
+        assert json.loads(await buyer_socket.recv())["type"] == "ready"
+        await asyncio.sleep(0.5)  # the console's own writes on opening (read receipts) are done
+        lock = sqlite3.connect(make_url(served.db_url).database or "", timeout=30, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")  # the server's writer waits for this
+            await buyer_socket.send(json.dumps({"type": "message", "body": body, "client_id": "x"}))
+            bubble = page.locator("[data-thread] .msg.is-arriving")
+            await expect(bubble).to_have_count(1)
+            await expect(bubble.locator(".msg-text")).to_have_text(body)  # as text, not markup
+            await expect(bubble.locator("[data-arrival-state]")).to_have_text("正在送达——尚未保存")
+            await save(page, artifacts_dir, "inbox-arriving.png")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        async with asyncio.timeout(15):
+            while json.loads(await buyer_socket.recv()).get("type") != "ack":
+                pass
+    await expect(page.locator("[data-thread] .msg.is-arriving")).to_have_count(0, timeout=10_000)
+    await expect(page.locator("[data-thread] .msg-buyer").last).to_contain_text(body)
     await context.close()
 
 
