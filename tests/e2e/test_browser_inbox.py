@@ -19,6 +19,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -395,6 +396,21 @@ async def test_a_message_shows_at_once_as_arriving_and_then_as_stored(
                 pass
     await expect(page.locator("[data-thread] .msg.is-arriving")).to_have_count(0, timeout=10_000)
     await expect(page.locator("[data-thread] .msg-buyer").last).to_contain_text(body)
+    await context.close()
+
+
+async def test_an_agent_snoozes_a_ticket_for_a_chosen_time(served: Served, browser: Browser) -> None:
+    ticket_id = await new_ticket(served, "Ich melde mich morgen wieder.", subject="Später")
+    context, page = await signed_in(browser, served, served.wang)
+    await page.goto(f"{served.base_url}/inbox/{ticket_id}")
+    before = datetime.now(UTC)
+    await page.locator('[data-control="status"]').select_option(label="暂缓 4 小时")
+    await expect(page.locator("[data-status-badge]")).to_have_text("已暂缓")
+    await expect(page.locator("[data-snoozed-until]")).to_contain_text("恢复")
+    ticket = await ticket_json(served, ticket_id)
+    assert ticket["status"] == "snoozed"
+    until = datetime.fromisoformat(str(ticket["snoozed_until"]))
+    assert timedelta(hours=3, minutes=59) < until - before < timedelta(hours=4, minutes=1)
     await context.close()
 
 

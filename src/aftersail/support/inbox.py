@@ -3,15 +3,17 @@ attachments, clocks and audit trail."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.kit.clock import utcnow
+from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.errors import InvalidInput
-from aftersail.kit.pagination import Page, paginate
+from aftersail.kit.pagination import Page, check_limit, paginate
 from aftersail.orders.models import Customer
 from aftersail.support import messages
 from aftersail.support import service as tickets
@@ -30,6 +32,7 @@ from aftersail.support.rules import LIVE
 
 AT_RISK_WITHIN = timedelta(hours=1)
 VIEWS = ("all", "mine", "unassigned", "at_risk", "live")
+ORDERS = ("newest", "activity", "due")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,16 @@ async def list_tickets(
     cursor: str | None = None,
     limit: int = 50,
     now: datetime | None = None,
+    order: str = "newest",
 ) -> Page[Ticket]:
-    """Newest first. Views: mine, unassigned, at_risk (a clock due within the hour or breached), live (not
-    resolved or closed), all; the other filters narrow within the view."""
+    """Views: mine, unassigned, at_risk (a clock due within the hour or breached), live (not resolved or
+    closed), all; the other filters narrow within the view. `order`: newest first, last activity first
+    (`activity`), or the SLA due soonest first (`due`; tickets without a running clock last) — each paged
+    through the whole view, so an old case the buyer just wrote on comes first."""
     if filters.view not in VIEWS:
         raise InvalidInput(f"view: one of {', '.join(VIEWS)}", field="view")
+    if order not in ORDERS:
+        raise InvalidInput(f"order: one of {', '.join(ORDERS)}", field="order")
     now = now or utcnow()
     query = select(Ticket).where(Ticket.tenant_id == tenant_id)
     if filters.view == "mine":
@@ -111,7 +119,60 @@ async def list_tickets(
                 *by_id,
             )
         )
-    return await paginate(session, query, Ticket.id, cursor=cursor, limit=limit)
+    if order == "newest":
+        return await paginate(session, query, Ticket.id, cursor=cursor, limit=limit)
+    return await _keyset_page(session, query, order, cursor=cursor, limit=limit)
+
+
+async def _keyset_page(
+    session: AsyncSession, query: Select[Ticket], order: str, *, cursor: str | None, limit: int
+) -> Page[Ticket]:
+    """Pages by (last activity, id) descending or (due time, id) ascending with the undue last."""
+    check_limit(limit)
+    if cursor:
+        at, last_id = _decode(cursor, order)
+        if order == "activity":
+            query = query.where(
+                or_(Ticket.updated_at < at, and_(Ticket.updated_at == at, Ticket.id < last_id))
+            )
+        elif at is None:
+            query = query.where(Ticket.next_due_at.is_(None), Ticket.id > last_id)
+        else:
+            query = query.where(
+                or_(
+                    Ticket.next_due_at.is_(None),
+                    Ticket.next_due_at > at,
+                    and_(Ticket.next_due_at == at, Ticket.id > last_id),
+                )
+            )
+    if order == "activity":
+        query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    else:
+        query = query.order_by(Ticket.next_due_at.is_(None), Ticket.next_due_at, Ticket.id)
+    rows = list((await session.scalars(query.limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not more or not rows:
+        return Page(items=rows, next_cursor=None)
+    last = rows[-1]
+    at = last.updated_at if order == "activity" else last.next_due_at
+    return Page(items=rows, next_cursor=_encode(order, at, last.id))
+
+
+def _encode(order: str, at: datetime | None, ticket_id: int) -> str:
+    raw = f"{order}|{as_utc(at).isoformat() if at else ''}|{ticket_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, order: str) -> tuple[datetime | None, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, at, ticket_id = raw.split("|")
+        if kind != order:
+            raise ValueError(kind)
+        return datetime.fromisoformat(at) if at else None, int(ticket_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor: not a cursor of this list and order", field="cursor") from error
 
 
 def _escape(text: str) -> str:

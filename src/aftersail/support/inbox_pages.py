@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -320,29 +320,26 @@ class Row:
     unread: bool
 
 
-def _sorted(tickets: Iterable[Ticket], sort: str) -> list[Ticket]:
-    if sort == "due":
-        far = datetime.max.replace(tzinfo=UTC)
-        return sorted(tickets, key=lambda t: as_utc(t.next_due_at) if t.next_due_at else far)
-    if sort == "newest":
-        return sorted(tickets, key=lambda t: t.id, reverse=True)
-    return sorted(tickets, key=lambda t: as_utc(t.updated_at), reverse=True)
-
-
 async def load_rows(
     session: AsyncSession, console: ConsoleContext, query: InboxQuery
 ) -> tuple[list[Row], str | None]:
-    """One page of the view (newest tickets first, at most PAGE_SIZE), shown in the chosen order."""
+    """One page of the view in the chosen order (at most PAGE_SIZE)."""
     if query.errors:
         return [], None
     tenant_id = console.tenant.id
     page = await inbox.list_tickets(
-        session, tenant_id, query.filters, user_id=console.user.id, cursor=query.cursor, limit=PAGE_SIZE
+        session,
+        tenant_id,
+        query.filters,
+        user_id=console.user.id,
+        cursor=query.cursor,
+        limit=PAGE_SIZE,
+        order=query.values["sort"],
     )
     unread = await unread_ticket_ids(session, tenant_id, (t.id for t in page.items))
     customers: dict[int, Customer] = {}
     rows = []
-    for ticket in _sorted(page.items, query.values["sort"]):
+    for ticket in page.items:
         if ticket.customer_id not in customers:
             customers[ticket.customer_id] = await orders.access_customer(
                 session, tenant_id, ticket.customer_id
@@ -481,7 +478,7 @@ async def thread_context(
         "events": view.events,
         "orders": await buyer_orders(session, tenant_id, ticket.customer_id),
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
-        "next_statuses": TRANSITIONS[ticket.status] - {TicketStatus.SNOOZED},
+        "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),
     }
 

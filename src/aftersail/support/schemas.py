@@ -177,6 +177,7 @@ class TicketOut(Out):
     updated_at: datetime
     first_response_at: datetime | None
     resolved_at: datetime | None
+    snoozed_until: datetime | None
     next_due_at: datetime | None
     merged_into_id: int | None
 

@@ -219,7 +219,12 @@ export function createThread({ pane, messages, locale, userId, socket, query, no
     const control = event.target.closest("[data-control]");
     if (!control) return;
     const value = control.value;
-    if (control.dataset.control === "status") change("/status", { status: value });
+    if (control.dataset.control === "status") {
+      // Snoozing wakes the ticket after the chosen time (the server's job reopens it then).
+      const hours = Number(control.selectedOptions[0] && control.selectedOptions[0].dataset.snoozeHours);
+      const until = hours ? new Date(Date.now() + hours * 3600 * 1000).toISOString() : null;
+      change("/status", until ? { status: "snoozed", snoozed_until: until } : { status: value });
+    }
     if (control.dataset.control === "priority") change("/priority", { priority: value });
     if (control.dataset.control === "assignee") change("/assignee", { assignee_id: value ? Number(value) : null });
   });
