@@ -2,6 +2,8 @@
 // speaks: presence every 30 s ("away" once the tab has been hidden for five minutes), and which ticket this
 // agent is viewing or typing in (the other agents see a collision warning).
 
+import { deliverEvents } from "./live-socket.js";
+
 const PING_EVERY_MS = 25000;
 const PRESENCE_EVERY_MS = 30000;
 const AWAY_AFTER_MS = 5 * 60 * 1000;
@@ -49,11 +51,8 @@ export function openInboxSocket({ onEvent, onReady = () => {}, onState = () => {
         onState("live");
         presence();
         onReady();
-      } else if (message.type === "events" && Array.isArray(message.events)) {
-        // Events that waited together on the server come in one frame, in order.
-        for (const one of message.events) if (one && typeof one.topic === "string") onEvent(one.topic, one.payload || {});
-      } else if (typeof message.topic === "string") {
-        onEvent(message.topic, message.payload || {});
+      } else {
+        deliverEvents(message, onEvent);
       }
     });
     socket.addEventListener("close", (event) => {

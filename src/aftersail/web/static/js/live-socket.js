@@ -5,6 +5,13 @@ const PING_EVERY_MS = 25000;
 const MAX_DELAY_S = 30;
 const SIGNED_OUT = new Set([4401, 4403]); // the server's "sign in again" and "not from this site"
 
+/** onEvent(topic, payload) for a pushed event, or for each of the events that waited together on the
+ * server and came in one frame ({"type": "events", "events": [...]}), in order. */
+export function deliverEvents(message, onEvent) {
+  const events = message.type === "events" && Array.isArray(message.events) ? message.events : [message];
+  for (const one of events) if (one && typeof one.topic === "string") onEvent(one.topic, one.payload || {});
+}
+
 /**
  * Open /ws and keep it open.
  * onEvent(topic, payload) for every pushed event; onReady() after each (re)connection, so the page can
@@ -44,11 +51,8 @@ export function openLive({ onEvent, onReady = () => {}, onState = () => {} }) {
         attempt = 0;
         onState("live");
         onReady();
-      } else if (message.type === "events" && Array.isArray(message.events)) {
-        // Events that waited together on the server come in one frame, in order.
-        for (const one of message.events) if (one && typeof one.topic === "string") onEvent(one.topic, one.payload || {});
-      } else if (typeof message.topic === "string") {
-        onEvent(message.topic, message.payload || {});
+      } else {
+        deliverEvents(message, onEvent);
       }
     });
     socket.addEventListener("close", (event) => {
