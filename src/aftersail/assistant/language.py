@@ -17,6 +17,7 @@ from typing import Literal
 
 from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
 
+from aftersail.assistant.intents import NLU_LANGUAGES
 from aftersail.kit.config import SUPPORTED_LOCALES
 
 Method = Literal["script", "model", "hint", "none"]
@@ -24,6 +25,8 @@ Method = Literal["script", "model", "hint", "none"]
 # Below this many Latin letters a text is "short": only a very confident guess beats the hint.
 SHORT_TEXT_LETTERS = 10
 SHORT_TEXT_CONFIDENCE = 0.75
+# A text mostly in Latin letters with at least this share in another script is in that script's language.
+MIXED_SCRIPT_SHARE = 0.3
 # Between the best and the second-best language, for any length.
 MIN_MARGIN = 0.15
 # The hint's prior odds against each other language (the buyer usually writes in their own language).
@@ -32,18 +35,20 @@ HINT_WEIGHT = 2.0
 SHORT_KANJI_CHARS = 4
 
 # Tokens that carry no language: links, e-mail addresses, mentions, and anything with a digit in it
-# (order numbers like #A1001, tracking numbers, prices, dates).
-_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|\S*\d\S*")
+# (order numbers like #A1001, tracking numbers, prices, dates). A token is ASCII only: Chinese and Japanese
+# write numbers inside words with no space ("订单40021187没到"), and the words around them are the language.
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|[\x21-\x7e]*\d[\x21-\x7e]*")
 
 _RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xD7B0, 0xD7FF)),
     "kana": ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F)),
     "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F)),
     "arabic": ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    "cyrillic": ((0x0400, 0x04FF), (0x0500, 0x052F)),
     "latin": ((0x0041, 0x024F), (0x1E00, 0x1EFF)),
 }
 # One CJK character or Hangul syllable says about as much as a few Latin letters.
-_WEIGHT = {"hangul": 3.0, "cjk": 3.0, "arabic": 1.0, "latin": 1.0}
+_WEIGHT = {"hangul": 3.0, "cjk": 3.0, "arabic": 1.0, "cyrillic": 1.0, "latin": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ def warm_up(*, low_accuracy: bool = False) -> None:
         if _detector is not None:
             return
         builder = LanguageDetectorBuilder.from_iso_codes_639_1(
-            *(IsoCode639_1.from_str(code) for code in SUPPORTED_LOCALES)
+            *(IsoCode639_1.from_str(code) for code in NLU_LANGUAGES if code != "ru")
         )
         if low_accuracy:
             builder = builder.with_low_accuracy_mode()
@@ -109,22 +114,31 @@ def _count_scripts(text: str) -> dict[str, int]:
     return counts
 
 
-def _from_script(counts: dict[str, int], hint: str | None) -> Detection | None:
+def _from_script(counts: dict[str, int], hint: str | None, among: tuple[str, ...]) -> Detection | None:
     """A decision from the dominant script, or None when Latin letters dominate (lingua's turn)."""
     weighted = {
         "hangul": counts["hangul"] * _WEIGHT["hangul"],
         "cjk": (counts["han"] + counts["kana"]) * _WEIGHT["cjk"],
         "arabic": counts["arabic"] * _WEIGHT["arabic"],
+        "cyrillic": counts["cyrillic"] * _WEIGHT["cyrillic"],
         "latin": counts["latin"] * _WEIGHT["latin"],
         "other": counts["other"] * _WEIGHT["latin"],
     }
     total = sum(weighted.values())
     dominant = max(weighted, key=lambda script: weighted[script])
     if dominant == "latin":
-        return None
+        # Buyers mix English words into their own language ("delivered بس مافي شي"), rarely the reverse: a
+        # sizeable share of one of the other scripts names the language.
+        dominant = max(("hangul", "cjk", "arabic", "cyrillic"), key=lambda script: weighted[script])
+        if weighted[dominant] < MIXED_SCRIPT_SHARE * total:
+            return None
     share = round(weighted[dominant] / total, 3)
-    if dominant == "other":  # Cyrillic, Thai, Hebrew…: a language we do not support, whatever the hint
-        return Detection(None, share, "none")
+    if dominant == "other" or (dominant == "cyrillic" and "ru" not in among):
+        return Detection(
+            None, share, "none"
+        )  # Thai, Hebrew…: a language we do not support, whatever the hint
+    if dominant == "cyrillic":
+        return Detection("ru", share, "script")
     if dominant == "hangul":
         return Detection("ko", share, "script")
     if dominant == "arabic":
@@ -137,11 +151,14 @@ def _from_script(counts: dict[str, int], hint: str | None) -> Detection | None:
     return Detection("zh", share, "script")
 
 
-def _from_model(latin_text: str, letters: int, hint: str | None) -> Detection:
+def _from_model(latin_text: str, letters: int, hint: str | None, among: tuple[str, ...]) -> Detection:
     values = {
-        value.language.iso_code_639_1.name.lower(): value.value
+        code: value.value
         for value in _get_detector().compute_language_confidence_values(latin_text)
+        if (code := value.language.iso_code_639_1.name.lower()) in among
     }
+    total = sum(values.values()) or 1.0
+    values = {code: value / total for code, value in values.items()}
     if hint in values:
         values[hint] *= HINT_WEIGHT
         total = sum(values.values()) or 1.0
@@ -156,21 +173,35 @@ def _from_model(latin_text: str, letters: int, hint: str | None) -> Detection:
     return Detection(None, round(best_value, 3), "none")
 
 
-def detect_language(text: str, *, hint: str | None = None) -> Detection:
-    """The language of `text`, falling back to `hint` (one of SUPPORTED_LOCALES) when the text can't tell.
+def detect_by_script(
+    text: str, *, hint: str | None = None, among: tuple[str, ...] = SUPPORTED_LOCALES
+) -> str | None:
+    """The language when the script alone tells it (Hangul, Kana, Han, Arabic, Cyrillic), without lingua."""
+    counts = _count_scripts(_NOISE.sub(" ", text))
+    if not any(counts.values()):
+        return None
+    detection = _from_script(counts, hint if hint in among else None, among)
+    return detection.language if detection is not None and detection.method == "script" else None
+
+
+def detect_language(
+    text: str, *, hint: str | None = None, among: tuple[str, ...] = SUPPORTED_LOCALES
+) -> Detection:
+    """The language of `text` among `among` (the buyer pages' languages unless the caller understands more,
+    as the assistant does), falling back to `hint` when the text can't tell.
 
     CPU-bound: microseconds for other scripts, ~0.2 ms for Latin text (lingua) once warm; loads the models on
     first use unless `warm_up()` ran."""
-    if hint is not None and hint not in SUPPORTED_LOCALES:
+    if hint is not None and hint not in among:
         hint = None
     fallback = Detection(hint, 0.0, "hint") if hint is not None else Detection(None, 0.0, "none")
     cleaned = _NOISE.sub(" ", text)
     counts = _count_scripts(cleaned)
     if not any(counts.values()):
         return fallback
-    by_script = _from_script(counts, hint)
+    by_script = _from_script(counts, hint, among)
     if by_script is not None:
         return by_script
     # Only the Latin part goes to lingua, so that a stray 谢谢 does not pull an English text towards zh.
     latin_text = _NOT_LATIN_LETTER.sub(" ", cleaned)
-    return _from_model(latin_text, counts["latin"], hint)
+    return _from_model(latin_text, counts["latin"], hint, among)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aftersail.cli import admin, data, demo, outbox, server
+from aftersail.cli import admin, data, demo, nlu, outbox, server
 
 app = typer.Typer(
     help="AfterSail: after-sales service desk for cross-border sellers.",
@@ -16,6 +16,7 @@ demo.register(app)
 data.register(app)
 admin.register(app)
 outbox.register(app)
+nlu.register(app)
 
 
 def main() -> None:
