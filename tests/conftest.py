@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from aftersail.assistant import nlu
+from aftersail.assistant.nlu import IntentModel
 from aftersail.kit.db import Database, create_engine
 from aftersail.kit.migrate import upgrade_async
 
@@ -116,3 +118,10 @@ def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def intent_model(tmp_data_dir: Path) -> IntentModel:
+    """The assistant's model trained on the shipped data once per run (and saved in `tmp_data_dir`, where a
+    CLI subprocess given that data directory finds it)."""
+    return nlu.base_model(tmp_data_dir)

@@ -141,3 +141,8 @@ def load_lexicon(languages: tuple[str, ...] = NLU_LANGUAGES) -> ConceptLexicon:
             if concept in known:
                 entries.extend((form, concept) for form in forms)
     return ConceptLexicon(entries)
+
+
+def lexicon_for(lang: str) -> ConceptLexicon:
+    """The lexicon a message in `lang` is read with: its own language's forms and English ones."""
+    return load_lexicon(tuple(sorted({lang, "en"} & set(NLU_LANGUAGES))))
