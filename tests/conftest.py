@@ -22,6 +22,9 @@ from aftersail.assistant.nlu import IntentModel
 from aftersail.kit.db import Database, create_engine
 from aftersail.kit.migrate import upgrade_async
 
+# Servers the tests start do not train the assistant's model at start-up (each would spend ~15 s of CPU);
+# a test that needs it warm says so (and hands the server the model trained once per run).
+os.environ.setdefault("AFTERSAIL_ASSISTANT_WARM_UP", "false")
 POSTGRES_URL = os.environ.get("AFTERSAIL_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("AFTERSAIL_TEST_REDIS_URL", "")
 REQUIRE_ALL = os.environ.get("AFTERSAIL_TEST_REQUIRE_ALL", "") == "1"

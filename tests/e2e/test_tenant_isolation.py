@@ -178,6 +178,16 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
             "solution": "We send a new one today.",
         },
     )
+    article = await post(
+        "/kb/articles",
+        {
+            "language": "en",
+            "topic": "customs",
+            "country": "US",
+            "title": f"{tag} customs duties",
+            "body": f"{tag} buyers pay customs duties on delivery.",
+        },
+    )
     upload = await client.post(
         f"{API}/attachments",
         data={"ticket_id": str(ticket["id"])},
@@ -206,6 +216,7 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         "message_id": ticket["messages"][0]["id"],
         "macro_id": macro["id"],
         "attachment_id": upload.json()["id"],
+        "article_id": article["id"],
     }
     markers = [
         product["handle"],
@@ -220,6 +231,7 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
         ticket["subject"],
         team["name"],
         macro["title"],
+        article["title"],
     ]
     return {
         "ids": ids,
@@ -369,6 +381,7 @@ LIST_KINDS = {
     "/me": "tenant",
     "/tickets": "ticket_id",
     "/teams": "team_id",
+    "/kb/articles": "article_id",
 }
 FILTER_PARAMS = {"product_id", "sku_id", "warehouse_id", "customer_id", "live_session_id", "team_id"}
 

@@ -199,18 +199,22 @@ def save_model(model: IntentModel, path: Path) -> None:
     temporary.replace(path)
 
 
+def load_any(path: Path) -> IntentModel | None:
+    """The model at `path` whatever it was trained on (a tenant's), or None when unreadable."""
+    try:
+        model = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, AttributeError, EOFError, ImportError):
+        return None
+    return model if isinstance(model, IntentModel) else None
+
+
 def load_saved(path: Path, expected_fingerprint: str) -> IntentModel | None:
     """The model at `path` when it was trained on the expected data by this version, else None.
 
     Only files this process's own data directory holds are read (pickle runs code: never load one from
     elsewhere)."""
-    try:
-        model = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, AttributeError, EOFError, ImportError):
-        return None
-    if not isinstance(model, IntentModel) or model.fingerprint != expected_fingerprint:
-        return None
-    return model
+    model = load_any(path)
+    return model if model is not None and model.fingerprint == expected_fingerprint else None
 
 
 _models: dict[str, IntentModel] = {}

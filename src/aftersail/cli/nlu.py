@@ -17,10 +17,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aftersail.assistant import nlu
+from aftersail.assistant import corrections, nlu
 from aftersail.assistant.classify import classify_many
 from aftersail.assistant.nlu_eval import evaluate
-from aftersail.cli.common import console, err_console, load_settings
+from aftersail.cli.common import console, err_console, load_settings, open_database, run
+from aftersail.kit.config import Settings
+from aftersail.kit.errors import NotFound
+from aftersail.tenants import service as tenants
 
 nlu_app = typer.Typer(help="Intent and language understanding (offline model).", no_args_is_help=True)
 
@@ -36,20 +39,49 @@ def _model() -> nlu.IntentModel:
 
 
 @nlu_app.command("train")
-def train() -> None:
+def train(
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="A tenant's slug: train its own model from its agents' corrections as well."),
+    ] = None,
+) -> None:
     """Train the model on the shipped data (data/train and the concept lexicon) and keep it in the data
-    directory, where the server and the other commands find it."""
+    directory, where the server and the other commands find it. With --tenant, the tenant's model: the
+    shipped data plus the intents its agents corrected on resolved tickets."""
     settings = load_settings()
-    examples = nlu.shipped_examples()
     started = time.perf_counter()
-    model = nlu.IntentModel(examples)
+    if tenant is None:
+        examples = nlu.shipped_examples()
+        model = nlu.IntentModel(examples)
+        path = nlu.model_path(settings.data_dir)
+        nlu.save_model(model, path)
+        extra = ""
+    else:
+        tenant_id, corrected = run(_tenant_corrections(settings, tenant))
+        model = corrections.train_tenant_model(settings.data_dir, tenant_id, corrected)
+        path = nlu.model_path(settings.data_dir, corrections.model_name(tenant_id))
+        examples = nlu.shipped_examples()
+        extra = f" and {len(corrected):,} corrections by {tenant}'s agents"
     elapsed = time.perf_counter() - started
-    path = nlu.model_path(settings.data_dir)
-    nlu.save_model(model, path)
     languages = len({example.lang for example in examples})
     console.print(
-        f"Trained on {len(examples):,} messages in {languages} languages in {elapsed:.1f} s; saved to {path}."
+        f"Trained on {len(examples):,} messages in {languages} languages{extra} in {elapsed:.1f} s; "
+        f"saved to {path}."
     )
+
+
+async def _tenant_corrections(settings: Settings, slug: str) -> tuple[int, list[nlu.Example]]:
+    db = open_database(settings)
+    try:
+        async with db.transaction(system=True, readonly=True) as session:
+            try:
+                tenant = await tenants.find_tenant_by_slug(session, slug)
+            except NotFound:
+                err_console.print(f"[red]No tenant {slug!r}.[/red]")
+                raise typer.Exit(2) from None
+            return tenant.id, await corrections.tenant_examples(session, tenant.id)
+    finally:
+        await db.dispose()
 
 
 @nlu_app.command("classify")

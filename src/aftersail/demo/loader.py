@@ -99,6 +99,8 @@ async def _write_seller(session: AsyncSession, plan: SellerPlan) -> dict[str, in
         time_zone=seller.time_zone,
     )
     tenant.created_at = tenant.updated_at = DEMO_ONBOARDED
+    # The demo sellers let the assistant answer their buyers (a real seller switches it on in settings).
+    tenant.settings = {**(tenant.settings or {}), "assistant": {"enabled": True}}
     tenant_id = tenant.id
     stamps = {"tenant_id": tenant_id, "created_at": DEMO_ONBOARDED, "updated_at": DEMO_ONBOARDED}
 

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     translation_timeout_seconds: float | None = Field(default=None, gt=0, le=120)
     translation_code_map: str = Field(default="", description="e.g. zh=zh-Hans for newer LibreTranslate")
     language_low_accuracy: bool = Field(default=False, description="Smaller, less accurate language models")
+    # The assistant answers the buyers of tenants that switched it on (tenant setting assistant.enabled).
+    assistant_enabled: bool = Field(default=True, description="Let the assistant answer buyers at all")
+    assistant_warm_up: bool = Field(default=True, description="Load or train the intent model at start-up")
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # E-mail channel. Each tenant's support address is <tenant slug>@<mail_domain>; replies carry a signed
     # plus address (<slug>+t<ticket>.<mac>@<mail_domain>) and threading headers.

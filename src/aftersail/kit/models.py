@@ -1,5 +1,7 @@
 """Imports every domain's tables so that `Base.metadata` is complete (for Alembic and tests)."""
 
+from aftersail.assistant import knowledge_models
+from aftersail.assistant import models as assistant_models
 from aftersail.catalog import models as catalog_models
 from aftersail.kit import outbox_models
 from aftersail.kit.db import Base
@@ -9,7 +11,9 @@ from aftersail.tenants import models as tenants_models
 
 __all__ = [
     "Base",
+    "assistant_models",
     "catalog_models",
+    "knowledge_models",
     "orders_models",
     "outbox_models",
     "support_models",

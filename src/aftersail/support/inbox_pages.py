@@ -21,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import QueryParams
 
+from aftersail.assistant import insight as assistant_insight
+from aftersail.assistant import photo_checks
 from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.config import SUPPORTED_LOCALES
 from aftersail.kit.i18n import N_
@@ -480,6 +482,13 @@ async def thread_context(
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
         "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),
+        "insight": await assistant_insight.ticket_insight(session, tenant_id, ticket.id),
+        "photo_checks": await photo_checks.ticket_photo_checks(session, tenant_id, ticket.id),
+        "date_findings": assistant_insight.DATE_FINDING_LABELS,
+        "intent_labels": assistant_insight.INTENT_LABELS,
+        "outcome_labels": assistant_insight.OUTCOME_LABELS,
+        "handoff_labels": assistant_insight.HANDOFF_LABELS,
+        "sentiment_labels": assistant_insight.SENTIMENT_LABELS,
     }
 
 

@@ -31,6 +31,7 @@ from aftersail.support.rules import SupportPolicy
 CHECK_TOPIC = "support.sla.check"
 LIVE_STATES = (ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED)
 SWEEP_BATCH = 500
+HANDOFF_FALLBACK = timedelta(hours=8)  # a business day, when a priority has no next-response target
 
 
 async def calendar_for(session: AsyncSession, ticket: Ticket, policy: SupportPolicy) -> BusinessCalendar:
@@ -347,3 +348,23 @@ async def _announce(session: AsyncSession, ticket: Ticket, clock: SlaClock, what
         },
         tenant_id=ticket.tenant_id,
     )
+
+
+async def handoff_due(session: AsyncSession, ticket: Ticket, *, now: datetime) -> datetime:
+    """When a person owes the buyer an answer if the case goes to people `now`: the next-response target of
+    the ticket's priority in its team's business hours (a day of them when the priority has none)."""
+    policy = await support_policy(session, ticket.tenant_id)
+    calendar = await calendar_for(session, ticket, policy)
+    target = policy.target(ticket.priority, ClockKind.NEXT_RESPONSE) or HANDOFF_FALLBACK
+    return add_business_time(calendar, now, target)
+
+
+async def do_start_handoff_clock(session: AsyncSession, ticket: Ticket, *, now: datetime) -> None:
+    """The assistant handed the case to people after answering the buyer: a next-response clock runs from
+    `now` (unless one already does), so the inbox shows when a person must reply. Call after the
+    assistant's reply, which stops the response clocks."""
+    policy = await support_policy(session, ticket.tenant_id)
+    calendar = await calendar_for(session, ticket, policy)
+    if not await _live_clocks(session, ticket, ClockKind.NEXT_RESPONSE):
+        await _start(session, ticket, policy, calendar, ClockKind.NEXT_RESPONSE, now)
+    await _refresh_next_due(session, ticket)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from aftersail.assistant import nlu
 from aftersail.assistant.language import warm_up
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
@@ -21,13 +22,20 @@ async def start_background(services: Services) -> None:
     services.extras["bus"] = bus
     services.db.after_commit = partial(publish_pending, bus=bus)
     services.extras["translator"] = translator_from(services.settings)
+    # Stored chat messages queue one job per tenant and batch: translation and the assistant both use it.
+    settings = services.settings
     services.extras["chat_writer"] = ChatWriter(
-        services.db, bus=bus, translate=bool(services.settings.translation_provider)
+        services.db, bus=bus, translate=bool(settings.translation_provider) or settings.assistant_enabled
     )
     # Language models load in about 1.5 s: in a thread, so that the first buyer message does not wait.
     services.extras["language_warm_up"] = asyncio.create_task(
         asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
     )
+    if settings.assistant_enabled and settings.assistant_warm_up:
+        # The intent model loads in about a second, or trains in 10–20 s the first time (then it is saved).
+        services.extras["assistant_warm_up"] = asyncio.create_task(
+            asyncio.to_thread(nlu.base_model, settings.data_dir)
+        )
     mail = InboundMail(services.db, services.settings)
     if mail.configured:
         await mail.start()
@@ -48,9 +56,10 @@ async def stop_background(services: Services) -> None:
     dispatcher = services.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()
-    warming = services.extras.pop("language_warm_up", None)
-    if warming is not None:
-        await warming  # a thread cannot be cancelled; it ends within seconds
+    for name in ("language_warm_up", "assistant_warm_up"):
+        warming = services.extras.pop(name, None)
+        if warming is not None:
+            await warming  # a thread cannot be cancelled; it ends within seconds
     writer = services.extras.pop("chat_writer", None)
     if writer is not None:
         await writer.close()

@@ -8,6 +8,8 @@ API_PREFIX = "/api/v1"
 
 
 def include_routers(app: FastAPI) -> None:
+    from aftersail.assistant.api import router as assistant_api
+    from aftersail.assistant.corrections_api import router as corrections_api
     from aftersail.catalog.api import router as catalog_api
     from aftersail.orders.api import router as orders_api
     from aftersail.orders.changes_api import router as order_changes_api
@@ -15,7 +17,16 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
-    for router in (tenants_api, catalog_api, orders_api, order_changes_api, order_settings_api, support_api):
+    for router in (
+        tenants_api,
+        catalog_api,
+        orders_api,
+        order_changes_api,
+        order_settings_api,
+        support_api,
+        assistant_api,
+        corrections_api,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks
 
@@ -39,4 +50,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.web.pages import include_pages
 
     app.include_router(inbox_pages)  # /inbox: the agents' inbox (console pages)
+    from aftersail.assistant.knowledge_pages import router as knowledge_pages
+
+    app.include_router(knowledge_pages)  # /knowledge: the knowledge base the assistant cites (console)
     include_pages(app)  # console and buyer pages (no prefix) and /static

@@ -227,6 +227,9 @@ export function createThread({ pane, messages, locale, userId, socket, query, no
     }
     if (control.dataset.control === "priority") change("/priority", { priority: value });
     if (control.dataset.control === "assignee") change("/assignee", { assignee_id: value ? Number(value) : null });
+    if (control.dataset.control === "intent" && value) {
+      change(`/messages/${control.dataset.messageId}/intent`, { intent: value });
+    }
   });
 
   pane.addEventListener("click", async (event) => {

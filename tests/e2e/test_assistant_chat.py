@@ -1,0 +1,322 @@
+"""The assistant answering buyers in the web chat (SQLite and PostgreSQL): a Polish buyer asking where their
+parcel is gets the order's status in Polish; a Japanese buyer's complaint is handed to a person with a
+summary and told, in Japanese and in their own time, when a person will reply; a turn is answered once.
+
+The buyer talks to the real chat API; the assistant's job is the real outbox handler, called with the
+event the message queued (the shared test database's other events are not this test's to run)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from aftersail.assistant import knowledge
+from aftersail.assistant import tasks as assistant_tasks
+from aftersail.assistant.models import AssistantConversation, AssistantDecision, ConversationState
+from aftersail.assistant.nlu import IntentModel
+from aftersail.kit.db import Database
+from aftersail.kit.outbox import Delivery, Handler
+from aftersail.kit.outbox_models import OutboxEvent
+from aftersail.orders import service as orders
+from aftersail.orders.models import Order, OrderStatus
+from aftersail.orders.schemas import CustomerCreate
+from aftersail.support.messages import TRANSLATE_TOPIC
+from aftersail.support.models import (
+    AuthorKind,
+    ClockKind,
+    ClockState,
+    Priority,
+    SlaClock,
+    Ticket,
+    TicketMessage,
+)
+from aftersail.tenants.models import Tenant
+from tests.fulfilment import make_network, place_order
+from tests.support_desk import make_desk
+
+
+@pytest.fixture
+async def buyer(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=("10.88.0.1", 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def _shop(
+    database: Database, *, name: str, language: str, zone: str, number: str, shipped: bool
+) -> dict[str, Any]:
+    """A desk whose tenant has the assistant on, a buyer, and one order `number` (shipped or not)."""
+    desk = await make_desk(database)
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        tenant = await session.get(Tenant, desk.tenant_id)
+        assert tenant is not None
+        tenant.settings = {**(tenant.settings or {}), "assistant": {"enabled": True}}
+        customer = await orders.do_create_customer(
+            session,
+            desk.tenant_id,
+            CustomerCreate(
+                name=name,
+                email=f"{number.lower()}@example.com",
+                country="DE",
+                preferred_language=language,
+                time_zone=zone,
+            ),
+        )
+        email = customer.email
+    network = await make_network(database, desk.tenant_id)
+    await network.set_stock(database, "FRA", "lamp", 5)
+    order_id = await place_order(database, network, {"lamp": 1}, email=email, number=number)
+    if shipped:
+        async with database.transaction(tenant_id=desk.tenant_id) as session:
+            await session.execute(
+                update(Order).where(Order.id == order_id).values(status=OrderStatus.SHIPPED)
+            )
+    return {"desk": desk, "email": email, "number": number, "order_id": order_id}
+
+
+async def _chat(buyer: httpx.AsyncClient, shop: dict[str, Any], body: str) -> tuple[str, dict[str, Any]]:
+    started = await buyer.post(
+        "/chat/api/start",
+        json={"tenant": shop["desk"].tenant.slug, "order_number": shop["number"], "email": shop["email"]},
+    )
+    assert started.status_code == 200, started.text
+    token = started.json()["token"]
+    sent = await buyer.post("/chat/api/messages", json={"body": body}, headers={"X-Chat-Token": token})
+    assert sent.status_code == 201, sent.text
+    return token, sent.json()
+
+
+async def _run_assistant(app: FastAPI, database: Database, tenant_id: int, message_id: int) -> None:
+    """The job the stored message queued, run by the assistant's own handler."""
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        queued = (
+            await session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.tenant_id == tenant_id, OutboxEvent.topic == TRANSLATE_TOPIC
+                )
+            )
+        ).all()
+        payloads = [event.payload for event in queued]
+    assert any(
+        message_id in (payload.get("message_ids") or [payload.get("message_id")]) for payload in payloads
+    ), payloads
+    services = app.state.services
+    handlers = assistant_tasks.outbox_handlers(services.settings, services.extras["bus"])
+    (handler,) = [h for h in handlers if h.name == "assistant.answer_buyers"]
+    assert isinstance(handler, Handler)
+    delivery = Delivery(0, TRANSLATE_TOPIC, {"message_id": message_id}, tenant_id, 1)
+    async with database.transaction(tenant_id=tenant_id) as session:
+        await handler.fn(session, delivery)
+
+
+async def _thread(buyer: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    shown = await buyer.get("/chat/api/thread", headers={"X-Chat-Token": token})
+    assert shown.status_code == 200, shown.text
+    return list(shown.json()["messages"])
+
+
+async def test_a_polish_buyer_asking_where_the_parcel_is_gets_the_status_in_polish(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    shop = await _shop(
+        database, name="Jan Kowalski", language="en", zone="Europe/Warsaw", number="A10023", shipped=True
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, sent = await _chat(buyer, shop, "gdzie jest moja paczka #A10023")
+    await _run_assistant(app, database, tenant_id, sent["id"])
+
+    messages = await _thread(buyer, token)
+    assert [m["author_kind"] for m in messages] == ["customer", "assistant"]
+    answer = messages[1]["text"]
+    assert "A10023" in answer and "Frankfurt" in answer  # the order and the warehouse it left
+    assert "magazyn" in answer and "zamówienie" in answer.lower()  # Polish: warehouse, order
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        reply = await session.get(TicketMessage, messages[1]["id"])
+        assert reply is not None and reply.language == "pl" and reply.author_kind is AuthorKind.ASSISTANT
+        (decision,) = (
+            await session.scalars(
+                select(AssistantDecision).where(AssistantDecision.ticket_id == sent["ticket_id"])
+            )
+        ).all()
+        assert (decision.intent, decision.language, decision.action, decision.outcome) == (
+            "order_status",
+            "pl",
+            "order_status",
+            "answered",
+        )
+        assert decision.inputs["order_number"] == "A10023"
+        assert decision.result["status"] == "shipped" and decision.reply_message_id == reply.id
+        assert decision.entities["order_numbers"][0]["value"] == "A10023"
+        month = datetime.fromisoformat(decision.result["eta"]).month
+    polish_months = (
+        "stycznia",
+        "lutego",
+        "marca",
+        "kwietnia",
+        "maja",
+        "czerwca",
+        "lipca",
+        "sierpnia",
+        "września",
+        "października",
+        "listopada",
+        "grudnia",
+    )
+    assert polish_months[month - 1] in answer  # the arrival date written in Polish
+
+    # The same job delivered again (at least once) answers nothing twice.
+    await _run_assistant(app, database, tenant_id, sent["id"])
+    assert len(await _thread(buyer, token)) == 2
+
+
+async def test_a_japanese_complaint_is_handed_to_a_person_with_a_summary_and_a_reply_by_time(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    shop = await _shop(
+        database, name="佐藤 花子", language="ja", zone="Asia/Tokyo", number="A20077", shipped=False
+    )
+    tenant_id = shop["desk"].tenant_id
+    complaint = "何度も問い合わせているのに全然返事がない。最悪の対応です。もう二度と買いません！"
+    token, sent = await _chat(buyer, shop, complaint)
+    await _run_assistant(app, database, tenant_id, sent["id"])
+
+    messages = await _thread(buyer, token)  # the buyer never sees the internal summary
+    assert [m["author_kind"] for m in messages] == ["customer", "assistant"]
+    answer = messages[1]["text"]
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        ticket = await session.get(Ticket, sent["ticket_id"])
+        assert ticket is not None
+        conversation = await session.get(AssistantConversation, ticket.id)
+        assert conversation is not None and conversation.state is ConversationState.HANDED_OFF
+        summary = conversation.handoff
+        assert summary["intent"] == "complaint" and summary["language"] == "ja"
+        assert summary["sentiment"] == "negative" and summary["reason"] == "complaint"
+        assert summary["buyer_said"] == complaint
+        assert ticket.priority is Priority.P2 and ticket.team_id is not None and ticket.language == "ja"
+        notes = (
+            await session.scalars(
+                select(TicketMessage).where(
+                    TicketMessage.ticket_id == ticket.id, TicketMessage.internal.is_(True)
+                )
+            )
+        ).all()
+        assert len(notes) == 1 and "complaint" in notes[0].body and "negative" in notes[0].body
+        clock = await session.scalar(
+            select(SlaClock).where(
+                SlaClock.ticket_id == ticket.id,
+                SlaClock.kind == ClockKind.NEXT_RESPONSE,
+                SlaClock.state == ClockState.RUNNING,
+            )
+        )
+        assert clock is not None and conversation.reply_by is not None
+        assert clock.due_at == conversation.reply_by  # what the buyer is told is what the inbox counts down
+        reply_by = conversation.reply_by.astimezone(UTC)
+    # Told in Japanese and in the buyer's time (Tokyo), to the minute the next-response clock is due.
+    tokyo = reply_by.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo.year}年{tokyo.month}月{tokyo.day}日 {tokyo.hour}:{tokyo.minute:02d}" in answer, answer
+    assert "担当者" in answer or "スタッフ" in answer or "チーム" in answer
+
+    # Handed off: the assistant reads along but no longer answers.
+    sent_again = await buyer.post(
+        "/chat/api/messages", json={"body": "まだですか？"}, headers={"X-Chat-Token": token}
+    )
+    await _run_assistant(app, database, tenant_id, sent_again.json()["id"])
+    assert len(await _thread(buyer, token)) == 3
+
+
+async def test_a_customs_question_is_answered_from_the_knowledge_base_and_cites_the_article(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    shop = await _shop(
+        database, name="Lena Braun", language="de", zone="Europe/Berlin", number="A30555", shipped=False
+    )
+    tenant_id = shop["desk"].tenant_id
+    async with database.transaction(tenant_id=tenant_id) as session:
+        for language, country, title, body in (
+            (
+                "de",
+                "DE",
+                "Zoll und Einfuhrumsatzsteuer in Deutschland",
+                "Bestellungen nach Deutschland versenden wir aus unserem Lager in Frankfurt: es fallen "
+                "keine Zollgebühren und keine Einfuhrumsatzsteuer an, die Mehrwertsteuer ist im Preis "
+                "enthalten.",
+            ),
+            (
+                "de",
+                "CH",
+                "Zoll in der Schweiz",
+                "Für die Schweiz erhebt die Post bei Lieferung Zoll und Mehrwertsteuer.",
+            ),
+            ("en", "", "Customs and import duties", "Duties depend on the destination country."),
+        ):
+            await knowledge.do_create_article(
+                session,
+                tenant_id,
+                {
+                    "language": language,
+                    "topic": "customs",
+                    "country": country,
+                    "title": title,
+                    "body": body,
+                    "url": f"https://help.example/{country.lower() or 'all'}",
+                },
+            )
+    token, sent = await _chat(
+        buyer, shop, "Muss ich Zoll oder Einfuhrumsatzsteuer zahlen, wenn ich nach Deutschland bestelle?"
+    )
+    await _run_assistant(app, database, tenant_id, sent["id"])
+
+    answer = (await _thread(buyer, token))[1]["text"]
+    assert "Zoll und Einfuhrumsatzsteuer in Deutschland" in answer  # the article cited by its title
+    assert "https://help.example/de" in answer and "keine Zollgebühren" in answer
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        decision = await session.scalar(
+            select(AssistantDecision).where(AssistantDecision.ticket_id == sent["ticket_id"])
+        )
+        assert decision is not None
+        assert (decision.intent, decision.action, decision.situation) == (
+            "customs_duties",
+            "search_knowledge",
+            "customs_duties.article",
+        )
+        assert decision.result["title"] == "Zoll und Einfuhrumsatzsteuer in Deutschland"
+
+
+async def test_a_newer_message_supersedes_the_reply_to_an_older_one(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    """The buyer writes twice before the assistant answers: the first job stands down, the second answers
+    the whole turn once (no stale answer to "hello" after the real question)."""
+    shop = await _shop(
+        database, name="Ana Souza", language="pt", zone="America/Sao_Paulo", number="A40404", shipped=True
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, first = await _chat(buyer, shop, "olá")
+    second = await buyer.post(
+        "/chat/api/messages", json={"body": "cadê meu pedido A40404?"}, headers={"X-Chat-Token": token}
+    )
+    assert second.status_code == 201
+    await _run_assistant(app, database, tenant_id, first["id"])
+    assert [m["author_kind"] for m in await _thread(buyer, token)] == ["customer", "customer"]
+    await _run_assistant(app, database, tenant_id, second.json()["id"])
+    messages = await _thread(buyer, token)
+    assert [m["author_kind"] for m in messages] == ["customer", "customer", "assistant"]
+    assert "A40404" in messages[2]["text"]
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        decisions = (
+            await session.scalars(
+                select(AssistantDecision)
+                .where(AssistantDecision.ticket_id == first["ticket_id"])
+                .order_by(AssistantDecision.id)
+            )
+        ).all()
+        assert [(d.message_id, d.outcome.value) for d in decisions] == [
+            (first["id"], "superseded"),
+            (second.json()["id"], "answered"),
+        ]
+        assert decisions[1].language == "pt" and decisions[1].intent == "order_status"
