@@ -320,3 +320,33 @@ async def test_a_newer_message_supersedes_the_reply_to_an_older_one(
             (second.json()["id"], "answered"),
         ]
         assert decisions[1].language == "pt" and decisions[1].intent == "order_status"
+
+
+async def test_a_damaged_item_gets_asked_for_photos_and_goes_to_a_person_with_the_product_named(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    shop = await _shop(
+        database, name="Lena Braun", language="de", zone="Europe/Berlin", number="A50505", shipped=True
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, sent = await _chat(
+        buyer, shop, "Die Lamp ist kaputt angekommen, das Glas ist gesprungen. Bestellung A50505"
+    )
+    await _run_assistant(app, database, tenant_id, sent["id"])
+
+    answer = (await _thread(buyer, token))[1]["text"]
+    assert "A50505" in answer and "Foto" in answer  # asked for photos, in German
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        decision = await session.scalar(
+            select(AssistantDecision).where(AssistantDecision.ticket_id == sent["ticket_id"])
+        )
+        assert decision is not None
+        assert (decision.intent, decision.situation, decision.outcome.value) == (
+            "damaged_item",
+            "item_problem.ask_photos",
+            "handed_off",
+        )
+        products = decision.entities["products"]
+        assert products and "lamp" in products[0]["sku"].lower()  # the order's product the buyer named
+        conversation = await session.get(AssistantConversation, sent["ticket_id"])
+        assert conversation is not None and conversation.handoff["order"] == "A50505"

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.assistant import replies
 from aftersail.assistant.classify import Classification, classify_many
-from aftersail.assistant.entities import Entities, extract_entities
+from aftersail.assistant.entities import CatalogEntry, Entities, extract_entities
 from aftersail.assistant.model_turn import ModelActions, answer_with_model, provider_for
 from aftersail.assistant.models import AssistantConversation, AssistantDecision, ConversationState, Outcome
 from aftersail.assistant.nlu import IntentModel
@@ -258,6 +258,12 @@ async def _answer(
     customer = await session.get(Customer, ticket.customer_id)
     assert customer is not None
     order, given = await _order_of(session, turn, customer)
+    if order is not None:  # which of the order's products the buyer means ("the lid of the kettle")
+        lines = await orders.order_lines(session, order.tenant_id, order.id)
+        catalog = [CatalogEntry(sku.code, (sku.title,)) for _, sku in lines]
+        turn.entities = extract_entities(
+            turn.text, lang=turn.understood.lang, today=now.date(), catalog=catalog
+        )
     facts = TurnFacts(
         intent=turn.understood.intent,
         confidence=turn.understood.confidence,
