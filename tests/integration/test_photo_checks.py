@@ -22,7 +22,9 @@ from aftersail.orders.models import Order
 from aftersail.support import attachments, messages
 from aftersail.support import service as tickets
 from aftersail.support.models import Channel
+from aftersail.tenants.models import Tenant
 from tests.fulfilment import make_network, place_order
+from tests.model_server import Reply, serve_in_thread
 from tests.support_desk import make_desk, open_buyer_ticket
 
 ORDERED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -119,3 +121,34 @@ async def test_reused_photos_and_early_capture_dates_are_flagged(database: Datab
     assert copy.date_finding == "before_order"  # EXIF kept by the resize: taken a month before the order
     assert other.reused == [] and other.date_finding == "no_exif_date"
     assert broken.error and broken.phash == ""
+
+
+async def test_a_tenants_model_reads_the_photo_for_the_agents(database: Database, tmp_path: Path) -> None:
+    desk = await make_desk(database)
+    ticket_id = await open_buyer_ticket(database, desk, name="Cara", body="zerbrochen", subject="kaputt")
+    with serve_in_thread(api_key="sk-photo") as server:
+        async with database.transaction(tenant_id=desk.tenant_id) as session:
+            await session.execute(
+                update(Tenant)
+                .where(Tenant.id == desk.tenant_id)
+                .values(settings={"assistant": {"model": {"kind": "openai", "base_url": f"{server.url}/v1",
+                                                           "model": "vision-test", "api_key": "sk-photo"}}})
+            )  # fmt: skip
+        server.script(Reply(text='{"damage_visible": true, "description": "The glass shade is cracked."}'))
+        message_id = await _send(database, desk.tenant_id, ticket_id, tmp_path, photo(3), "lamp.jpg")
+        async with database.transaction(tenant_id=desk.tenant_id) as session:
+            (check,) = await photo_checks.do_check_photos(session, desk.tenant_id, [message_id], tmp_path)
+            assert check.model_reading == {
+                "damage_visible": True,
+                "description": "The glass shade is cracked.",
+                "model": "openai/vision-test",
+            }
+        (request,) = server.requests
+        parts = request["messages"][-1]["content"]
+        assert any(part.get("type") == "image_url" for part in parts)  # the photo itself went to the model
+
+        server.script(Reply(status=500))  # a failing model leaves a note, the check is still kept
+        second = await _send(database, desk.tenant_id, ticket_id, tmp_path, photo(4), "lamp2.jpg")
+        async with database.transaction(tenant_id=desk.tenant_id) as session:
+            (check,) = await photo_checks.do_check_photos(session, desk.tenant_id, [second], tmp_path)
+            assert check.phash and "error" in check.model_reading

@@ -116,4 +116,6 @@ class PhotoCheck(TenantMixin, Base):
     date_finding: Mapped[str] = mapped_column(String(20))  # photos.DateFinding
     reused: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{ticket_id, attachment_id, distance}]
     error: Mapped[str] = mapped_column(String(300), default="")  # why it could not be read
+    # What the tenant's model saw in it, when one is configured: {damage_visible, description, model}.
+    model_reading: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,7 @@ this buyer's or anyone's) and capture dates that do not fit the order are flagge
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,13 +13,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.assistant import photos
+from aftersail.assistant.model_turn import provider_for
 from aftersail.assistant.models import PhotoCheck
+from aftersail.assistant.providers import IMAGE_MEDIA_TYPES, ChatMessage, ImagePart, ProviderUnavailable
 from aftersail.kit.clock import as_utc, utcnow
 from aftersail.orders.models import Customer, Order
 from aftersail.support import attachments as files
 from aftersail.support.models import Attachment, Ticket
+from aftersail.tenants.models import Tenant
 
-MAX_COMPARED = 5_000  # the tenant's most recent photos a new one is compared with
+MAX_COMPARED = 5_000
+READING_PROMPT = (
+    "You look at a photo a buyer sent to an online shop's after-sales team. Answer with one JSON object: "
+    '{"damage_visible": true or false, "description": "what is damaged and how, in English, one sentence"}. '
+    "Describe only what the photo shows; if you cannot tell, say so."
+)  # the tenant's most recent photos a new one is compared with
 
 
 async def do_check_photos(
@@ -58,6 +67,7 @@ async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path)
         date_finding=photos.DateFinding.NO_EXIF_DATE.value,
         reused=[],
         error="",
+        model_reading={},
         created_at=utcnow(),
     )
     session.add(check)
@@ -89,6 +99,7 @@ async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path)
         )
     ).all()
     candidates = [(row, _as_fingerprint(row)) for row in earlier]
+    await _read_with_model(session, check, attachment, data)
     check.reused = [
         {
             "ticket_id": reuse.key.ticket_id,
@@ -101,6 +112,35 @@ async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path)
     ]
     await session.flush()
     return check
+
+
+async def _read_with_model(
+    session: AsyncSession, check: PhotoCheck, attachment: Attachment, data: bytes
+) -> None:
+    """The tenant's model, when it has one, says whether damage is visible and what (a hint for agents)."""
+    tenant = await session.get(Tenant, attachment.tenant_id)
+    provider = provider_for(tenant) if tenant is not None else None
+    if provider is None or attachment.content_type not in IMAGE_MEDIA_TYPES:
+        return
+    try:
+        reply = await provider.complete(
+            [
+                ChatMessage("system", READING_PROMPT),
+                ChatMessage("user", "The buyer's photo:", images=(ImagePart(attachment.content_type, data),)),
+            ],
+            json_output=True,
+            max_tokens=200,
+        )
+        answer = json.loads(reply.text)
+        check.model_reading = {
+            "damage_visible": bool(answer.get("damage_visible")),
+            "description": str(answer.get("description") or "")[:300],
+            "model": f"{provider.name}/{provider.model}"[:120],
+        }
+    except (ProviderUnavailable, ValueError, AttributeError) as error:
+        check.model_reading = {"error": str(getattr(error, "message", error))[:300]}
+    finally:
+        await provider.aclose()
 
 
 def _as_fingerprint(row: PhotoCheck) -> photos.PhotoFingerprint:

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("date_finding", sa.String(length=20), nullable=False),
         sa.Column("reused", sa.JSON(), nullable=False),
         sa.Column("error", sa.String(length=300), nullable=False),
+        sa.Column("model_reading", sa.JSON(), nullable=False),
         sa.Column("created_at", aftersail.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.ForeignKeyConstraint(
