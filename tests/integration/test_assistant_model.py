@@ -6,6 +6,7 @@ or the buyer ("ignore your rules") asks; a failing provider falls back to the bu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +15,17 @@ from sqlalchemy import select, update
 from aftersail.assistant import service
 from aftersail.assistant.models import AssistantDecision, Outcome
 from aftersail.assistant.nlu import IntentModel
+from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
+from aftersail.kit.outbox import Delivery, Handler
+from aftersail.kit.realtime import InMemoryBus
 from aftersail.orders.models import Customer, Order, OrderStatus
 from aftersail.support import messages
 from aftersail.support import service as tickets
-from aftersail.support.models import AuthorKind, Channel, TicketMessage
+from aftersail.support.messages import TRANSLATE_TOPIC
+from aftersail.support.models import AuthorKind, Channel, MessageTranslation, TicketMessage
+from aftersail.support.tasks import agent_languages
+from aftersail.support.tasks import outbox_handlers as support_handlers
 from aftersail.tenants.links import BuyerLinkSigner
 from aftersail.tenants.models import Tenant
 from tests.fulfilment import make_network, place_order
@@ -210,3 +217,37 @@ async def test_a_failing_provider_falls_back_to_the_built_in_answers(
     assert decision.inputs["model_error"]
     (reply,) = await _assistant_replies(database, turn["tenant_id"])
     assert turn["number"] in reply
+
+
+async def test_a_tenants_model_translates_buyer_messages_for_the_agents(
+    database: Database, model_server: ModelServer, tmp_path: Path
+) -> None:
+    """No translation service is configured, but the tenant's assistant has a model: it translates."""
+    model_server.reset()
+    desk = await make_desk(database)
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        tenant = await session.get(Tenant, desk.tenant_id)
+        assert tenant is not None
+        tenant.settings = {"assistant": {"model": _model_settings("anthropic", model_server)}}
+        ticket = await tickets.do_open_ticket(
+            session, desk.tenant_id, customer_id=desk.customer_id, channel=Channel.CHAT, subject="Lampe",
+            language="de", category="other", actor="customer",
+        )  # fmt: skip
+        message = await messages.do_add_customer_message(
+            session, ticket, body="Die Lampe ist kaputt angekommen.", channel=Channel.CHAT, author_name="Lena"
+        )
+        languages = await agent_languages(session, desk.tenant_id)
+    model_server.script(*[Reply(text="灯到的时候坏了。") for _ in languages - {"de"}])
+    settings = Settings(data_dir=tmp_path)  # type: ignore[call-arg]  (no translation provider)
+    (translate,) = [
+        h for h in support_handlers(settings, InMemoryBus()) if h.name == "support.translate_for_agents"
+    ]
+    assert isinstance(translate, Handler)
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        await translate.fn(
+            session, Delivery(0, TRANSLATE_TOPIC, {"message_id": message.id}, desk.tenant_id, 1)
+        )
+        stored = await session.get(MessageTranslation, (message.id, "zh"))
+        assert stored is not None and stored.body == "灯到的时候坏了。"
+        assert stored.provider == "model:anthropic/anthropic-test"
+    assert "(zh)" in model_server.requests[0]["system"]  # asked for Chinese, in Anthropic's wire shape

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import SecretStr
 
+from aftersail.assistant.providers import ChatMessage, ModelProvider, ProviderUnavailable
 from aftersail.kit.config import SUPPORTED_LOCALES
 
 MAX_TEXT_CHARS = 5_000
@@ -255,6 +256,30 @@ class OpenAICompatibleTranslator:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class ModelTranslator:
+    """A tenant's language model (any `ModelProvider`: OpenAI-compatible or Anthropic) as a translator."""
+
+    def __init__(self, provider: ModelProvider) -> None:
+        self._provider = provider
+        self.name = f"model:{provider.name}/{provider.model}"[:60]
+
+    async def translate(self, text: str, *, source: str | None, target: str) -> Translated:
+        source, target = check_translatable(text, source, target)
+        if not text.strip():
+            return Translated(text, source, target, self.name)
+        prompt = [ChatMessage("system", translation_prompt(source, target)), ChatMessage("user", text)]
+        try:
+            reply = await self._provider.complete(prompt, max_tokens=2_048)
+        except ProviderUnavailable as error:
+            raise TranslationUnavailable(error.message, reason=error.reason) from None
+        if not reply.text.strip():
+            raise TranslationUnavailable("the model answered without a translation", reason="bad_answer")
+        return Translated(reply.text.strip(), source, target, self.name)
+
+    async def aclose(self) -> None:
+        await self._provider.aclose()
 
 
 class NoTranslator:

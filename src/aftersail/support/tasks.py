@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.assistant.language import detect_language
+from aftersail.assistant.model_turn import provider_for
 from aftersail.assistant.translation import (
+    ModelTranslator,
     TranslationUnavailable,
     Translator,
     create_translator,
@@ -156,10 +158,16 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
         agents read; an agent may correct a translation later. Without a provider there is nothing to do:
         the console shows the original with a hint."""
         ids = delivery.payload.get("message_ids") or [delivery.payload.get("message_id")]
-        if delivery.tenant_id is None or not settings.translation_provider:
+        if delivery.tenant_id is None:
             return
+        translator = translator_from(settings) if settings.translation_provider else None
+        if translator is None:  # the tenant's own language model, when it set one up for its assistant
+            tenant = await session.get(Tenant, delivery.tenant_id)
+            provider = provider_for(tenant) if tenant is not None else None
+            if provider is None:
+                return
+            translator = ModelTranslator(provider)
         languages = await agent_languages(session, delivery.tenant_id)
-        translator = translator_from(settings)
         try:
             for message_id in ids:
                 if isinstance(message_id, int):
