@@ -10,6 +10,7 @@ API_PREFIX = "/api/v1"
 def include_routers(app: FastAPI) -> None:
     from aftersail.assistant.api import router as assistant_api
     from aftersail.assistant.corrections_api import router as corrections_api
+    from aftersail.assistant.settings_api import router as assistant_settings_api
     from aftersail.catalog.api import router as catalog_api
     from aftersail.orders.api import router as orders_api
     from aftersail.orders.changes_api import router as order_changes_api
@@ -26,6 +27,7 @@ def include_routers(app: FastAPI) -> None:
         support_api,
         assistant_api,
         corrections_api,
+        assistant_settings_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks

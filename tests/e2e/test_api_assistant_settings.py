@@ -1,0 +1,57 @@
+"""A seller switches the assistant on, sets when cases go to a person, and plugs in a language model whose
+API key is never shown again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from aftersail.tenants.models import Role, Tenant
+from tests.factories import make_tenant
+
+API = "/api/v1"
+
+
+async def test_switch_on_with_a_model_and_keep_the_key_secret(
+    client: httpx.AsyncClient, database: Any
+) -> None:
+    tenant = await make_tenant(database)
+    defaults = await client.get(f"{API}/settings/assistant", headers=tenant.headers(Role.VIEWER))
+    assert defaults.status_code == 200
+    assert defaults.json() == {"enabled": False, "high_value_minor": 50_000, "vip_tag": "vip", "model": None}
+
+    body = {
+        "enabled": True,
+        "high_value_minor": 30_000,
+        "model": {"kind": "anthropic", "model": "claude-test", "api_key": "sk-secret-123"},
+    }
+    changed = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json=body)
+    assert changed.status_code == 200, changed.text
+    shown = changed.json()
+    assert shown["enabled"] is True and shown["model"]["api_key_set"] is True
+    assert "sk-secret-123" not in changed.text
+
+    body["model"] = {"kind": "anthropic", "model": "claude-test-2"}  # no key: the stored one stays
+    again = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json=body)
+    assert again.json()["model"] == {
+        "kind": "anthropic",
+        "base_url": "",
+        "model": "claude-test-2",
+        "api_key_set": True,
+        "timeout_seconds": 20.0,
+    }
+    async with database.transaction(tenant_id=tenant.tenant_id, readonly=True) as session:
+        stored = await session.get(Tenant, tenant.tenant_id)
+        assert stored is not None and stored.settings["assistant"]["model"]["api_key"] == "sk-secret-123"
+
+    agent = await client.put(f"{API}/settings/assistant", headers=tenant.headers(Role.AGENT), json=body)
+    assert agent.status_code == 403
+    bad = await client.put(
+        f"{API}/settings/assistant",
+        headers=tenant.headers(),
+        json={"enabled": True, "model": {"kind": "gpt", "model": "x"}},
+    )
+    assert bad.status_code == 422 and "kind" in bad.text
+    typo = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json={"enabeld": True})
+    assert typo.status_code == 422
