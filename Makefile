@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat clean help
+.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat bench-assistant clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -48,6 +48,11 @@ bench-intake-cpu: $(STAMP)
 # Chat delivery latency (1,000 buyer sockets at 1 msg/s) against a bare WebSocket echo; needs PostgreSQL and Redis.
 bench-chat: $(STAMP)
 	$(BIN)/python -m benchmarks.chat $(BENCH_ARGS)
+
+# Intent classification on one core, and the assistant's first reply to 1,000 chatting buyers (no model
+# provider) against a bare WebSocket echo; needs PostgreSQL. See benchmarks/README.md.
+bench-assistant: $(STAMP)
+	$(BIN)/python -m benchmarks.assistant $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
