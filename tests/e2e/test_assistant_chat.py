@@ -7,6 +7,7 @@ event the message queued (the shared test database's other events are not this t
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,10 +41,14 @@ from aftersail.tenants.models import Tenant
 from tests.fulfilment import make_network, place_order
 from tests.support_desk import make_desk
 
+_addresses = itertools.count(1)
+
 
 @pytest.fixture
 async def buyer(app: FastAPI) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=("10.88.0.1", 40000))
+    # An address per test: the chat's per-client limit on finding an order must not meet another test's.
+    address = next(_addresses)
+    transport = httpx.ASGITransport(app=app, client=(f"10.88.{address // 250}.{address % 250 + 1}", 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
