@@ -43,14 +43,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
 from itertools import islice
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
+from aftersail.assistant.entity_dates import DateMention, find_dates
+from aftersail.assistant.entity_text import (
+    SpanT,
+    claim,
+    fold,
+    mask,
+    words_pattern,
+)
 from aftersail.kit.money import minor_exponent
 
 MAX_CHARS = 20_000
@@ -113,15 +121,6 @@ class Amount:
 
 
 @dataclass(frozen=True, slots=True)
-class DateMention:
-    value: date
-    relative: bool
-    text: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
 class ProductMention:
     """`score` is 1.0 for the SKU itself, else the weighted share of the catalog name found (0.6–1.0)."""
 
@@ -137,16 +136,6 @@ class ProductMention:
 class CatalogEntry:
     sku: str
     names: tuple[str, ...]
-
-
-class _Span(Protocol):
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-
-
-SpanT = TypeVar("SpanT", bound=_Span)
 
 
 def _first(items: tuple[SpanT, ...]) -> SpanT | None:
@@ -211,105 +200,13 @@ def _json_value(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-# --- Folding: one character in, one character out, so offsets survive. ---
-
-_FOLD_SPECIAL = {
-    "ł": "l", "Ł": "l", "ı": "i", "İ": "i", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "٫": ".", "٬": ",", "￥": "¥", "’": "'", "‘": "'",
-    "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u3000": " ",
-    "，": "，",  # CJK punctuation stays: "订单号：123，¥299" is not the number "123,299"
-}  # fmt: skip
-
-
-def _fold_char(char: str) -> str:
-    if char in _FOLD_SPECIAL:
-        return _FOLD_SPECIAL[char]
-    if 0xFF01 <= ord(char) <= 0xFF5E:  # full-width ASCII: ＡＳ－１２３ → AS-123
-        char = chr(ord(char) - 0xFEE0)
-    digit = unicodedata.decimal(char, None)
-    if digit is not None:
-        return str(digit)
-    lower = char.lower()
-    if len(lower) == 1:
-        char = lower
-    decomposed = unicodedata.normalize("NFD", char)
-    if len(decomposed) > 1 and all(unicodedata.combining(mark) for mark in decomposed[1:]):
-        return decomposed[0]
-    return char
-
-
-class _FoldTable(dict[int, str]):
-    """A translation table that learns each character the first time `str.translate` asks for it."""
-
-    def __missing__(self, code: int) -> str:
-        folded = self[code] = _fold_char(chr(code))
-        return folded
-
-
-_FOLD = _FoldTable()
-_MASK = "\x00"
-
-
-def _fold(text: str) -> str:
-    return text.translate(_FOLD)
-
-
-def _mask(work: str, claimed: Sequence[_Span]) -> str:
-    pieces, cursor = [], 0
-    for item in sorted(claimed, key=lambda span: span.start):
-        pieces += [work[cursor : item.start], _MASK * (item.end - item.start)]
-        cursor = item.end
-    return "".join([*pieces, work[cursor:]])
-
-
-def _claim(found: Iterable[SpanT]) -> list[SpanT]:
-    """The longest of overlapping finds (the earliest among equals), in text order."""
-    starts: list[int] = []
-    ends: list[int] = []
-    kept: list[SpanT] = []
-    for item in sorted(found, key=lambda span: (span.start - span.end, span.start)):
-        i = bisect_right(starts, item.start)
-        if (i and ends[i - 1] > item.start) or (i < len(starts) and starts[i] < item.end):
-            continue
-        starts.insert(i, item.start)
-        ends.insert(i, item.end)
-        kept.insert(i, item)
-    return kept
-
-
-# --- Words: folded like the text, longest first, whole words where the script puts spaces between them. ---
-
-_LETTER = r"[^\W\d_]"
-
-
-def _script(char: str) -> str:
-    return unicodedata.name(char, "").split(" ")[0]
-
-
-def _words(words: Iterable[str]) -> str:
-    pieces = []
-    for word in sorted({_fold(word) for word in words}, key=lambda word: (-len(word), word)):
-        first, *rest = word.split(" ")
-        body = re.escape(first)
-        if _script(word[0]) in ("LATIN", "CYRILLIC"):
-            # Checked after the first word, not before it: when every branch starts with a literal, `re`
-            # jumps straight to the characters that can start one, and a branch fails on its second
-            # letter before it gets to the look-behind. Both keep a long text fast.
-            body += rf"(?<!{_LETTER}.{{{len(first)}}})"
-        body += "".join(r"\s{1,2}" + re.escape(part) for part in rest)
-        if _script(word[-1]) in ("LATIN", "CYRILLIC", "ARABIC"):
-            body += rf"(?!{_LETTER})"
-        pieces.append(body)
-    return "(?:" + "|".join(pieces) + ")"
-
-
 _GAP = r"[\s:#№°º.,\-=()\[\]\"'«»“”/]{0,4}"
 _NUMBER_WORDS = (
     "number", "no", "nr", "n", "nº", "num", "id", "ref", "code", "is", "nummer", "ist", "lautet", "número",
     "es", "numéro", "est", "è", "numer", "numara", "numarası", "numaram", "kodu", "código", "codice", "номер",
     "код", "番号", "号", "编号", "號", "是", "为", "為", "は", "번호", "는", "은", "이", "가", "رقم", "هو",
 )  # fmt: skip
-_FILLER = rf"(?:{_GAP}{_words(_NUMBER_WORDS)}){{0,2}}{_GAP}"
+_FILLER = rf"(?:{_GAP}{words_pattern(_NUMBER_WORDS)}){{0,2}}{_GAP}"
 
 # --- Tracking numbers. ---
 
@@ -330,7 +227,7 @@ _CARRIER_NAMES = {
     "韵达": "yunda", "申通": "sto", "极兔": "jt_express", "京东": "jd", "대한통운": "cj_logistics",
     "우체국": "korea_post", "한진": "hanjin", "로젠": "logen", "sda": "sda",
 }  # fmt: skip
-_CARRIER_BY_NAME = {_fold(name): slug for name, slug in _CARRIER_NAMES.items()}
+_CARRIER_BY_NAME = {fold(name): slug for name, slug in _CARRIER_NAMES.items()}
 _JAPANESE_TRACKING_WORDS = (
     "追跡番号",
     "追跡",
@@ -349,7 +246,7 @@ _TRACKING_WORDS = (
     "运单号", "快递单号", "物流单号", "运单", "追踪号", "跟踪号", "快递号", "物流号", "運單號", "追踪码",
     *_JAPANESE_TRACKING_WORDS,
 )  # fmt: skip
-_JAPANESE_TRACKING = {_fold(word) for word in _JAPANESE_TRACKING_WORDS}
+_JAPANESE_TRACKING = {fold(word) for word in _JAPANESE_TRACKING_WORDS}
 _CARRIER_SHAPES = re.compile(
     r"(?<![0-9a-z])(?:"
     r"(?P<ups>1z ?[0-9a-z]{3} ?[0-9a-z]{3} ?[0-9a-z]{2} ?[0-9a-z]{4} ?[0-9a-z]{4})"
@@ -359,10 +256,10 @@ _CARRIER_SHAPES = re.compile(
     r")(?![0-9a-z])"
 )
 _TRACKING_AFTER_WORD = re.compile(  # "1234-5678-9012" is how Yamato prints its numbers
-    rf"(?P<word>{_words((*_TRACKING_WORDS, *_CARRIER_NAMES))}){_FILLER}"
+    rf"(?P<word>{words_pattern((*_TRACKING_WORDS, *_CARRIER_NAMES))}){_FILLER}"
     rf"(?P<num>[0-9a-z]{{10,30}}|\d{{2,6}}(?:[- ]\d{{2,6}}){{1,6}})(?![0-9a-z])"
 )
-_CARRIER_NEARBY = re.compile(_words(_CARRIER_NAMES))
+_CARRIER_NEARBY = re.compile(words_pattern(_CARRIER_NAMES))
 _AS_NUMBER = r"as[- ]?\d{6}[- ]?[2-9a-hjkmnp-z]{5}"  # alphabet of orders.intake_rows: no 0/O, 1/I/L
 _AS_COMPACT = re.compile(r"as(\d{6})([2-9a-hjkmnp-z]{5})")
 
@@ -388,7 +285,7 @@ def _find_tracking_numbers(source: str, work: str, lang: str | None) -> list[Tra
             _S10_POSTS.get(value[-2:], "upu_s10") if kind == "s10" else kind.replace("fourpx", "4px")
         )
         found.append(_tracking(source, match.start(), match.end(), value, carrier))
-    work = _mask(work, found)
+    work = mask(work, found)
     for match in _TRACKING_AFTER_WORD.finditer(work):
         value, word = re.sub("[- ]", "", match.group("num")), match.group("word")
         looks_like_s10 = re.fullmatch(r"[a-z]{2}\d{9}[a-z]{2}", value)
@@ -402,7 +299,7 @@ def _find_tracking_numbers(source: str, work: str, lang: str | None) -> list[Tra
         elif value.isdigit() and len(value) == 12 and carrier is None:
             carrier = "yamato" if lang == "ja" or word in _JAPANESE_TRACKING else None
         found.append(_tracking(source, match.start("num"), match.end("num"), value, carrier))
-    return _claim(found)
+    return claim(found)
 
 
 def _carrier_named(words: str) -> str | None:
@@ -430,13 +327,13 @@ _ORDER_STANDALONE = re.compile(
     rf"|#(?<![\w&#]#)(?P<hash>(?:[a-z]{{1,6}}-?)?\d{{4,10}}){_ORDER_END}"
 )
 _ORDER_TOKEN = rf"{_AS_NUMBER}|(?:[a-z]{{1,6}}-?)?\d{{4,10}}"
-_ORDER_AFTER_WORD = re.compile(rf"{_words(_ORDER_WORDS)}{_FILLER}(?P<num>{_ORDER_TOKEN}){_ORDER_END}")
+_ORDER_AFTER_WORD = re.compile(rf"{words_pattern(_ORDER_WORDS)}{_FILLER}(?P<num>{_ORDER_TOKEN}){_ORDER_END}")
 _AND_WORDS = (
     "and", "or", "&", "y", "o", "et", "ou", "und", "oder", "e", "i", "lub", "en", "of", "ve", "veya", "и",
     "или", "和", "及", "或", "と", "및", "و", "أو",
 )  # fmt: skip
 _ORDER_LIST_NEXT = re.compile(
-    rf"{_GAP}(?:{_words(_AND_WORDS)}{_GAP})?(?P<num>#?(?:{_ORDER_TOKEN})){_ORDER_END}"
+    rf"{_GAP}(?:{words_pattern(_AND_WORDS)}{_GAP})?(?P<num>#?(?:{_ORDER_TOKEN})){_ORDER_END}"
 )
 
 
@@ -463,7 +360,7 @@ def _find_order_numbers(source: str, work: str) -> list[OrderNumber]:
         for start, end in spans
         if not _AMOUNT_AFTER.match(work, end)  # "pedido 2500 pesos" is a price
     ]
-    return _claim(found)
+    return claim(found)
 
 
 # --- Amounts. ---
@@ -486,19 +383,19 @@ _CURRENCY_WORDS = {  # after the number only
     "dirhams": "AED", "ريال": "SAR", "ريالات": "SAR", "riyal": "SAR", "riyals": "SAR", "franken": "CHF",
     "pesos": "MXN",
 }  # fmt: skip
-_CURRENCY = {_fold(token): code for token, code in (_CURRENCY_SIGNS | _CURRENCY_WORDS).items()}
+_CURRENCY = {fold(token): code for token, code in (_CURRENCY_SIGNS | _CURRENCY_WORDS).items()}
 _EXPONENTS = {code: minor_exponent(code) for code in {*_CURRENCY.values(), "JPY", "CNY"} if code}
 _CAPITALS_ONLY = {"try", "cad", "rub", "sar"}
 _MULTIPLIERS = {"万": 10_000, "만": 10_000, "千": 1_000, "천": 1_000, "億": 100_000_000, "억": 100_000_000}
 _NUMBER = r"\d{1,3}(?:[ .,']\d{3}){1,4}(?:[.,]\d{1,2})?|\d{1,9}(?:[.,]\d{1,2})?"
-_CODES = _words(sign for sign in _CURRENCY_SIGNS if sign.isalpha())
+_CODES = words_pattern(sign for sign in _CURRENCY_SIGNS if sign.isalpha())
 _AMOUNT = re.compile(  # a code may follow a sign ("$25 CAD"), another sign may not ("€25 €30")
-    rf"(?<![0-9.,])(?P<pre>{_words(_CURRENCY_SIGNS)})\s?(?P<pre_num>{_NUMBER})(?:,-)?(?!\d)"
+    rf"(?<![0-9.,])(?P<pre>{words_pattern(_CURRENCY_SIGNS)})\s?(?P<pre_num>{_NUMBER})(?:,-)?(?!\d)"
     rf"(?:\s?(?P<code>{_CODES}))?"
     rf"|(?<![0-9a-z.,])(?P<num>{_NUMBER})(?:,-)?\s?(?P<mult>[万千億만천억])?\s?"
-    rf"(?P<cur>{_words((*_CURRENCY_SIGNS, *_CURRENCY_WORDS))})"
+    rf"(?P<cur>{words_pattern((*_CURRENCY_SIGNS, *_CURRENCY_WORDS))})"
 )
-_AMOUNT_AFTER = re.compile(rf"\s?(?:[万千億만천억]\s?)?{_words((*_CURRENCY_SIGNS, *_CURRENCY_WORDS))}")
+_AMOUNT_AFTER = re.compile(rf"\s?(?:[万千億만천억]\s?)?{words_pattern((*_CURRENCY_SIGNS, *_CURRENCY_WORDS))}")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -539,153 +436,6 @@ def _find_amounts(source: str, work: str, lang: str | None) -> list[Amount]:
     return found
 
 
-# --- Dates. ---
-
-_MONTHS = {
-    1: ("january", "jan", "januar", "jänner", "enero", "janvier", "gennaio", "janeiro", "januari",
-        "stycznia", "styczeń", "ocak", "января", "январь", "يناير"),
-    2: ("february", "feb", "februar", "febrero", "février", "febbraio", "fevereiro", "februari", "lutego",
-        "luty", "şubat", "февраля", "февраль", "فبراير"),
-    3: ("march", "mar", "märz", "marzo", "mars", "março", "maart", "marca", "marzec", "mart", "марта",
-        "март", "مارس"),
-    4: ("april", "apr", "abril", "avril", "aprile", "kwietnia", "kwiecień", "nisan", "апреля", "апрель",
-        "أبريل"),
-    5: ("may", "mai", "mayo", "maggio", "maio", "mei", "maja", "maj", "mayıs", "мая", "май", "مايو"),
-    6: ("june", "jun", "juni", "junio", "juin", "giugno", "junho", "czerwca", "czerwiec", "haziran", "июня",
-        "июнь", "يونيو"),
-    7: ("july", "jul", "juli", "julio", "juillet", "luglio", "julho", "lipca", "lipiec", "temmuz", "июля",
-        "июль", "يوليو"),
-    8: ("august", "aug", "agosto", "août", "augustus", "sierpnia", "sierpień", "ağustos", "августа",
-        "август", "أغسطس"),
-    9: ("september", "sep", "sept", "septiembre", "setiembre", "septembre", "settembre", "setembro",
-        "września", "wrzesień", "eylül", "сентября", "сентябрь", "سبتمبر"),
-    10: ("october", "oct", "oktober", "octubre", "octobre", "ottobre", "outubro", "października",
-         "październik", "ekim", "октября", "октябрь", "أكتوبر"),
-    11: ("november", "nov", "noviembre", "novembre", "novembro", "listopada", "listopad", "kasım", "ноября",
-         "ноябрь", "نوفمبر"),
-    12: ("december", "dec", "dezember", "diciembre", "décembre", "dicembre", "dezembro", "grudnia",
-         "grudzień", "aralık", "декабря", "декабрь", "ديسمبر"),
-}  # fmt: skip
-_MONTH_BY_NAME = {_fold(name): month for month, names in _MONTHS.items() for name in names}
-_MONTH_ABBREVIATIONS = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
-_MONTH_NAMES = {_fold(name) for names in _MONTHS.values() for name in names} - _MONTH_ABBREVIATIONS
-_MONTH = rf"(?:{_words(_MONTH_NAMES)}|{_words(_MONTH_ABBREVIATIONS)}\.?)"  # the dot of "Mar." only
-_YEAR = r"(?P<y>(?:19|20)\d\d)(?!\d)"
-# Patterns start with a literal or a class, their look-behind after it, so that `re` can skip ahead.
-_ISO_DATE = re.compile(r"(?P<y>(?:19|20)(?<![\d.,/-]..)\d\d)(?P<s>[-/.])(?P<m>\d\d?)(?P=s)(?P<d>\d\d?)(?!\d)")
-_NUMERIC_DATE = re.compile(
-    r"(?P<a>\d(?<![\d.,/-]\d)\d?)"
-    r"(?:(?P<s>[-/.])(?P<b>\d\d?)(?P=s)(?P<y>\d{4}|\d\d)(?![\d/.-]\d)(?!\d)"
-    r"|\.(?P<db>\d\d?)\.(?![\d.])"  # German "5.3."
-    r"|/(?P<sb>\d\d)(?![\d/]))"  # "05/03" (two digits each: "4/5" is as likely a rating)
-)
-_CJK_DATE = re.compile(r"(?:(?P<y>\d{4})\s?[年년]\s?)?(?P<m>\d\d?)\s?[月월]\s?(?P<d>\d\d?)\s?[日号號일]")
-_ORDINAL = r"(?:st|nd|rd|th|er|eme|ème|º|°|o|\.|-?go|-?го)?"
-_DAY_MONTH = re.compile(
-    rf"(?P<d>\d(?<!\d\d)\d?){_ORDINAL}\s{{0,2}}(?:de\s{{1,2}}|of\s{{1,2}})?(?P<m>{_MONTH})"
-    rf"(?:,?\s{{0,2}}(?:de\s{{1,2}})?{_YEAR})?"
-)
-_MONTH_DAY = re.compile(
-    rf"(?P<m>{_MONTH})\s{{0,2}}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?!\d)(?:,?\s{{0,2}}{_YEAR})?"
-)
-_MONTH_FIRST_LANGUAGES = {"en", "zh", "ja", "ko"}
-
-_RELATIVE_DAYS = {
-    "en": {"today": 0, "yesterday": -1, "tomorrow": 1, "last week": -7, "day before yesterday": -2},
-    "zh": {"今天": 0, "昨天": -1, "明天": 1, "上周": -7, "上星期": -7, "上个星期": -7, "上礼拜": -7,
-           "前天": -2},
-    "es": {"hoy": 0, "ayer": -1, "mañana": 1, "semana pasada": -7, "anteayer": -2},
-    "fr": {"aujourd'hui": 0, "hier": -1, "demain": 1, "semaine dernière": -7, "avant-hier": -2},
-    "de": {"heute": 0, "gestern": -1, "morgen": 1, "letzte woche": -7, "vorige woche": -7,
-           "vergangene woche": -7, "vorgestern": -2},
-    "it": {"oggi": 0, "ieri": -1, "domani": 1, "settimana scorsa": -7, "altro ieri": -2, "altroieri": -2},
-    "pt": {"hoje": 0, "ontem": -1, "amanhã": 1, "semana passada": -7, "anteontem": -2},
-    "ja": {"今日": 0, "きょう": 0, "昨日": -1, "きのう": -1, "明日": 1, "あした": 1, "先週": -7, "一昨日": -2,
-           "おととい": -2},
-    "ko": {"오늘": 0, "어제": -1, "내일": 1, "지난주": -7, "지난 주": -7, "그저께": -2, "그제": -2},
-    "ar": {"اليوم": 0, "أمس": -1, "البارحة": -1, "غدا": 1, "غدًا": 1, "الأسبوع الماضي": -7},
-    "ru": {"сегодня": 0, "вчера": -1, "завтра": 1, "прошлой неделе": -7, "позавчера": -2},
-    "nl": {"vandaag": 0, "gisteren": -1, "morgen": 1, "vorige week": -7, "afgelopen week": -7,
-           "eergisteren": -2},
-    "pl": {"dzisiaj": 0, "dziś": 0, "wczoraj": -1, "jutro": 1, "zeszłym tygodniu": -7,
-           "ubiegłym tygodniu": -7, "przedwczoraj": -2},
-    "tr": {"bugün": 0, "dün": -1, "yarın": 1, "geçen hafta": -7, "evvelsi gün": -2},
-}  # fmt: skip
-_DAYS_BY_WORD = {_fold(word): days for words in _RELATIVE_DAYS.values() for word, days in words.items()}
-# "hier" is "here" in German and Dutch: yesterday only in a French message. "Morgen" and "mañana" after
-# these words are a morning ("heute Morgen", "guten Morgen", "esta mañana"), not tomorrow.
-_FRENCH_ONLY = {"hier"}
-_MORNING_AFTER = ("heute ", "gestern ", "guten ", "la ", "esta ", "buenos ")
-_RELATIVE = {
-    lang: re.compile(_words({*words, *_RELATIVE_DAYS["en"]} - (_FRENCH_ONLY if lang != "fr" else set())))
-    for lang, words in _RELATIVE_DAYS.items()
-}
-_RELATIVE_ANY_LANGUAGE = re.compile(_words(set(_DAYS_BY_WORD) - _FRENCH_ONLY))
-
-
-def _date(year: int | None, month: int, day: int, today: date | None) -> date | None:
-    if year is None:
-        return _latest_on_or_before(today, month, day) if today else None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _latest_on_or_before(today: date, month: int, day: int) -> date | None:
-    for year in range(today.year, today.year - 8, -1):  # 29 February comes back within eight years
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            continue
-        if candidate <= today:
-            return candidate
-    return None
-
-
-def _numeric_date(match: re.Match[str], lang: str | None, today: date | None) -> date | None:
-    a, b = match["a"], match["b"] or match["db"] or match["sb"]
-    separator = match["s"] or ("." if match["db"] else "/")
-    if match["sb"] and len(a) < 2:
-        return None
-    year = None if match["y"] is None else int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
-    readings = [(int(b), int(a)), (int(a), int(b))]  # (month, day), day first
-    if separator != "." and lang in _MONTH_FIRST_LANGUAGES:
-        readings.reverse()
-    for month, day in readings:
-        if (found := _date(year, month, day, today)) is not None:
-            return found
-    return None
-
-
-def _find_dates(source: str, work: str, lang: str | None, today: date | None) -> list[DateMention]:
-    found = []
-
-    def add(match: re.Match[str], value: date | None, *, relative: bool = False) -> None:
-        if value is not None:
-            found.append(DateMention(value, relative, source[match.start() : match.end()], *match.span()))
-
-    for match in _NUMERIC_DATE.finditer(work):
-        add(match, _numeric_date(match, lang, today))
-    patterns = [_ISO_DATE, _DAY_MONTH, _MONTH_DAY]
-    if "月" in work or "월" in work:
-        patterns.append(_CJK_DATE)
-    for pattern in patterns:
-        for match in pattern.finditer(work):
-            year = int(match["y"]) if match["y"] else None
-            month = int(match["m"]) if match["m"].isdigit() else _MONTH_BY_NAME[match["m"].rstrip(".")]
-            if match["m"] == "may" and not source[match.start("m")].isupper():
-                continue  # "you may 2 …" is no date
-            add(match, _date(year, month, int(match["d"]), today))
-    if today is not None:
-        for match in _RELATIVE.get(lang or "", _RELATIVE_ANY_LANGUAGE).finditer(work):
-            word = re.sub(r"\s+", " ", match.group())
-            if word in ("morgen", "manana") and work.endswith(_MORNING_AFTER, 0, match.start()):
-                continue
-            add(match, today + timedelta(days=_DAYS_BY_WORD[word]), relative=True)
-    return _claim(found)
-
-
 # --- E-mail addresses and phone numbers. ---
 
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
@@ -710,7 +460,7 @@ def _find_emails(source: str, work: str) -> list[Email]:
 
 
 _PHONE = re.compile(r"(?<![0-9a-z+])(?<!\d[ ./-])(?:\+|00)?\(?\d[\d ()./-]{5,22}\d(?![0-9a-z]|[ ()./-]\d)")
-_PHONE_WORDS = re.compile(_words((
+_PHONE_WORDS = re.compile(words_pattern((
     "phone", "tel", "telephone", "mobile", "cell", "call me", "whatsapp", "sms", "telefon", "handy",
     "mobil", "rufnummer", "teléfono", "móvil", "celular", "téléphone", "portable", "telefono", "cellulare",
     "telefone", "telemóvel", "電話", "携帯", "전화", "휴대폰", "핸드폰", "연락처", "هاتف", "جوال", "موبايل",
@@ -788,7 +538,7 @@ class _ProductMatcher:
 
     def match_name(self, name: str) -> tuple[float, int, int] | None:
         """The best (score, start, end) of `name` in a window a word or two longer than the name itself."""
-        name_tokens = [m.group() for m in _TOKEN.finditer(_fold(name))]
+        name_tokens = [m.group() for m in _TOKEN.finditer(fold(name))]
         if not name_tokens:
             return None
         weights = [_token_weight(token) for token in name_tokens]
@@ -830,7 +580,7 @@ def _find_products(source: str, work: str, catalog: Sequence[CatalogEntry]) -> l
     matcher = _ProductMatcher(work)
     found: list[ProductMention] = []
     for entry in catalog:
-        if entry.sku.strip() and (span := _find_sku(work, _fold(entry.sku.strip()))):
+        if entry.sku.strip() and (span := _find_sku(work, fold(entry.sku.strip()))):
             name = entry.names[0] if entry.names else entry.sku
             found.append(ProductMention(entry.sku, name, 1.0, source[span[0] : span[1]], *span))
             continue
@@ -861,19 +611,19 @@ def extract_entities(
     a buyer asks is at the start, and the cap bounds the time a pasted log or quoted thread can cost."""
     source = text[:MAX_CHARS]
     language = lang.lower().replace("_", "-").split("-")[0] if lang else None
-    work = _fold(source)
+    work = fold(source)
     emails = _find_emails(source, work)
-    work = _mask(work, emails)
+    work = mask(work, emails)
     tracking_numbers = _find_tracking_numbers(source, work, language)
-    work = _mask(work, tracking_numbers)
+    work = mask(work, tracking_numbers)
     order_numbers = _find_order_numbers(source, work)
-    work = _mask(work, order_numbers)
+    work = mask(work, order_numbers)
     amounts = _find_amounts(source, work, language)
-    work = _mask(work, amounts)
-    dates = _find_dates(source, work, language, today)
-    work = _mask(work, dates)
+    work = mask(work, amounts)
+    dates = find_dates(source, work, language, today)
+    work = mask(work, dates)
     phones = _find_phones(source, work)
-    work = _mask(work, phones)
+    work = mask(work, phones)
     return Entities(
         order_numbers=tuple(order_numbers),
         tracking_numbers=tuple(tracking_numbers),

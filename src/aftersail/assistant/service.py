@@ -121,9 +121,9 @@ async def do_answer_messages(
     """Answers the conversations these buyer messages belong to (each once, from its latest message)."""
     now = now or utcnow()
     tenant = await session.get(Tenant, tenant_id)
-    if tenant is None or not AssistantSettings.of(tenant).enabled or not message_ids:
+    settings = AssistantSettings.of(tenant) if tenant is not None else None
+    if tenant is None or settings is None or not settings.enabled or not message_ids:
         return []
-    settings = AssistantSettings.of(tenant)
     latest: dict[int, TicketMessage] = {}
     for message in await _buyer_messages(session, tenant_id, message_ids):
         if message.ticket_id not in latest or message.id > latest[message.ticket_id].id:
