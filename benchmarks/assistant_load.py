@@ -22,14 +22,14 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from benchmarks.chat_load import now_us, progress, raise_file_limit
+from benchmarks.chat_load import finish, now_us, progress, raise_file_limit, run_generator
 
 ANSWER = '"author_kind":"assistant"'
 
@@ -313,16 +313,7 @@ def main() -> None:
     config_path, out_path = Path(sys.argv[1]), Path(sys.argv[2])
     config = ConversationConfig(**json.loads(config_path.read_text()))
     raise_file_limit(len(config.buyer_urls) + len(config.agent_urls) + 256)
-    gc.set_threshold(20_000, 20, 20)
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:  # the same code on asyncio's own loop
-        runner = asyncio.run
-    result = runner(Conversations(config).run())
-    out_path.write_text(json.dumps(asdict(result)))
-    sys.exit(1 if result.error else 0)
+    finish(out_path, run_generator(Conversations(config).run()))
 
 
 if __name__ == "__main__":

@@ -24,12 +24,15 @@ import sys
 import time
 from array import array
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+T = TypeVar("T")
 
 MARK = "#m"
 TOPIC = '{"topic":"'
@@ -361,14 +364,23 @@ def main() -> None:
     config_path, out_path = Path(sys.argv[1]), Path(sys.argv[2])
     config = LoadConfig(**json.loads(config_path.read_text()))
     raise_file_limit(len(config.buyer_urls) + len(config.agent_urls) + 256)
+    finish(out_path, run_generator(Load(config).run()))
+
+
+def run_generator(work: Coroutine[Any, Any, T]) -> T:
+    """A load generator's loop: few GC pauses, uvloop when installed (the same code on asyncio's own)."""
     gc.set_threshold(20_000, 20, 20)
     try:
         import uvloop
 
         runner: Any = uvloop.run
-    except ImportError:  # the same code on asyncio's own loop
+    except ImportError:
         runner = asyncio.run
-    result = runner(Load(config).run())
+    return cast(T, runner(work))
+
+
+def finish(out_path: Path, result: Any) -> None:
+    """Writes the result for the parent and exits 1 when the run itself failed."""
     out_path.write_text(json.dumps(asdict(result)))
     sys.exit(1 if result.error else 0)
 
