@@ -6,6 +6,7 @@ or the buyer ("ignore your rules") asks; a failing provider falls back to the bu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from aftersail.assistant import service
 from aftersail.assistant.models import AssistantDecision, Outcome
 from aftersail.assistant.nlu import IntentModel
+from aftersail.kit.clock import utcnow
 from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import Delivery, Handler
@@ -251,3 +253,21 @@ async def test_a_tenants_model_translates_buyer_messages_for_the_agents(
         assert stored is not None and stored.body == "灯到的时候坏了。"
         assert stored.provider == "model:anthropic/anthropic-test"
     assert "(zh)" in model_server.requests[0]["system"]  # asked for Chinese, in Anthropic's wire shape
+
+
+async def test_a_message_hours_old_is_left_to_people(
+    database: Database, model_server: ModelServer, intent_model: IntentModel
+) -> None:
+    """After an outage or an import, the assistant does not answer old messages late."""
+    model_server.reset()
+    turn = await _buyer_turn(
+        database, "openai", model_server, status=OrderStatus.SHIPPED, body="Where is my order {number}?"
+    )
+    context = service.Context(intent_model, BuyerLinkSigner("k" * 40, 3600), "http://shop.test")
+    later = utcnow() + service.MAX_ANSWER_AGE + timedelta(minutes=1)
+    async with database.transaction(tenant_id=turn["tenant_id"]) as session:
+        decided = await service.do_answer_messages(
+            session, turn["tenant_id"], [turn["message_id"]], context, now=later
+        )
+    assert decided == [] and model_server.requests == []
+    assert await _assistant_replies(database, turn["tenant_id"]) == []

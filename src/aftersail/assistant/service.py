@@ -54,6 +54,8 @@ DECIDED_BY = "assistant:builtin"
 ACTOR = "assistant"
 MAX_TURN_CHARS = 4_000
 HANDLING_DAYS = 1  # from release to the carrier, for the arrival estimate
+# Buyer messages older than this are left to people: the assistant answers at once or not at all.
+MAX_ANSWER_AGE = timedelta(minutes=30)
 HIGH_VALUE_MINOR = 50_000  # default threshold (500.00 in the order's currency); tenant setting overrides
 # Hand-offs a tenant's model never takes over: the buyer wants a person, or the case is one for people.
 _PEOPLE_ONLY = {
@@ -126,6 +128,8 @@ async def do_answer_messages(
         return []
     latest: dict[int, TicketMessage] = {}
     for message in await _buyer_messages(session, tenant_id, message_ids):
+        if as_utc(message.created_at) < now - MAX_ANSWER_AGE:
+            continue  # an automated answer hours late (after an outage, imported history) helps nobody
         if message.ticket_id not in latest or message.id > latest[message.ticket_id].id:
             latest[message.ticket_id] = message
     turns: list[_Turn] = []
