@@ -52,6 +52,11 @@ def demo(
     except DomainError as exc:
         err_console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from exc
+    # The demo sellers have the assistant on: its model is made ready here (loaded, or trained once and
+    # saved), so that the server does not spend its first seconds training it while buyers wait.
+    from aftersail.assistant import nlu
+
+    nlu.base_model(settings.data_dir)
     if summary is None:
         console.print("Demo data already loaded; nothing to do.")
         return
