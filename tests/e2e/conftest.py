@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from aftersail.app import create_app
 from aftersail.kit.config import Environment, Settings
+from aftersail.web.serving import PROTOCOL_OPTIONS
+from tests.e2e.servers import free_port
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -43,3 +47,20 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def database(app: FastAPI):  # type: ignore[no-untyped-def]
     """The app's own Database, so factories and requests share one engine."""
     return app.state.services.db
+
+
+@pytest.fixture
+async def ws_base(app: FastAPI) -> AsyncIterator[str]:
+    """The session's app (its lifespan already running) behind a real uvicorn on a free port."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None, ws=PROTOCOL_OPTIONS["ws"]
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{config.port}"
+    server.should_exit = True
+    await task

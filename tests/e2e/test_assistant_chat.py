@@ -7,7 +7,9 @@ event the message queued (the shared test database's other events are not this t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,11 +18,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
+from websockets.asyncio.client import connect
 
 from aftersail.assistant import knowledge
 from aftersail.assistant import tasks as assistant_tasks
 from aftersail.assistant.models import AssistantConversation, AssistantDecision, ConversationState
 from aftersail.assistant.nlu import IntentModel
+from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import Delivery, Handler
 from aftersail.kit.outbox_models import OutboxEvent
@@ -38,6 +42,7 @@ from aftersail.support.models import (
     TicketMessage,
 )
 from aftersail.tenants.models import Tenant
+from tests.e2e.sockets import receive, receive_until
 from tests.fulfilment import make_network, place_order
 from tests.support_desk import make_desk
 
@@ -394,3 +399,103 @@ async def test_odd_and_hostile_messages_get_a_sensible_answer_within_policy(
         assert (
             order is not None and order.status is OrderStatus.SHIPPED
         )  # shipped: nothing cancelled, nothing paid
+
+
+async def _job_of(database: Database, tenant_id: int, message_id: int) -> OutboxEvent:
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        queued = (
+            await session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.tenant_id == tenant_id, OutboxEvent.topic == TRANSLATE_TOPIC
+                )
+            )
+        ).all()
+    (job,) = [event for event in queued if message_id in (event.payload.get("message_ids") or [])]
+    return job
+
+
+async def _next_response_clocks(database: Database, tenant_id: int, ticket_id: int) -> list[SlaClock]:
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        return list(
+            (
+                await session.scalars(
+                    select(SlaClock).where(
+                        SlaClock.ticket_id == ticket_id, SlaClock.kind == ClockKind.NEXT_RESPONSE
+                    )
+                )
+            ).all()
+        )
+
+
+async def test_the_buyers_next_messages_are_answered_on_the_socket_at_once(
+    app: FastAPI, ws_base: str, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    """After its first answer the assistant holds the conversation (ADR 0018): the case stays open, the
+    buyer's next message starts no clock of people, and on PostgreSQL the lane answers it within the
+    writer's batch, its job marked done — nothing else runs. A turn for a person (the buyer asks for one)
+    the lane leaves to the job, brought forward; the hand-off gives people their clock back."""
+    shop = await _shop(
+        database, name="Lucía Gómez", language="es", zone="Europe/Madrid", number="A50505", shipped=True
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, first = await _chat(buyer, shop, "hola")
+    ticket_id = first["ticket_id"]
+    await _run_assistant(app, database, tenant_id, first["id"])  # a first answer: through the service
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.assistant_active and ticket.status.value == "open"
+    on_postgres = database.is_postgres
+
+    async with connect(f"{ws_base}/chat/ws?token={token}") as chat:
+        assert await receive(chat) == {"type": "ready"}
+        await chat.send(
+            json.dumps({"type": "message", "body": "¿dónde está mi pedido A50505?", "client_id": "1"})
+        )
+        ack = await receive_until(chat, lambda f: f.get("type") == "ack")
+        if not on_postgres:  # SQLite: no lane; the job is due at once and the service answers
+            assert (await _job_of(database, tenant_id, ack["id"])).due_at <= utcnow()
+            await _run_assistant(app, database, tenant_id, ack["id"])
+        answer = await receive_until(chat, lambda f: f.get("type") == "message", within=10)
+        assert answer["author_kind"] == "assistant" and "A50505" in answer["text"]
+        assert "pedido" in answer["text"]  # Spanish
+        assert await _next_response_clocks(database, tenant_id, ticket_id) == []
+        if on_postgres:
+            job = await _job_of(database, tenant_id, ack["id"])
+            assert job.status.value == "done", "the lane answered every message of the job"
+        async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+            decision = await session.scalar(
+                select(AssistantDecision).where(AssistantDecision.message_id == ack["id"])
+            )
+            assert decision is not None and decision.reply_message_id == answer["id"]
+            assert (decision.intent, decision.language, decision.outcome.value) == (
+                "order_status",
+                "es",
+                "answered",
+            )
+            assert decision.result["status"] == "shipped" and decision.decided_by == "assistant:builtin"
+            conversation = await session.get(AssistantConversation, ticket_id)
+            assert conversation is not None and conversation.last_message_id == ack["id"]
+            ticket = await session.get(Ticket, ticket_id)
+            assert ticket is not None and ticket.assistant_active and ticket.status.value == "open"
+
+        await chat.send(
+            json.dumps({"type": "message", "body": "quiero hablar con una persona", "client_id": "2"})
+        )
+        ack = await receive_until(chat, lambda f: f.get("type") == "ack")
+        if on_postgres:  # the lane leaves the hand-off to the job, and brings the job forward
+            for _ in range(100):
+                job = await _job_of(database, tenant_id, ack["id"])
+                if job.due_at <= utcnow():
+                    break
+                await asyncio.sleep(0.05)
+            assert job.due_at <= utcnow() and job.status.value == "pending"
+        await _run_assistant(app, database, tenant_id, ack["id"])
+        handed = await receive_until(chat, lambda f: f.get("type") == "message", within=10)
+        assert handed["author_kind"] == "assistant"
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None and not ticket.assistant_active
+        conversation = await session.get(AssistantConversation, ticket_id)
+        assert conversation is not None and conversation.state is ConversationState.HANDED_OFF
+    clocks = await _next_response_clocks(database, tenant_id, ticket_id)
+    assert [clock.state for clock in clocks] == [ClockState.RUNNING], "people owe the buyer an answer now"

@@ -5,13 +5,11 @@ too big or not photos), ratings after resolution, the socket both ways, and the 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import itertools
 import json
 import re
-import socket
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -20,9 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from aftersail.kit.db import Database
@@ -33,7 +30,7 @@ from aftersail.support.models import CsatRating
 from aftersail.support.rules import CATEGORIES
 from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.models import Role
-from aftersail.web.serving import PROTOCOL_OPTIONS
+from tests.e2e.sockets import receive, receive_all_until, receive_until
 from tests.factories import TenantFixture, make_tenant
 from tests.fulfilment import make_network, place_order
 from tests.support_desk import Desk, make_desk
@@ -366,52 +363,6 @@ async def test_a_case_is_rated_once_it_is_resolved(
 
 
 # --- the sockets -------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-async def ws_base(app: FastAPI) -> AsyncIterator[str]:
-    """The session's app (its lifespan already running) behind a real uvicorn on a free port."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, ws=PROTOCOL_OPTIONS["ws"]
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-
-
-async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout=within)))
-
-
-async def receive_until(ws: ClientConnection, wanted: Any, within: float = 5.0) -> dict[str, Any]:
-    """The first frame (or event of a console's `events` frame) for which `wanted` holds; others, such as
-    SLA events, pass by."""
-    return (await receive_all_until(ws, wanted, within))[-1]
-
-
-async def receive_all_until(ws: ClientConnection, wanted: Any, within: float = 5.0) -> list[dict[str, Any]]:
-    """What came, in order, up to and including the first frame or event for which `wanted` holds."""
-    deadline = asyncio.get_running_loop().time() + within
-    seen: list[dict[str, Any]] = []
-    while True:
-        frame = await receive(ws, max(0.1, deadline - asyncio.get_running_loop().time()))
-        for one in frame["events"] if frame.get("type") == "events" else [frame]:
-            seen.append(one)
-            if wanted(one):
-                return seen
 
 
 async def test_the_socket_carries_replies_to_the_buyer_and_messages_to_the_console(

@@ -101,3 +101,10 @@ def render(situation: str, lang: str, values: Mapping[str, object]) -> Reply:
 
 def languages_with_templates() -> tuple[str, ...]:
     return tuple(lang for lang in NLU_LANGUAGES if templates(lang))
+
+
+@cache
+def needed(situation: str) -> frozenset[str]:
+    """The variables a situation's template uses (in the source language, which every language follows)."""
+    parts = templates(SOURCE_LANGUAGE).get(situation, {})
+    return frozenset().union(*(variables(text) for text in parts.values())) if parts else frozenset()

@@ -13,14 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.assistant import replies
+from aftersail.assistant import replies, wording
 from aftersail.assistant.classify import Classification, classify_many
 from aftersail.assistant.entities import CatalogEntry, Entities, extract_entities
 from aftersail.assistant.model_turn import ModelActions, answer_with_model, provider_for
@@ -41,7 +39,7 @@ from aftersail.kit.errors import DomainError
 from aftersail.orders import changes as order_changes
 from aftersail.orders import service as orders
 from aftersail.orders.allocation import order_policy
-from aftersail.orders.models import Customer, Order, OrderStatus
+from aftersail.orders.models import Customer, Order
 from aftersail.orders.rules import CHANGEABLE
 from aftersail.support import routing, sla
 from aftersail.support import service as tickets
@@ -53,7 +51,6 @@ from aftersail.tenants.models import Tenant
 DECIDED_BY = "assistant:builtin"
 ACTOR = "assistant"
 MAX_TURN_CHARS = 4_000
-HANDLING_DAYS = 1  # from release to the carrier, for the arrival estimate
 # Buyer messages older than this are left to people: the assistant answers at once or not at all.
 MAX_ANSWER_AGE = timedelta(minutes=30)
 HIGH_VALUE_MINOR = 50_000  # default threshold (500.00 in the order's currency); tenant setting overrides
@@ -79,7 +76,10 @@ class AssistantSettings:
 
     @classmethod
     def of(cls, tenant: Tenant) -> AssistantSettings:
-        raw = dict((tenant.settings or {}).get("assistant") or {})
+        return cls.from_raw(dict((tenant.settings or {}).get("assistant") or {}))
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> AssistantSettings:
         return cls(
             enabled=bool(raw.get("enabled", False)),
             high_value_minor=int(raw.get("high_value_minor", HIGH_VALUE_MINOR)),
@@ -129,7 +129,9 @@ async def do_answer_messages(
     latest: dict[int, TicketMessage] = {}
     for message in await _buyer_messages(session, tenant_id, message_ids):
         if as_utc(message.created_at) < now - MAX_ANSWER_AGE:
-            continue  # an automated answer hours late (after an outage, imported history) helps nobody
+            # An automated answer hours late (after an outage, imported history) helps nobody: people have it.
+            await _release(session, await tickets.access_ticket(session, tenant_id, message.ticket_id), now)
+            continue
         if message.ticket_id not in latest or message.id > latest[message.ticket_id].id:
             latest[message.ticket_id] = message
     turns: list[_Turn] = []
@@ -258,6 +260,7 @@ async def _answer(
     conversation.last_message_id = turn.message.id
     conversation.updated_at = now
     if conversation.state is ConversationState.HANDED_OFF or await _agent_replied(session, ticket):
+        await _release(session, ticket, now)
         return _decision(turn, Outcome.SILENT, reason="a person has this conversation")
     customer = await session.get(Customer, ticket.customer_id)
     assert customer is not None
@@ -370,10 +373,11 @@ async def _answer_with_model(
         author=None,
         body=answer.text[:5_000],
         language=turn.understood.lang,
-        status_after=TicketStatus.PENDING_CUSTOMER,
+        status_after=None,
         author_kind=AuthorKind.ASSISTANT,
         now=now,
     )
+    turn.ticket.assistant_active = True
     turn.conversation.failed_turns = 0
     turn.conversation.last_situation = "model"
     plan = Plan(Action.REPLY, "model", "answered by the tenant's model")
@@ -484,26 +488,24 @@ async def _order_status(
     session: AsyncSession, turn: _Turn, order: Order, customer: Customer, plan: Plan
 ) -> tuple[Plan, dict[str, Any]]:
     allocations = await orders.order_allocations(session, order.tenant_id, order.id)
-    warehouse = allocations[0][1].name if allocations else ""
-    transit = max((allocation.transit_days or 0 for allocation, _, _ in allocations), default=0)
-    start = as_utc(order.released_at or order.placed_at)
-    if order.status is OrderStatus.DELIVERED:
-        # No carrier events yet to say when and where it was left: a person looks (issue 7 brings tracking).
+    answer = wording.order_status_answer(
+        status=order.status.value,
+        placed_at=order.placed_at,
+        released_at=order.released_at,
+        updated_at=order.updated_at,
+        warehouse=allocations[0][1].name if allocations else "",
+        transit_days=max((allocation.transit_days or 0 for allocation, _, _ in allocations), default=0),
+        when=lambda at: _when(customer, turn, at),
+    )
+    if answer is None:
         return Plan(
             Action.HANDOFF,
             "handoff.general",
             "delivered: needs the carrier's record",
             HandoffReason.NEEDS_APPROVAL,
         ), {"status": order.status.value}
-    eta = start + timedelta(days=HANDLING_DAYS + transit)
-    turn.values.update(
-        warehouse=warehouse or "—",
-        eta=_when(customer, turn, eta),
-        ship_by=_when(customer, turn, start + timedelta(days=HANDLING_DAYS)),
-        shipped_at=_when(customer, turn, as_utc(order.updated_at)),
-    )
-    situation = "order_status.shipped" if order.status is OrderStatus.SHIPPED else "order_status.not_shipped"
-    result = {"status": order.status.value, "warehouse": warehouse, "eta": eta.date().isoformat()}
+    situation, values, result = answer
+    turn.values.update(values)
     return Plan(Action.ORDER_STATUS, situation, plan.reason), result
 
 
@@ -568,6 +570,7 @@ async def _hand_off(
     turn.values["reply_by"] = _when(customer, turn, reply_by, date_only=False)
     conversation.state = ConversationState.HANDED_OFF
     conversation.reply_by = reply_by
+    ticket.assistant_active = False  # people's clocks run again (`do_start_handoff_clock` after the reply)
     conversation.handoff = {
         "reason": plan.handoff.value,
         "why": plan.reason,
@@ -635,36 +638,48 @@ def handoff_note(summary: dict[str, Any]) -> str:
 
 async def _reply(session: AsyncSession, turn: _Turn, plan: Plan, now: datetime) -> TicketMessage:
     assert turn.understood is not None
-    values = {name: turn.values.get(name, "") for name in _needed(plan.situation)}
+    values = {name: turn.values.get(name, "") for name in replies.needed(plan.situation)}
     reply = replies.render(plan.situation, turn.understood.lang, values)
-    status_after = TicketStatus.OPEN if plan.handoff is not None else TicketStatus.PENDING_CUSTOMER
+    if plan.handoff is None:
+        # The assistant holds the conversation: open, no clock at the buyer's next message (ADR 0018).
+        turn.ticket.assistant_active = True
     return await do_reply(
         session,
         turn.ticket,
         author=None,
         body=reply.text,
         language=reply.lang,
-        status_after=status_after,
+        status_after=TicketStatus.OPEN,
         author_kind=AuthorKind.ASSISTANT,
         now=now,
     )
 
 
-def _needed(situation: str) -> set[str]:
-    parts = replies.templates(replies.SOURCE_LANGUAGE).get(situation, {})
-    return set().union(*(replies.variables(text) for text in parts.values())) if parts else set()
+async def do_release_all(session: AsyncSession, tenant_id: int, *, now: datetime | None = None) -> int:
+    """The tenant switched the assistant off: every case it held goes to people. Returns how many."""
+    now = now or utcnow()
+    held = (
+        await session.scalars(
+            select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.assistant_active.is_(True))
+        )
+    ).all()
+    for ticket in held:
+        await _release(session, ticket, now)
+    return len(held)
+
+
+async def _release(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """The assistant will not answer this case any more (a person has it, or the buyer's message is too old
+    to answer automatically): if it held the case, people's next-response clock starts now."""
+    if ticket.assistant_active and ticket.status is not TicketStatus.CLOSED:
+        ticket.assistant_active = False
+        await sla.do_start_handoff_clock(session, ticket, now=now)
 
 
 def _common_values(tenant: Tenant, turn: _Turn, customer: Customer, order: Order | None) -> dict[str, Any]:
-    assert turn.understood is not None
-    return {
-        "shop_name": tenant.name,
-        "order_number": order.number if order else "",
-        "order_example": "#A10023",
-        "question": turn.message.body.strip()[:200],
-        "problem_text": f"“{turn.message.body.strip()[:160]}”",
-        "contact_email": "",
-    }
+    return wording.common_values(
+        shop_name=tenant.name, order_number=order.number if order else None, body=turn.message.body
+    )
 
 
 def _order_link(context: Context, order: Order) -> str:
@@ -672,22 +687,10 @@ def _order_link(context: Context, order: Order) -> str:
     return f"{context.base_url}/o/{token}"
 
 
-def _zone(customer: Customer) -> ZoneInfo:
-    try:
-        return ZoneInfo(customer.time_zone or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _when(customer: Customer, turn: _Turn, at: datetime, *, date_only: bool = True) -> str:
-    """`at` in the buyer's time zone and language ("14 maja 2026", "2026年5月14日 17:00")."""
+    """`at` in the buyer's time zone and language."""
     assert turn.understood is not None
-    locale = turn.understood.lang
-    local = as_utc(at).astimezone(_zone(customer))
-    day = format_date(local.date(), format="long", locale=locale)
-    if date_only:
-        return day
-    return f"{day} {format_time(local, format='short', tzinfo=_zone(customer), locale=locale)}"
+    return wording.local_when(at, zone=customer.time_zone, lang=turn.understood.lang, date_only=date_only)
 
 
 def _money(minor: int, currency: str, turn: _Turn) -> str:

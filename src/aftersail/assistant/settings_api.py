@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import Field, SecretStr
 
+from aftersail.assistant import service
 from aftersail.assistant.service import HIGH_VALUE_MINOR
 from aftersail.kit.validation import Out, Strict
 from aftersail.tenants import service as tenants
@@ -101,4 +102,6 @@ async def set_assistant_settings(
         }
     tenant.settings = {**(tenant.settings or {}), "assistant": raw}  # a new dict: tracked by value
     await session.flush()
+    if not body.enabled:  # the cases it held go to people, with their next-response clocks running
+        await service.do_release_all(session, tenant.id)
     return _out(raw)

@@ -21,8 +21,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Select, Table, bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +52,9 @@ log = logging.getLogger("aftersail.support.chat")
 MAX_BATCH = 500
 BATCH_EVERY_SECONDS = 0.02
 WAKE_AT_ONCE = 4
+# With a listener answering the stored messages in this process (the assistant's lane), their job waits this
+# long before it runs anyway: the listener marks it done, or brings it forward for what it did not answer.
+LANE_GRACE = timedelta(seconds=10)
 MESSAGES: Table = TicketMessage.__table__  # type: ignore[assignment]
 TICKETS: Table = Ticket.__table__  # type: ignore[assignment]
 
@@ -64,6 +67,21 @@ class ChatBuyer:
     customer_id: int
     name: str
     language: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessages:
+    """One tenant's buyer messages of a committed batch, and the job queued for them."""
+
+    tenant_id: int
+    message_ids: tuple[int, ...]
+    job_id: int | None
+    job_deferred: bool  # queued `LANE_GRACE` ahead: the listener marks it done or brings it forward
+
+
+class StoredListener(Protocol):
+    def stored(self, batch: Sequence[StoredMessages]) -> None:
+        """Called on the event loop after a batch committed; must not block."""
 
 
 @dataclass
@@ -87,15 +105,28 @@ class _Case:
     answered: bool
     language: str
     awaiting_next_response: bool  # its next-response clock runs
+    assistant_active: bool  # the assistant answers it: a message starts no clock (ADR 0018)
 
 
 class ChatWriter:
-    def __init__(self, db: Database, *, bus: RealtimeBus | None = None, translate: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        bus: RealtimeBus | None = None,
+        translate: bool = True,
+        listener: StoredListener | None = None,
+        defer_jobs: bool = False,
+    ) -> None:
         """`bus`: where stored messages are pushed (without one, nowhere); `translate`: queue the messages
-        for translation (pointless without a provider: the job would find nothing to do)."""
+        for translation and the assistant (pointless without either: the job would find nothing to do);
+        `listener`: told of each committed batch's messages on the writer's own connection (PostgreSQL);
+        `defer_jobs`: their jobs wait `LANE_GRACE` for the listener (only the assistant needs them)."""
         self.db = db
         self.bus = bus
         self.translate = translate
+        self.listener = listener if db.is_postgres else None
+        self.defer_jobs = defer_jobs and self.listener is not None
         self.owned = (
             OwnedConnection(db.url, system=True, name="aftersail-chat-writer") if db.is_postgres else None
         )
@@ -180,13 +211,17 @@ class ChatWriter:
             messages_json, tickets_json = _store_parameters(ready)
             tenants = sorted({case.tenant_id for _, case in ready})
             jobs = [{"tenant_id": tenant} for tenant in tenants] if self.translate else []
+            now = utcnow()
+            due = now + LANE_GRACE if self.defer_jobs else now
             found = await connection.fetch(
-                STORE_SQL, messages_json, tickets_json, json.dumps(jobs), utcnow(), _MAX_ATTEMPTS
+                STORE_SQL, messages_json, tickets_json, json.dumps(jobs), now, _MAX_ATTEMPTS, due
             )
-        if jobs:
+        if jobs and not self.defer_jobs:
             wake_dispatchers()
         # One sequence, rows inserted in the batch's order (`ORDER BY position`): sorted ids match `ready`.
-        ids = sorted(row[0] for row in found)
+        ids = sorted(row["id"] for row in found if not row["job"])
+        if self.listener is not None and jobs:
+            self.listener.stored(_stored(found, defer=self.defer_jobs))
         shown = [_written(pending, case, id_) for (pending, case), id_ in zip(ready, ids, strict=True)]
         if self.bus is not None:
             pushes = [push for (p, c), s in zip(ready, shown, strict=True) for push in _pushes(p, c, s)]
@@ -310,12 +345,30 @@ WITH new AS (
     SELECT j.tenant_id, '{messages.TRANSLATE_TOPIC}',
            json_build_object('message_ids', (SELECT json_agg(n.id ORDER BY n.id) FROM new n
                                              WHERE n.tenant_id = j.tenant_id)),
-           '{OutboxStatus.PENDING}', $4, 0, $5, $4
+           '{OutboxStatus.PENDING}', $6, 0, $5, $4
     FROM json_to_recordset($3::json) AS j(tenant_id bigint)
+    RETURNING id, tenant_id
 )
-SELECT id FROM new
+SELECT id, tenant_id, false AS job FROM new
+UNION ALL
+SELECT id, tenant_id, true FROM jobs
 """
 _MAX_ATTEMPTS = OutboxEvent.__table__.c.max_attempts.default.arg
+
+
+def _stored(rows: Sequence[Any], *, defer: bool) -> list[StoredMessages]:
+    """STORE_SQL's rows as one `StoredMessages` per tenant."""
+    messages_of: dict[int, list[int]] = defaultdict(list)
+    job_of: dict[int, int] = {}
+    for row in rows:
+        if row["job"]:
+            job_of[row["tenant_id"]] = row["id"]
+        else:
+            messages_of[row["tenant_id"]].append(row["id"])
+    return [
+        StoredMessages(tenant, tuple(sorted(ids)), job_of.get(tenant), defer and tenant in job_of)
+        for tenant, ids in messages_of.items()
+    ]
 
 
 def _resolve(pending: _Pending, result: dict[str, Any]) -> None:
@@ -344,7 +397,9 @@ async def _current_cases(session: AsyncSession, buyers: set[tuple[int, int]]) ->
 def _cases(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int], _Case]:
     found: dict[tuple[int, int], _Case] = {}
     for row in rows:  # ordered by id: the latest wins
-        case = _Case(row[0], row[1], row[2], TicketStatus(row[3]), bool(row[4]), row[5], bool(row[6]))
+        case = _Case(
+            row[0], row[1], row[2], TicketStatus(row[3]), bool(row[4]), row[5], bool(row[6]), bool(row[7])
+        )
         found[(case.tenant_id, case.customer_id)] = case
     return found
 
@@ -353,7 +408,8 @@ def _cases(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int], _Case]:
 CASES_SQL = f"""
 SELECT t.id, t.tenant_id, t.customer_id, t.status, t.first_response_at IS NOT NULL, t.language,
        EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND c.kind = '{ClockKind.NEXT_RESPONSE}'
-               AND c.state IN ({", ".join(f"'{state}'" for state in LIVE_STATES)}) AND c.stopped_at IS NULL)
+               AND c.state IN ({", ".join(f"'{state}'" for state in LIVE_STATES)}) AND c.stopped_at IS NULL),
+       t.assistant_active
 FROM tickets t
 WHERE (t.tenant_id, t.customer_id) IN
       (SELECT k.t, k.c FROM json_to_recordset($1::json) AS k(t bigint, c bigint))
@@ -363,7 +419,9 @@ FOR UPDATE OF t
 """
 
 
-def _cases_query(buyers: set[tuple[int, int]]) -> Select[int, int, int, TicketStatus, bool, str, bool]:
+def _cases_query(
+    buyers: set[tuple[int, int]],
+) -> Select[int, int, int, TicketStatus, bool, str, bool, bool]:
     return (
         select(
             Ticket.id,
@@ -378,6 +436,7 @@ def _cases_query(buyers: set[tuple[int, int]]) -> Select[int, int, int, TicketSt
                 SlaClock.state.in_(LIVE_STATES),
                 SlaClock.stopped_at.is_(None),
             ),
+            Ticket.assistant_active,
         )
         .where(
             tuple_(Ticket.tenant_id, Ticket.customer_id).in_(sorted(buyers)),
@@ -389,9 +448,11 @@ def _cases_query(buyers: set[tuple[int, int]]) -> Select[int, int, int, TicketSt
 
 
 def _unchanged_by_a_message(case: _Case) -> bool:
-    """Open, and either never answered or already waiting for the next response: the message changes
-    nothing about the case but its timestamps (see `messages.do_add_customer_message`)."""
-    return case.status is TicketStatus.OPEN and (not case.answered or case.awaiting_next_response)
+    """Open, and either never answered, already waiting for the next response or held by the assistant: the
+    message changes nothing about the case but its timestamps (see `messages.do_add_customer_message`)."""
+    return case.status is TicketStatus.OPEN and (
+        not case.answered or case.awaiting_next_response or case.assistant_active
+    )
 
 
 async def _through_service(session: AsyncSession, pending: _Pending, case: _Case | None) -> dict[str, Any]:

@@ -187,6 +187,8 @@ async def do_reply(
         if ticket.first_response_at is None:
             ticket.first_response_at = now
         ticket.last_public_reply_at = now
+        if author_kind is not AuthorKind.ASSISTANT:
+            ticket.assistant_active = False  # a person answered: the case is theirs (ADR 0018)
         await session.flush()
         await sla.on_public_reply(session, ticket, now=now)
         if message.channel is Channel.EMAIL:  # chat replies are pushed on commit; API clients fetch them

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -119,6 +120,9 @@ class Ticket(IdMixin, TenantMixin, Base):
     # The nearest SLA due time of a running clock, copied here so the inbox can sort and filter by it.
     next_due_at: Mapped[datetime | None]
     email_thread: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # address, last Message-ID
+    # The assistant answers this case (ADR 0018): the buyer's messages start no next-response clock and
+    # leave the status open; cleared when a person takes it (hand-off, an agent's public reply).
+    assistant_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TicketMessage(IdMixin, TenantMixin, Base):

@@ -177,8 +177,12 @@ async def on_customer_message(
     calendar = await calendar_for(session, ticket, policy)
     if before is not ticket.status:
         await _follow_status(session, ticket, before, calendar, policy, now)
-    if ticket.first_response_at is not None and not await _live_clocks(
-        session, ticket, ClockKind.NEXT_RESPONSE
+    # While the assistant holds the case it answers each message itself: people's next-response clock
+    # starts when it hands the case over (`do_start_handoff_clock`), not at every buyer message (ADR 0018).
+    if (
+        ticket.first_response_at is not None
+        and not ticket.assistant_active
+        and not await _live_clocks(session, ticket, ClockKind.NEXT_RESPONSE)
     ):
         await _start(session, ticket, policy, calendar, ClockKind.NEXT_RESPONSE, now)
     await _refresh_next_due(session, ticket)

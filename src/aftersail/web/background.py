@@ -6,6 +6,7 @@ import asyncio
 from functools import partial
 
 from aftersail.assistant import nlu
+from aftersail.assistant.lane import AnswerLane
 from aftersail.assistant.language import warm_up
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
@@ -24,8 +25,19 @@ async def start_background(services: Services) -> None:
     services.extras["translator"] = translator_from(services.settings)
     # Stored chat messages queue one job per tenant and batch: translation and the assistant both use it.
     settings = services.settings
+    lane = (
+        AnswerLane(services.db, bus=bus, data_dir=settings.data_dir)
+        if settings.assistant_enabled and services.db.is_postgres
+        else None
+    )
+    services.extras["assistant_lane"] = lane
     services.extras["chat_writer"] = ChatWriter(
-        services.db, bus=bus, translate=bool(settings.translation_provider) or settings.assistant_enabled
+        services.db,
+        bus=bus,
+        translate=bool(settings.translation_provider) or settings.assistant_enabled,
+        listener=lane,
+        # The jobs wait for the lane unless a translation service needs them at once.
+        defer_jobs=lane is not None and not settings.translation_provider,
     )
     # Language models load in about 1.5 s: in a thread, so that the first buyer message does not wait.
     services.extras["language_warm_up"] = asyncio.create_task(
@@ -63,6 +75,9 @@ async def stop_background(services: Services) -> None:
     writer = services.extras.pop("chat_writer", None)
     if writer is not None:
         await writer.close()
+    lane = services.extras.pop("assistant_lane", None)
+    if lane is not None:
+        await lane.close()
     translator = services.extras.pop("translator", None)
     if translator is not None:
         await translator.aclose()
