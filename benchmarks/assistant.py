@@ -277,6 +277,7 @@ def reply_phase(args: argparse.Namespace, db_url: str, world: AssistantWorld, wo
             agent_urls=agent_urls,
             turns=[world.turns(index) for index in range(len(buyer_urls))],
             think_s=args.think,
+            think_jitter=args.think_jitter,
             warmup_s=args.warmup,
             seconds=args.seconds,
             reply_timeout_s=args.reply_timeout,
@@ -331,7 +332,12 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=5, help="agents of the chat team (seeded)")
     parser.add_argument("--consoles", type=int, default=5, help="agent consoles connected during the run")
-    parser.add_argument("--think", type=float, default=1.0, help="seconds from a reply to the next message")
+    parser.add_argument(
+        "--think", type=float, default=5.0, help="seconds from a reply to the next message, on average"
+    )
+    parser.add_argument(
+        "--think-jitter", type=float, default=0.5, help="each pause drawn evenly from think × (1 ± this)"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="measured conversation time")
     parser.add_argument("--warmup", type=float, default=5.0, help="conversation before the measured window")
     parser.add_argument("--reply-timeout", type=float, default=20.0, help="a message unanswered after this")

@@ -3,7 +3,9 @@ OUT`.
 
 Each buyer socket holds a conversation: it sends a message, waits for the assistant's answer (the first
 `{"type":"message", "author_kind":"assistant"}` frame on its socket), thinks, and sends the next, as a
-person in a chat does; the 1,000 starts are spread over the first think period. A message's reply latency
+person in a chat does: reads the answer and types a line, `think_s` on average (each pause drawn evenly
+from ±`think_jitter` of it, from a generator seeded per buyer, so runs repeat); the starts are spread
+evenly over the first think period. A message's reply latency
 runs from the moment its frame is handed to the socket to that answer; the time to the server's `ack`
 (stored) is counted too. A message with no answer within `reply_timeout_s` is unanswered and the buyer
 goes on; an answer that comes when the buyer waits for none (late, or a second one) is counted apart.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import random
 import sys
 import time
 from collections import Counter
@@ -39,7 +42,8 @@ class ConversationConfig:
     buyer_urls: list[str]
     agent_urls: list[str]
     turns: list[list[str]]  # each buyer's lines, sent in turn (and again from the first)
-    think_s: float = 1.0  # from an answer to the buyer's next message
+    think_s: float = 1.0  # from an answer to the buyer's next message, on average
+    think_jitter: float = 0.0  # each pause drawn evenly from think_s × (1 ± this)
     warmup_s: float = 3.0
     seconds: float = 30.0
     reply_timeout_s: float = 20.0
@@ -200,6 +204,12 @@ class Conversations:
         """Send, wait for the answer (or the timeout), think, again: until the measured window ends."""
         loop = asyncio.get_running_loop()
         lines = self.config.turns[buyer.index]
+        pace = random.Random(buyer.index)
+        jitter = self.config.think_jitter
+
+        def think() -> float:
+            return self.config.think_s * (1 + jitter * (2 * pace.random() - 1))
+
         due, seq = start, 0
         while True:
             delay = due - time.monotonic()
@@ -230,14 +240,14 @@ class Conversations:
             except TimeoutError:  # the future is cancelled: a late answer counts as stray
                 if measured:
                     self.result.unanswered += 1
-                due, seq = time.monotonic() + self.config.think_s, seq + 1
+                due, seq = time.monotonic() + think(), seq + 1
                 continue
             if measured:
                 latency = answered_at - buyer.sent_at
                 self.reply[latency] += 1
                 self.by_turn.setdefault(turn, Counter())[latency] += 1
                 self.result.answered += 1
-            due, seq = answered_at / 1e6 + self.config.think_s, seq + 1
+            due, seq = answered_at / 1e6 + think(), seq + 1
 
     async def run(self) -> ConversationResult:
         result = self.result
@@ -267,9 +277,9 @@ class Conversations:
         progress("connected")
 
         t0 = time.monotonic() + 0.2
-        self.measure_start = t0 + self.config.warmup_s
+        spread = self.config.think_s
+        self.measure_start = t0 + max(self.config.warmup_s, spread)  # every buyer has started
         self.send_end = self.measure_start + self.config.seconds
-        spread = min(1.0, self.config.think_s)
         talkers = [
             asyncio.create_task(self.converse(buyer, ws, t0 + spread * buyer.index / self.n))
             for buyer, ws in zip(buyers, buyer_sockets, strict=True)

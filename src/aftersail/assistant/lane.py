@@ -3,9 +3,9 @@ process a few milliseconds after their commit, a whole batch in three statements
 own, when the answer needs nothing but the templates and the order's status.
 
 What it answers: greetings, thanks, clarifications, and an order's status (not delivered), in conversations
-the assistant holds (no response clock of people running, nobody but the assistant has written, the
-message is the buyer's latest and less than `MAX_ANSWER_AGE` old), for tenants without a model of their
-own. Everything else — a first answer (it stops the first-response clock), a hand-off, an action (cancel,
+the assistant holds (`tickets.assistant_active`: nobody but the assistant has answered, no response clock
+runs), when the message is the buyer's latest and less than `MAX_ANSWER_AGE` old, for tenants without a
+model of their own. Everything else — a first answer (it stops the first-response clock), a hand-off, an action (cancel,
 change link), a knowledge-base search, a tenant's model — it leaves to the outbox job the writer queued in
 the same transaction as the messages (`support.translate`), which runs the full service. That job also
 makes an answer durable: queued `chat_writer.LANE_GRACE` ahead, marked done by the lane when it answered
@@ -297,7 +297,7 @@ def _turns(rows: Sequence[asyncpg.Record], now: datetime) -> tuple[list[_Turn], 
             row["status"] != TicketStatus.OPEN.value
             or row["merged_into_id"] is not None
             or row["state"] == ConversationState.HANDED_OFF.value
-            or row["agent_replied"]
+            or not row["assistant_active"]  # never answered yet, or a person has it (ADR 0018)
             or row["clock_runs"]
             or as_utc(row["created_at"]) < now - MAX_ANSWER_AGE
         ):
@@ -421,17 +421,14 @@ _LIVE = ", ".join(f"'{state}'" for state in LIVE_STATES)
 # writer's next batch for the same buyer, waits for the answer).
 TURNS_SQL = f"""
 SELECT m.id, m.ticket_id, m.created_at, m.body,
-       t.status, t.language, t.order_id, t.tags, t.customer_id, t.merged_into_id,
+       t.status, t.language, t.order_id, t.tags, t.customer_id, t.merged_into_id, t.assistant_active,
        c.state, coalesce(c.last_message_id, 0) AS last_message_id,
        coalesce(c.failed_turns, 0) AS failed_turns,
        (SELECT max(n.id) FROM ticket_messages n
         WHERE n.ticket_id = t.id AND n.author_kind = '{AuthorKind.CUSTOMER}') AS newest,
-       EXISTS (SELECT 1 FROM ticket_messages a
-               WHERE a.ticket_id = t.id AND a.author_kind = '{AuthorKind.AGENT}' AND NOT a.internal)
-           AS agent_replied,
        EXISTS (SELECT 1 FROM sla_clocks k
-               WHERE k.ticket_id = t.id AND k.kind IN ({_RESPONSE_CLOCKS}) AND k.state IN ({_LIVE})
-                 AND k.stopped_at IS NULL) AS clock_runs,
+               WHERE k.tenant_id = t.tenant_id AND k.ticket_id = t.id AND k.kind IN ({_RESPONSE_CLOCKS})
+                 AND k.state IN ({_LIVE}) AND k.stopped_at IS NULL) AS clock_runs,
        (SELECT string_agg(s.body, E'\\n' ORDER BY s.id) FROM ticket_messages s
         WHERE s.ticket_id = t.id AND s.author_kind = '{AuthorKind.CUSTOMER}'
           AND s.id > coalesce(c.last_message_id, 0) AND s.id <= m.id) AS since,
@@ -457,9 +454,12 @@ SELECT o.id, o.customer_id, o.number, o.status, o.total_minor, o.currency, o.pla
         WHERE a.order_id = o.id AND a.status <> 'cancelled') AS transit_days
 FROM orders o
 WHERE o.tenant_id = $1
-  AND (o.id IN ({_ID_LIST.format("$3")})
-       OR (o.number, o.customer_id) IN
-          (SELECT q.n, q.c FROM json_to_recordset($2::json) AS q(c bigint, n text)))
+  AND o.id IN (SELECT w.id FROM orders w
+               JOIN json_to_recordset($2::json) AS q(c bigint, n text)
+                 ON w.number = q.n AND w.customer_id = q.c
+               WHERE w.tenant_id = $1
+               UNION
+               {_ID_LIST.format("$3")})
 """
 
 # Replies, decisions, conversations, tickets and the jobs, in one round trip ($7: now, $8: the tenant).

@@ -407,7 +407,8 @@ def _cases(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int], _Case]:
 # The owned connection's `_current_cases`; the buyers as one JSON document ([{"t": tenant, "c": customer}]).
 CASES_SQL = f"""
 SELECT t.id, t.tenant_id, t.customer_id, t.status, t.first_response_at IS NOT NULL, t.language,
-       EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND c.kind = '{ClockKind.NEXT_RESPONSE}'
+       EXISTS (SELECT 1 FROM sla_clocks c
+               WHERE c.tenant_id = t.tenant_id AND c.ticket_id = t.id AND c.kind = '{ClockKind.NEXT_RESPONSE}'
                AND c.state IN ({", ".join(f"'{state}'" for state in LIVE_STATES)}) AND c.stopped_at IS NULL),
        t.assistant_active
 FROM tickets t
@@ -431,6 +432,7 @@ def _cases_query(
             Ticket.first_response_at.is_not(None),
             Ticket.language,
             exists().where(
+                SlaClock.tenant_id == Ticket.tenant_id,
                 SlaClock.ticket_id == Ticket.id,
                 SlaClock.kind == ClockKind.NEXT_RESPONSE,
                 SlaClock.state.in_(LIVE_STATES),
