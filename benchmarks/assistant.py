@@ -14,9 +14,11 @@ Three phases in one run:
    the assistant switched on and 1,000 buyers, each with an open chat case and a placed order; one
    `aftersail serve` (production settings, dispatcher inside, intent model trained beforehand and loaded at
    start-up) answers them. Each buyer (`assistant_load.py`) sends a line the assistant answers itself (the
-   status of their order, a greeting, thanks), waits for the reply on its `/chat/ws` socket, thinks
-   (`--think`, 1 s) and writes again. First-reply latency: the buyer's send → the assistant's message on
-   that buyer's socket. The database says, per answered message, where the server's part of it went.
+   status of their order, a greeting, thanks), waits for the reply on its `/chat/ws` socket, reads it and
+   types the next line at a person's pace (`--think` 5 s on average, each pause drawn from ±50 %;
+   `--think 1 --think-jitter 0` is the stress case) and writes again. First-reply latency: the buyer's
+   send → the assistant's message on that buyer's socket. The database says, per answered message, where
+   the server's part of it went.
 
 The last line printed is one JSON object: classify_per_s, classify_single_per_s, first_reply_p50_ms,
 first_reply_p99_ms, echo_p99_ms, ratio (first_reply_p99_ms ÷ echo_p99_ms), replies, unanswered, and more;
@@ -187,8 +189,9 @@ async def turns_decided(db: Database, since: float = 0.0, until: float | None = 
 
 
 # Per buyer message the server received in the window, on the server's clock: received (the writer took
-# it; the row keeps that time) → its assistant job queued → the job's handler started → the assistant's
-# decision (its reply written). A message whose job was not handled by the end has no later times.
+# it; the row keeps that time) → stored with its assistant job queued → the assistant's decision (the
+# lane's batch began; or, for turns the lane leaves to the service, the job's handler started → decided).
+# A message whose job was not handled by the end has no later times.
 WINDOW_SQL = """
 WITH jobs AS (
     SELECT e.created_at AS queued_at, h.handled_at, json_array_length(ids.list) AS size,
@@ -200,15 +203,22 @@ WITH jobs AS (
     CROSS JOIN LATERAL json_array_elements_text(ids.list) AS x(value)
     WHERE e.topic = 'support.translate' AND e.created_at >= :since
 )
-SELECT EXTRACT(EPOCH FROM j.queued_at - m.created_at), EXTRACT(EPOCH FROM j.handled_at - j.queued_at),
-       EXTRACT(EPOCH FROM d.created_at - j.handled_at), EXTRACT(EPOCH FROM d.created_at - m.created_at),
+SELECT EXTRACT(EPOCH FROM j.queued_at - m.created_at), EXTRACT(EPOCH FROM d.created_at - j.queued_at),
+       EXTRACT(EPOCH FROM j.handled_at - j.queued_at), EXTRACT(EPOCH FROM d.created_at - j.handled_at),
+       EXTRACT(EPOCH FROM d.created_at - m.created_at),
        j.size, j.handled_at IS NOT NULL, d.outcome, d.situation
 FROM ticket_messages m
 LEFT JOIN jobs j ON j.message_id = m.id
 LEFT JOIN assistant_decisions d ON d.message_id = m.id
 WHERE m.author_kind = 'customer' AND m.created_at >= :since AND m.created_at < :until
 """
-SEGMENTS = ("received → job queued", "job queued → handler", "handler → decision", "received → decision")
+SEGMENTS = (
+    "received → stored (job queued)",
+    "stored → decision",  # the lane's batch began (or the job's handler decided)
+    "job queued → handler",  # the job's path only: turns the lane left to the service
+    "handler → decision",
+    "received → decision",
+)
 
 
 async def window_breakdown(db: Database, phase: ReplyPhase, since: float, until: float) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from aftersail.kit.sealing import Sealer
 from aftersail.tenants.models import Role, Tenant
 from tests.factories import make_tenant
 
@@ -14,7 +16,7 @@ API = "/api/v1"
 
 
 async def test_switch_on_with_a_model_and_keep_the_key_secret(
-    client: httpx.AsyncClient, database: Any
+    app: FastAPI, client: httpx.AsyncClient, database: Any
 ) -> None:
     tenant = await make_tenant(database)
     defaults = await client.get(f"{API}/settings/assistant", headers=tenant.headers(Role.VIEWER))
@@ -43,7 +45,11 @@ async def test_switch_on_with_a_model_and_keep_the_key_secret(
     }
     async with database.transaction(tenant_id=tenant.tenant_id, readonly=True) as session:
         stored = await session.get(Tenant, tenant.tenant_id)
-        assert stored is not None and stored.settings["assistant"]["model"]["api_key"] == "sk-secret-123"
+        assert stored is not None
+        kept = stored.settings["assistant"]["model"]["api_key"]
+    assert kept.startswith("sealed:v1:") and "sk-secret-123" not in kept, "sealed at rest"
+    secret = app.state.services.settings.secret_key.get_secret_value()
+    assert Sealer(secret).open(kept, tenant_id=tenant.tenant_id) == "sk-secret-123"
 
     agent = await client.put(f"{API}/settings/assistant", headers=tenant.headers(Role.AGENT), json=body)
     assert agent.status_code == 403

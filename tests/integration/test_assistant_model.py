@@ -17,10 +17,11 @@ from aftersail.assistant import service
 from aftersail.assistant.models import AssistantDecision, Outcome
 from aftersail.assistant.nlu import IntentModel
 from aftersail.kit.clock import utcnow
-from aftersail.kit.config import Settings
+from aftersail.kit.config import DEFAULT_SECRET, Settings
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import Delivery, Handler
 from aftersail.kit.realtime import InMemoryBus
+from aftersail.kit.sealing import Sealer
 from aftersail.orders.models import Customer, Order, OrderStatus
 from aftersail.support import messages
 from aftersail.support import service as tickets
@@ -35,6 +36,7 @@ from tests.model_server import ModelServer, Reply, serve_in_thread
 from tests.support_desk import make_desk
 
 API_KEY = "sk-test-assistant"
+SEALER = Sealer(DEFAULT_SECRET)  # the secret key of the handlers' default Settings
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +45,11 @@ def model_server() -> Iterator[ModelServer]:
         yield server
 
 
-def _model_settings(kind: str, server: ModelServer) -> dict[str, Any]:
+def _model_settings(kind: str, server: ModelServer, tenant_id: int) -> dict[str, Any]:
+    """As the settings API stores them: the key sealed with the server's secret key."""
     base = f"{server.url}/v1" if kind == "openai" else server.url
-    return {"kind": kind, "base_url": base, "model": f"{kind}-test", "api_key": API_KEY, "timeout_seconds": 2}
+    key = SEALER.seal(API_KEY, tenant_id=tenant_id)
+    return {"kind": kind, "base_url": base, "model": f"{kind}-test", "api_key": key, "timeout_seconds": 2}
 
 
 async def _buyer_turn(
@@ -59,7 +63,9 @@ async def _buyer_turn(
     async with database.transaction(tenant_id=desk.tenant_id) as session:
         tenant = await session.get(Tenant, desk.tenant_id)
         assert tenant is not None
-        tenant.settings = {"assistant": {"enabled": True, "model": _model_settings(kind, server)}}
+        tenant.settings = {
+            "assistant": {"enabled": True, "model": _model_settings(kind, server, desk.tenant_id)}
+        }
         customer = await session.get(Customer, desk.customer_id)
         assert customer is not None
         email = customer.email
@@ -88,7 +94,7 @@ async def _buyer_turn(
 
 
 async def _answer(database: Database, turn: dict[str, Any], model: IntentModel) -> AssistantDecision:
-    context = service.Context(model, BuyerLinkSigner("k" * 40, 3600), "http://shop.test")
+    context = service.Context(model, BuyerLinkSigner("k" * 40, 3600), "http://shop.test", SEALER)
     async with database.transaction(tenant_id=turn["tenant_id"]) as session:
         (decision,) = await service.do_answer_messages(
             session, turn["tenant_id"], [turn["message_id"]], context
@@ -230,7 +236,7 @@ async def test_a_tenants_model_translates_buyer_messages_for_the_agents(
     async with database.transaction(tenant_id=desk.tenant_id) as session:
         tenant = await session.get(Tenant, desk.tenant_id)
         assert tenant is not None
-        tenant.settings = {"assistant": {"model": _model_settings("anthropic", model_server)}}
+        tenant.settings = {"assistant": {"model": _model_settings("anthropic", model_server, desk.tenant_id)}}
         ticket = await tickets.do_open_ticket(
             session, desk.tenant_id, customer_id=desk.customer_id, channel=Channel.CHAT, subject="Lampe",
             language="de", category="other", actor="customer",
@@ -263,7 +269,7 @@ async def test_a_message_hours_old_is_left_to_people(
     turn = await _buyer_turn(
         database, "openai", model_server, status=OrderStatus.SHIPPED, body="Where is my order {number}?"
     )
-    context = service.Context(intent_model, BuyerLinkSigner("k" * 40, 3600), "http://shop.test")
+    context = service.Context(intent_model, BuyerLinkSigner("k" * 40, 3600), "http://shop.test", SEALER)
     later = utcnow() + service.MAX_ANSWER_AGE + timedelta(minutes=1)
     async with database.transaction(tenant_id=turn["tenant_id"]) as session:
         decided = await service.do_answer_messages(

@@ -18,6 +18,7 @@ from aftersail.kit.config import Settings
 from aftersail.kit.db import Database
 from aftersail.kit.outbox import Delivery, Handler
 from aftersail.kit.realtime import InMemoryBus
+from aftersail.kit.sealing import Sealer
 from aftersail.orders.models import Order
 from aftersail.support import attachments, messages
 from aftersail.support import service as tickets
@@ -126,18 +127,22 @@ async def test_reused_photos_and_early_capture_dates_are_flagged(database: Datab
 async def test_a_tenants_model_reads_the_photo_for_the_agents(database: Database, tmp_path: Path) -> None:
     desk = await make_desk(database)
     ticket_id = await open_buyer_ticket(database, desk, name="Cara", body="zerbrochen", subject="kaputt")
+    sealer = Sealer("a-server-secret-key-long-enough-for-tests")
+    sealed = sealer.seal("sk-photo", tenant_id=desk.tenant_id)  # as the settings API stores it
     with serve_in_thread(api_key="sk-photo") as server:
         async with database.transaction(tenant_id=desk.tenant_id) as session:
             await session.execute(
                 update(Tenant)
                 .where(Tenant.id == desk.tenant_id)
                 .values(settings={"assistant": {"model": {"kind": "openai", "base_url": f"{server.url}/v1",
-                                                           "model": "vision-test", "api_key": "sk-photo"}}})
+                                                           "model": "vision-test", "api_key": sealed}}})
             )  # fmt: skip
         server.script(Reply(text='{"damage_visible": true, "description": "The glass shade is cracked."}'))
         message_id = await _send(database, desk.tenant_id, ticket_id, tmp_path, photo(3), "lamp.jpg")
         async with database.transaction(tenant_id=desk.tenant_id) as session:
-            (check,) = await photo_checks.do_check_photos(session, desk.tenant_id, [message_id], tmp_path)
+            (check,) = await photo_checks.do_check_photos(
+                session, desk.tenant_id, [message_id], tmp_path, sealer=sealer
+            )
             assert check.model_reading == {
                 "damage_visible": True,
                 "description": "The glass shade is cracked.",
@@ -150,5 +155,7 @@ async def test_a_tenants_model_reads_the_photo_for_the_agents(database: Database
         server.script(Reply(status=500))  # a failing model leaves a note, the check is still kept
         second = await _send(database, desk.tenant_id, ticket_id, tmp_path, photo(4), "lamp2.jpg")
         async with database.transaction(tenant_id=desk.tenant_id) as session:
-            (check,) = await photo_checks.do_check_photos(session, desk.tenant_id, [second], tmp_path)
+            (check,) = await photo_checks.do_check_photos(
+                session, desk.tenant_id, [second], tmp_path, sealer=sealer
+            )
             assert check.phash and "error" in check.model_reading

@@ -5,13 +5,14 @@ own, when the answer needs nothing but the templates and the order's status.
 What it answers: greetings, thanks, clarifications, and an order's status (not delivered), in conversations
 the assistant holds (`tickets.assistant_active`: nobody but the assistant has answered, no response clock
 runs), when the message is the buyer's latest and less than `MAX_ANSWER_AGE` old, for tenants without a
-model of their own. Everything else — a first answer (it stops the first-response clock), a hand-off, an action (cancel,
-change link), a knowledge-base search, a tenant's model — it leaves to the outbox job the writer queued in
-the same transaction as the messages (`support.translate`), which runs the full service. That job also
-makes an answer durable: queued `chat_writer.LANE_GRACE` ahead, marked done by the lane when it answered
-every message, brought forward when it answered not all of them, and run anyway when the lane never got
-to it (the process died between the commit and the answer). The same rules decide as in the service
-(`rules.plan_turn`), the same templates answer (`replies`), and the audit is the same `AssistantDecision`.
+model of their own. Everything else — a first answer (it stops the first-response clock), a hand-off,
+an action (cancel, change link), a knowledge-base search, a tenant's model — it leaves to the outbox job
+the writer queued in the same transaction as the messages (`support.translate`), which runs the full
+service. That job also makes an answer durable: queued `chat_writer.LANE_GRACE` ahead, marked done by the
+lane when it answered every message, brought forward when it answered not all of them, and run anyway when
+the lane never got to it (the process died between the commit and the answer). The same rules decide as in the
+service (`rules.plan_turn`), the same templates answer (`replies`), and the audit is the same
+`AssistantDecision`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ provider is a `ProviderUnavailable`: the caller falls back to the built-in path.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,13 @@ from aftersail.assistant.providers import (
     run_tool_loop,
 )
 from aftersail.kit.errors import DomainError
+from aftersail.kit.sealing import SealBroken, Sealer, is_sealed
 from aftersail.orders import changes as order_changes
 from aftersail.orders.models import Order
 from aftersail.orders.rules import CHANGEABLE
 from aftersail.tenants.models import Tenant
+
+log = logging.getLogger("aftersail.assistant.model")
 
 _ORDER = {"type": "object", "properties": {"order_number": {"type": "string"}}, "required": ["order_number"]}
 TOOLS = (
@@ -68,15 +72,25 @@ SYSTEM_PROMPT = (
 )
 
 
-def provider_for(tenant: Tenant) -> ModelProvider | None:
-    """The tenant's model (`settings.assistant.model`: kind, base_url, model, api_key), or None."""
+def provider_for(tenant: Tenant, sealer: Sealer | None) -> ModelProvider | None:
+    """The tenant's model (`settings.assistant.model`: kind, base_url, model, api_key sealed by `sealer`),
+    or None (also when its key cannot be opened: the built-in path answers, and the log says why)."""
     raw = dict(((tenant.settings or {}).get("assistant") or {}).get("model") or {})
     if not raw.get("kind") or not raw.get("model"):
         return None
+    key = str(raw.get("api_key") or "") or None
+    if key is not None and is_sealed(key):
+        try:
+            key = sealer.open(key, tenant_id=tenant.id) if sealer is not None else None
+        except SealBroken:
+            key = None
+        if key is None:
+            log.warning("tenant %d: its model's API key cannot be opened with this server's key", tenant.id)
+            return None
     return build_provider(
         raw["kind"],
         raw.get("base_url") or None,
-        raw.get("api_key"),
+        key,
         str(raw["model"]),
         timeout_seconds=float(raw.get("timeout_seconds", 20.0)),
     )

@@ -17,6 +17,7 @@ from aftersail.assistant.model_turn import provider_for
 from aftersail.assistant.models import PhotoCheck
 from aftersail.assistant.providers import IMAGE_MEDIA_TYPES, ChatMessage, ImagePart, ProviderUnavailable
 from aftersail.kit.clock import as_utc, utcnow
+from aftersail.kit.sealing import Sealer
 from aftersail.orders.models import Customer, Order
 from aftersail.support import attachments as files
 from aftersail.support.models import Attachment, Ticket
@@ -31,9 +32,15 @@ READING_PROMPT = (
 
 
 async def do_check_photos(
-    session: AsyncSession, tenant_id: int, message_ids: Sequence[int], files_dir: Path
+    session: AsyncSession,
+    tenant_id: int,
+    message_ids: Sequence[int],
+    files_dir: Path,
+    *,
+    sealer: Sealer | None = None,
 ) -> list[PhotoCheck]:
-    """Checks the image attachments of these messages (each once)."""
+    """Checks the image attachments of these messages (each once); `sealer` opens the key of the tenant's
+    model, which reads the photos when there is one."""
     found = (
         await session.scalars(
             select(Attachment).where(
@@ -47,11 +54,13 @@ async def do_check_photos(
     for attachment in found:
         if attachment.ticket_id is None or await session.get(PhotoCheck, attachment.id) is not None:
             continue
-        checks.append(await _check(session, attachment, files_dir))
+        checks.append(await _check(session, attachment, files_dir, sealer))
     return checks
 
 
-async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path) -> PhotoCheck:
+async def _check(
+    session: AsyncSession, attachment: Attachment, files_dir: Path, sealer: Sealer | None
+) -> PhotoCheck:
     ticket = await session.get(Ticket, attachment.ticket_id)
     assert ticket is not None
     customer = await session.get(Customer, ticket.customer_id)
@@ -99,7 +108,7 @@ async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path)
         )
     ).all()
     candidates = [(row, _as_fingerprint(row)) for row in earlier]
-    await _read_with_model(session, check, attachment, data)
+    await _read_with_model(session, check, attachment, data, sealer)
     check.reused = [
         {
             "ticket_id": reuse.key.ticket_id,
@@ -115,11 +124,11 @@ async def _check(session: AsyncSession, attachment: Attachment, files_dir: Path)
 
 
 async def _read_with_model(
-    session: AsyncSession, check: PhotoCheck, attachment: Attachment, data: bytes
+    session: AsyncSession, check: PhotoCheck, attachment: Attachment, data: bytes, sealer: Sealer | None
 ) -> None:
     """The tenant's model, when it has one, says whether damage is visible and what (a hint for agents)."""
     tenant = await session.get(Tenant, attachment.tenant_id)
-    provider = provider_for(tenant) if tenant is not None else None
+    provider = provider_for(tenant, sealer) if tenant is not None else None
     if provider is None or attachment.content_type not in IMAGE_MEDIA_TYPES:
         return
     try:

@@ -36,6 +36,7 @@ from aftersail.assistant.rules import (
 )
 from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.errors import DomainError
+from aftersail.kit.sealing import Sealer
 from aftersail.orders import changes as order_changes
 from aftersail.orders import service as orders
 from aftersail.orders.allocation import order_policy
@@ -94,6 +95,7 @@ class Context:
     model: IntentModel
     links: BuyerLinkSigner
     base_url: str
+    sealer: Sealer | None = None  # opens the tenant's model API key
 
 
 @dataclass(slots=True)
@@ -283,7 +285,7 @@ async def _answer(
     plan = plan_turn(facts)
     turn.values = _common_values(tenant, turn, customer, order)
     inputs: dict[str, Any] = {"order_number": order.number if order else given}
-    provider = provider_for(tenant)
+    provider = provider_for(tenant, context.sealer)
     if provider is not None and plan.handoff not in _PEOPLE_ONLY:
         answered = await _answer_with_model(session, provider, tenant, turn, customer, inputs, now)
         if answered is not None:

@@ -3,13 +3,14 @@ case goes to a person, and the language model it may use. The model's API key is
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field, SecretStr
 
-from aftersail.assistant import service
+from aftersail.assistant import settings
 from aftersail.assistant.service import HIGH_VALUE_MINOR
+from aftersail.kit.sealing import Sealer
 from aftersail.kit.validation import Out, Strict
 from aftersail.tenants import service as tenants
 from aftersail.web.deps import Reader, SessionDep, TenantAdmin
@@ -51,20 +52,19 @@ class AssistantSettingsOut(Out):
     model: ModelSettingsOut | None
 
 
-def _out(raw: dict[str, Any]) -> AssistantSettingsOut:
-    model = raw.get("model") or None
+def _out(shown: settings.SettingsView) -> AssistantSettingsOut:
     return AssistantSettingsOut(
-        enabled=bool(raw.get("enabled", False)),
-        high_value_minor=int(raw.get("high_value_minor", HIGH_VALUE_MINOR)),
-        vip_tag=str(raw.get("vip_tag", "vip")),
+        enabled=shown.enabled,
+        high_value_minor=shown.high_value_minor,
+        vip_tag=shown.vip_tag,
         model=None
-        if not model
+        if shown.model_kind is None
         else ModelSettingsOut(
-            kind=model["kind"],
-            base_url=model.get("base_url", ""),
-            model=model["model"],
-            api_key_set=bool(model.get("api_key")),
-            timeout_seconds=float(model.get("timeout_seconds", 20.0)),
+            kind=shown.model_kind,
+            base_url=shown.model_base_url,
+            model=shown.model_name,
+            api_key_set=shown.api_key_set,
+            timeout_seconds=shown.timeout_seconds,
         ),
     )
 
@@ -72,36 +72,37 @@ def _out(raw: dict[str, Any]) -> AssistantSettingsOut:
 @router.get("/settings/assistant", response_model=AssistantSettingsOut)
 async def get_assistant_settings(session: SessionDep, principal: Reader) -> AssistantSettingsOut:
     tenant = await tenants.access_tenant(session, principal.tenant_id)
-    return _out(dict((tenant.settings or {}).get("assistant") or {}))
+    return _out(settings.view(settings.raw_settings(tenant)))
 
 
 @router.put("/settings/assistant", response_model=AssistantSettingsOut)
 async def set_assistant_settings(
-    body: AssistantSettingsIn, session: SessionDep, principal: TenantAdmin
+    body: AssistantSettingsIn, request: Request, session: SessionDep, principal: TenantAdmin
 ) -> AssistantSettingsOut:
-    """Replace the assistant settings; a model's API key left out keeps the one stored."""
+    """Replace the assistant settings; a model's API key left out keeps the one stored (sealed at rest)."""
     tenant = await tenants.access_tenant(session, principal.tenant_id)
-    before = dict((tenant.settings or {}).get("assistant") or {})
-    raw: dict[str, Any] = {
-        "enabled": body.enabled,
-        "high_value_minor": body.high_value_minor,
-        "vip_tag": body.vip_tag.strip() or "vip",
-    }
-    if body.model is not None:
-        key = (
-            body.model.api_key.get_secret_value()
-            if body.model.api_key
-            else (before.get("model") or {}).get("api_key")
+    model = (
+        None
+        if body.model is None
+        else settings.ModelChoice(
+            kind=body.model.kind,
+            base_url=body.model.base_url,
+            model=body.model.model,
+            api_key=body.model.api_key.get_secret_value() if body.model.api_key else None,
+            timeout_seconds=body.model.timeout_seconds,
         )
-        raw["model"] = {
-            "kind": body.model.kind,
-            "base_url": body.model.base_url.strip(),
-            "model": body.model.model.strip(),
-            "api_key": key or "",
-            "timeout_seconds": body.model.timeout_seconds,
-        }
-    tenant.settings = {**(tenant.settings or {}), "assistant": raw}  # a new dict: tracked by value
-    await session.flush()
-    if not body.enabled:  # the cases it held go to people, with their next-response clocks running
-        await service.do_release_all(session, tenant.id)
-    return _out(raw)
+    )
+    shown = await settings.do_set_assistant_settings(
+        session,
+        tenant,
+        enabled=body.enabled,
+        high_value_minor=body.high_value_minor,
+        vip_tag=body.vip_tag,
+        model=model,
+        sealer=sealer_of(request),
+    )
+    return _out(shown)
+
+
+def sealer_of(request: Request) -> Sealer:
+    return Sealer(request.app.state.services.settings.secret_key.get_secret_value())

@@ -27,6 +27,7 @@ from aftersail.kit.errors import NotFound
 from aftersail.kit.i18n import N_, translations
 from aftersail.kit.outbox import Delivery, Handler, Publisher, register
 from aftersail.kit.realtime import RealtimeBus
+from aftersail.kit.sealing import Sealer
 from aftersail.orders.models import Customer
 from aftersail.support import csat, email_channel, messages, routing, sla
 from aftersail.support import service as tickets
@@ -152,6 +153,7 @@ async def _translate_one(
 
 def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | Publisher]:
     links = BuyerLinkSigner(settings.secret_key.get_secret_value(), settings.buyer_link_max_age_seconds)
+    sealer = Sealer(settings.secret_key.get_secret_value())  # opens a tenant's model API key
 
     async def translate_for_agents(session: AsyncSession, delivery: Delivery) -> None:
         """Buyer messages (`message_id`, or a chat batch's `message_ids`) in every language the tenant's
@@ -163,7 +165,7 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
         translator = translator_from(settings) if settings.translation_provider else None
         if translator is None:  # the tenant's own language model, when it set one up for its assistant
             tenant = await session.get(Tenant, delivery.tenant_id)
-            provider = provider_for(tenant) if tenant is not None else None
+            provider = provider_for(tenant, sealer) if tenant is not None else None
             if provider is None:
                 return
             translator = ModelTranslator(provider)
