@@ -248,3 +248,9 @@ def remember_model(name: str, model: IntentModel) -> None:
 def cached_model(name: str) -> IntentModel | None:
     with _models_lock:
         return _models.get(name)
+
+
+def forget_model(name: str) -> IntentModel | None:
+    """Drops `name` from memory (the next use loads or trains it again); returns what was there."""
+    with _models_lock:
+        return _models.pop(name, None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
-from aftersail.assistant import nlu
 from aftersail.assistant.lane import AnswerLane
 from aftersail.assistant.language import warm_up
+from aftersail.assistant.model_prep import prepare_base_model
 from aftersail.kit.realtime import create_bus, publish_pending
 from aftersail.kit.worker import build_dispatcher
 from aftersail.support.chat_writer import ChatWriter
@@ -44,10 +44,9 @@ async def start_background(services: Services) -> None:
         asyncio.to_thread(warm_up, low_accuracy=services.settings.language_low_accuracy)
     )
     if settings.assistant_enabled and settings.assistant_warm_up:
-        # The intent model loads in about a second, or trains in 10–20 s the first time (then it is saved).
-        services.extras["assistant_warm_up"] = asyncio.create_task(
-            asyncio.to_thread(nlu.base_model, settings.data_dir)
-        )
+        # The intent model loads in about a second, or trains in 10–20 s the first time in a process of its
+        # own (then it is saved).
+        services.extras["assistant_warm_up"] = asyncio.create_task(prepare_base_model(settings.data_dir))
     mail = InboundMail(services.db, services.settings)
     if mail.configured:
         await mail.start()
@@ -68,10 +67,13 @@ async def stop_background(services: Services) -> None:
     dispatcher = services.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()
-    for name in ("language_warm_up", "assistant_warm_up"):
-        warming = services.extras.pop(name, None)
-        if warming is not None:
-            await warming  # a thread cannot be cancelled; it ends within seconds
+    training = services.extras.pop("assistant_warm_up", None)
+    if training is not None:  # a training process still running is stopped
+        training.cancel()
+        await asyncio.gather(training, return_exceptions=True)
+    warming = services.extras.pop("language_warm_up", None)
+    if warming is not None:
+        await warming  # a thread cannot be cancelled; it ends within seconds
     writer = services.extras.pop("chat_writer", None)
     if writer is not None:
         await writer.close()
