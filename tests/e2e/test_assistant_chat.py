@@ -499,3 +499,45 @@ async def test_the_buyers_next_messages_are_answered_on_the_socket_at_once(
         assert conversation is not None and conversation.state is ConversationState.HANDED_OFF
     clocks = await _next_response_clocks(database, tenant_id, ticket_id)
     assert [clock.state for clock in clocks] == [ClockState.RUNNING], "people owe the buyer an answer now"
+
+
+async def test_a_return_is_started_in_the_chat_with_its_reason_then_handed_to_a_person(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    """No returns page to link to yet: the assistant asks why (and for photos) in the buyer's language; the
+    answer, whatever it sounds like, goes to a person with the case."""
+    shop = await _shop(
+        database, name="Giulia Rossi", language="it", zone="Europe/Rome", number="A60606", shipped=True
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, first = await _chat(buyer, shop, "Vorrei restituire l'ordine A60606")
+    await _run_assistant(app, database, tenant_id, first["id"])
+    asked = (await _thread(buyer, token))[-1]
+    assert asked["author_kind"] == "assistant" and "A60606" in asked["text"] and "motivo" in asked["text"]
+
+    reason = await buyer.post(
+        "/chat/api/messages",
+        json={"body": "è troppo piccolo, la taglia M non mi va"},
+        headers={"X-Chat-Token": token},
+    )
+    assert reason.status_code == 201
+    await _run_assistant(app, database, tenant_id, reason.json()["id"])
+    told = (await _thread(buyer, token))[-1]
+    assert told["author_kind"] == "assistant" and "A60606" in told["text"] and "reso" in told["text"]
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        conversation = await session.get(AssistantConversation, first["ticket_id"])
+        assert conversation is not None and conversation.state is ConversationState.HANDED_OFF
+        assert conversation.handoff["tried"] == "return_request.ask_reason"
+        assert "troppo piccolo" in conversation.handoff["buyer_said"]
+        decisions = (
+            await session.scalars(
+                select(AssistantDecision)
+                .where(AssistantDecision.ticket_id == first["ticket_id"])
+                .order_by(AssistantDecision.id)
+            )
+        ).all()
+        assert [(d.situation, d.outcome.value) for d in decisions] == [
+            ("return_request.ask_reason", "answered"),
+            ("return_request.collected", "handed_off"),
+        ]
+        assert decisions[0].intent == "return_request" and decisions[0].language == "it"

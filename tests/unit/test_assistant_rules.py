@@ -8,6 +8,7 @@ import pytest
 
 from aftersail.assistant.rules import (
     ACTION_CONFIDENCE,
+    ASK_RETURN_REASON,
     LOW_CONFIDENCE,
     Action,
     HandoffReason,
@@ -38,7 +39,6 @@ def turn(intent: str, confidence: float = 0.95, **changes: object) -> TurnFacts:
         ("human_agent", "handoff.person", HandoffReason.ASKED_FOR_PERSON),
         ("damaged_item", "item_problem.ask_photos", HandoffReason.NEEDS_APPROVAL),
         ("delivered_not_received", "handoff.general", HandoffReason.NEEDS_APPROVAL),
-        ("return_request", "handoff.general", HandoffReason.NEEDS_APPROVAL),
         ("refund_status", "refund_status.none", HandoffReason.NEEDS_APPROVAL),
     ],
 )
@@ -67,6 +67,23 @@ def test_vip_buyers_and_high_value_claims_go_to_a_person() -> None:
     assert (
         plan_turn(turn("order_status", high_value=True)).action is Action.ORDER_STATUS
     )  # asking costs nothing
+
+
+@pytest.mark.parametrize("intent", ["return_request", "exchange_request"])
+def test_a_return_starts_with_its_reason_asked_in_the_chat_then_a_person_decides(intent: str) -> None:
+    asked = plan_turn(turn(intent))
+    assert (asked.action, asked.situation, asked.handoff) == (Action.REPLY, ASK_RETURN_REASON, None)
+    # Whatever the answer sounds like to the model ("too small" may read as a product question), it is
+    # the reason: the case goes to a person with it.
+    for answer, confidence in (("product_question", 0.9), ("wrong_item", 0.7), ("other", 0.2)):
+        given = plan_turn(turn(answer, confidence, last_situation=ASK_RETURN_REASON))
+        assert (given.situation, given.handoff) == ("return_request.collected", HandoffReason.NEEDS_APPROVAL)
+    closing = plan_turn(turn("thanks", last_situation=ASK_RETURN_REASON))  # "never mind, thanks"
+    assert closing.situation == "thanks.close" and closing.handoff is None
+    angry = plan_turn(turn("complaint", last_situation=ASK_RETURN_REASON))
+    assert angry.handoff is HandoffReason.COMPLAINT
+    without_order = plan_turn(turn(intent, order=None, order_number_given=None))
+    assert without_order.situation == "order_status.need_order"
 
 
 def test_an_order_is_needed_to_act_on_one() -> None:

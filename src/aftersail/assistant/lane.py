@@ -75,6 +75,7 @@ class _Turn:
     order_id: int | None
     tags: list[str]
     failed_turns: int
+    last_situation: str
     zone: str | None
     understood: Classification | None = None
     entities: Entities | None = None
@@ -316,6 +317,7 @@ def _turns(rows: Sequence[asyncpg.Record], now: datetime) -> tuple[list[_Turn], 
                 order_id=row["order_id"],
                 tags=list(row["tags"] or []),
                 failed_turns=row["failed_turns"],
+                last_situation=row["last_situation"],
                 zone=row["time_zone"],
             )
         )
@@ -365,6 +367,7 @@ def _answer_turn(
         failed_turns=turn.failed_turns,
         vip=tenant.settings.vip_tag in turn.tags,
         high_value=order is not None and order["total_minor"] >= tenant.settings.high_value_minor,
+        last_situation=turn.last_situation,
     )
     plan = plan_turn(facts)
     if plan.handoff is not None or plan.action not in _FAST_ACTIONS:
@@ -424,7 +427,7 @@ TURNS_SQL = f"""
 SELECT m.id, m.ticket_id, m.created_at, m.body,
        t.status, t.language, t.order_id, t.tags, t.customer_id, t.merged_into_id, t.assistant_active,
        c.state, coalesce(c.last_message_id, 0) AS last_message_id,
-       coalesce(c.failed_turns, 0) AS failed_turns,
+       coalesce(c.failed_turns, 0) AS failed_turns, coalesce(c.last_situation, '') AS last_situation,
        (SELECT max(n.id) FROM ticket_messages n
         WHERE n.ticket_id = t.id AND n.author_kind = '{AuthorKind.CUSTOMER}') AS newest,
        EXISTS (SELECT 1 FROM sla_clocks k

@@ -19,6 +19,8 @@ LOW_CONFIDENCE = 0.5
 ACTION_CONFIDENCE = 0.8
 # Clarifications in a row before a person takes over ("two turns failed").
 MAX_FAILED_TURNS = 2
+# A return starts in the chat: the assistant asks why (and for photos), the next turn hands it to people.
+ASK_RETURN_REASON = "return_request.ask_reason"
 
 
 class Action(StrEnum):
@@ -63,6 +65,7 @@ class TurnFacts:
     failed_turns: int = 0
     vip: bool = False
     high_value: bool = False  # the order's total is at or above the tenant's threshold
+    last_situation: str = ""  # what the assistant said last in this conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,14 @@ _ITEM_PROBLEMS = {
     Intent.MISSING_ITEM.value,
     Intent.DEFECTIVE.value,
 }
-_NEEDS_ORDER = {Intent.ORDER_STATUS.value, Intent.CANCEL_ORDER.value, Intent.CHANGE_ORDER.value}
+_NEEDS_ORDER = {
+    Intent.ORDER_STATUS.value,
+    Intent.CANCEL_ORDER.value,
+    Intent.CHANGE_ORDER.value,
+    Intent.RETURN_REQUEST.value,
+    Intent.EXCHANGE_REQUEST.value,
+}
+_RETURNS = {Intent.RETURN_REQUEST.value, Intent.EXCHANGE_REQUEST.value}
 _KNOWLEDGE = {Intent.USAGE_HELP.value, Intent.PRODUCT_QUESTION.value, Intent.CUSTOMS_DUTIES.value}
 _MONEY_AT_STAKE = _ITEM_PROBLEMS | {
     Intent.DELIVERED_NOT_RECEIVED.value,
@@ -103,6 +113,13 @@ def plan_turn(facts: TurnFacts) -> Plan:
         return _handoff("handoff.complaint", HandoffReason.COMPLAINT, "the buyer is complaining", urgent=True)
     if intent == Intent.HUMAN_AGENT.value:
         return _handoff("handoff.person", HandoffReason.ASKED_FOR_PERSON, "the buyer asked for a person")
+    if facts.last_situation == ASK_RETURN_REASON and not (
+        intent == Intent.THANKS.value and facts.confidence >= LOW_CONFIDENCE
+    ):
+        # Whatever the reason sounds like ("too small", "the colour is off"), it answers the question asked.
+        return _handoff(
+            "return_request.collected", HandoffReason.NEEDS_APPROVAL, "return reason given: a person decides"
+        )
     if facts.confidence < LOW_CONFIDENCE:
         if facts.failed_turns + 1 >= MAX_FAILED_TURNS:
             return _handoff(
@@ -135,6 +152,8 @@ def plan_turn(facts: TurnFacts) -> Plan:
         return Plan(Action.ORDER_STATUS, "", "order status from the orders service")
     if intent == Intent.CANCEL_ORDER.value:
         return _plan_cancel(facts)
+    if intent in _RETURNS:  # no returns page yet to link to: the reason and photos are collected here
+        return Plan(Action.REPLY, ASK_RETURN_REASON, "a return starts with its reason")
     if intent == Intent.CHANGE_ORDER.value:
         assert facts.order is not None
         if facts.order.changeable:

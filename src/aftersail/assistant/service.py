@@ -281,6 +281,7 @@ async def _answer(
         failed_turns=conversation.failed_turns,
         vip=settings.vip_tag in (ticket.tags or []),
         high_value=order is not None and order.total_minor >= settings.high_value_minor,
+        last_situation=conversation.last_situation,
     )
     plan = plan_turn(facts)
     turn.values = _common_values(tenant, turn, customer, order)
