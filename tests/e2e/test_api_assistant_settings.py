@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from aftersail.kit.sealing import Sealer
 from aftersail.tenants.models import Role, Tenant
 from tests.factories import make_tenant
+from tests.model_server import Reply, serve_in_thread
 
 API = "/api/v1"
 
@@ -61,3 +62,41 @@ async def test_switch_on_with_a_model_and_keep_the_key_secret(
     assert bad.status_code == 422 and "kind" in bad.text
     typo = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json={"enabeld": True})
     assert typo.status_code == 422
+
+
+async def test_without_a_translation_service_the_tenants_model_translates_agents_replies(
+    client: httpx.AsyncClient, database: Any
+) -> None:
+    """The composer's preview (`POST /translate`) uses the tenant's own model, its sealed key opened by the
+    server (the local model server refuses any other key)."""
+    tenant = await make_tenant(database)
+    with serve_in_thread(api_key="sk-translate-42") as server:
+        model = {
+            "kind": "openai",
+            "base_url": f"{server.url}/v1",
+            "model": "mt",
+            "api_key": "sk-translate-42",
+        }
+        saved = await client.put(
+            f"{API}/settings/assistant", headers=tenant.headers(), json={"enabled": True, "model": model}
+        )
+        assert saved.status_code == 200, saved.text
+        server.script(Reply(text="Hallo, wie kann ich Ihnen helfen?"))
+        shown = await client.post(
+            f"{API}/translate",
+            headers=tenant.headers(Role.AGENT),
+            json={"text": "Hello, how can I help you?", "source": "en", "target": "de"},
+        )
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["text"] == "Hallo, wie kann ich Ihnen helfen?"
+        assert shown.json()["provider"] == "model:openai/mt"
+        (request,) = server.requests
+        assert "Hello, how can I help you?" in str(request["messages"])
+
+        server.api_key = "sk-rotated"  # the vendor no longer takes the stored key: a clear 503, no 500
+        refused = await client.post(
+            f"{API}/translate",
+            headers=tenant.headers(Role.AGENT),
+            json={"text": "Hello", "source": "en", "target": "de"},
+        )
+        assert refused.status_code == 503 and "not available" in refused.text

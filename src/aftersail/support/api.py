@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftersail.assistant.translation import TranslationUnavailable, Translator, translate_for
 from aftersail.kit.errors import InvalidInput, NotFound, ServiceUnavailable
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftersail.kit.sealing import Sealer
 from aftersail.kit.validation import Paged, PathId, QueryId, query_text
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order
@@ -51,6 +52,7 @@ from aftersail.support.schemas import (
     TranslationIn,
     TranslationOut,
 )
+from aftersail.support.tasks import tenant_translator
 from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.models import Tenant, User
 from aftersail.tenants.service import Principal
@@ -437,16 +439,26 @@ async def render_macro(
 
 
 @router.post("/translate", response_model=TranslatedOut, tags=["tickets"])
-async def translate(body: TranslateIn, services: ServicesDep, principal: TicketWriter) -> TranslatedOut:
-    """A preview of a reply in the buyer's language, for the agent to check and edit before sending.
-    Without a provider: 503 with a hint, and the agent writes in the buyer's language or sends as is."""
+async def translate(
+    body: TranslateIn, session: SessionDep, services: ServicesDep, principal: TicketWriter
+) -> TranslatedOut:
+    """A preview of a reply in the buyer's language, for the agent to check and edit before sending: by the
+    translation service, or without one by the tenant's own language model when it set one up. Without
+    either: 503 with a hint, and the agent writes in the buyer's language or sends as is."""
     translator: Translator = services.extras["translator"]
+    own = None
+    if not services.settings.translation_provider:
+        sealer = Sealer(services.settings.secret_key.get_secret_value())
+        own = await tenant_translator(session, principal.tenant_id, sealer)
     try:
-        result = await translate_for(translator, body.text, source=body.source, target=body.target)
+        result = await translate_for(own or translator, body.text, source=body.source, target=body.target)
     except TranslationUnavailable as error:
         raise ServiceUnavailable(
             f"Translation is not available: {error.message}", reason=error.reason
         ) from error
+    finally:
+        if own is not None:
+            await own.aclose()
     if result is None:
         return TranslatedOut(
             text=body.text, source=body.source or body.target, target=body.target, provider=""

@@ -97,6 +97,14 @@ def translator_from(settings: Settings) -> Translator:
     )
 
 
+async def tenant_translator(session: AsyncSession, tenant_id: int, sealer: Sealer) -> Translator | None:
+    """The tenant's own language model as a translator, when it set one up for its assistant (used where
+    no translation service is configured); the caller closes it."""
+    tenant = await session.get(Tenant, tenant_id)
+    provider = provider_for(tenant, sealer) if tenant is not None else None
+    return ModelTranslator(provider) if provider is not None else None
+
+
 async def agent_languages(session: AsyncSession, tenant_id: int) -> set[str]:
     """The console languages of the tenant's active agents and admins."""
     rows = await session.scalars(
@@ -162,13 +170,12 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
         ids = delivery.payload.get("message_ids") or [delivery.payload.get("message_id")]
         if delivery.tenant_id is None:
             return
-        translator = translator_from(settings) if settings.translation_provider else None
-        if translator is None:  # the tenant's own language model, when it set one up for its assistant
-            tenant = await session.get(Tenant, delivery.tenant_id)
-            provider = provider_for(tenant, sealer) if tenant is not None else None
-            if provider is None:
-                return
-            translator = ModelTranslator(provider)
+        if settings.translation_provider:
+            translator: Translator | None = translator_from(settings)
+        else:
+            translator = await tenant_translator(session, delivery.tenant_id, sealer)
+        if translator is None:
+            return
         languages = await agent_languages(session, delivery.tenant_id)
         try:
             for message_id in ids:
