@@ -62,6 +62,12 @@ async def test_switch_on_with_a_model_and_keep_the_key_secret(
     assert bad.status_code == 422 and "kind" in bad.text
     typo = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json={"enabeld": True})
     assert typo.status_code == 422
+    local_file = {
+        "enabled": True,
+        "model": {"kind": "openai", "model": "x", "base_url": "file:///etc/passwd"},
+    }
+    refused = await client.put(f"{API}/settings/assistant", headers=tenant.headers(), json=local_file)
+    assert refused.status_code == 422 and "base_url" in refused.text
 
 
 async def test_without_a_translation_service_the_tenants_model_translates_agents_replies(

@@ -671,6 +671,20 @@ async def do_release_all(session: AsyncSession, tenant_id: int, *, now: datetime
     return len(held)
 
 
+async def count_held_cases(session: AsyncSession, tenant_id: int) -> int:
+    """Cases the assistant answers now (not closed ones: closing ends the conversation)."""
+    held = await session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(
+            Ticket.tenant_id == tenant_id,
+            Ticket.assistant_active.is_(True),
+            Ticket.status != TicketStatus.CLOSED,
+        )
+    )
+    return int(held or 0)
+
+
 async def _release(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """The assistant will not answer this case any more (a person has it, or the buyer's message is too old
     to answer automatically): if it held the case, people's next-response clock starts now."""

@@ -22,7 +22,12 @@ class ModelSettings(Strict):
     kind: Literal["openai", "anthropic"] = Field(
         description="OpenAI-compatible chat completions or Anthropic"
     )
-    base_url: str = Field(default="", max_length=500, description="Empty: the vendor's own API")
+    base_url: str = Field(
+        default="",
+        max_length=500,
+        pattern=r"^(|\s*https?://\S+\s*)$",
+        description="Empty: the vendor's own API; else an http(s) address",
+    )
     model: str = Field(min_length=1, max_length=200)
     api_key: SecretStr | None = Field(default=None, description="Kept as it is when omitted on an update")
     timeout_seconds: float = Field(default=20.0, gt=0, le=120)

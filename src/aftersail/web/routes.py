@@ -55,4 +55,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.assistant.knowledge_pages import router as knowledge_pages
 
     app.include_router(knowledge_pages)  # /knowledge: the knowledge base the assistant cites (console)
+    from aftersail.assistant.settings_pages import router as assistant_settings_pages
+
+    app.include_router(assistant_settings_pages)  # /settings/assistant: the assistant's settings (console)
     include_pages(app)  # console and buyer pages (no prefix) and /static
