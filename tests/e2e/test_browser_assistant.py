@@ -22,7 +22,8 @@ from aftersail.assistant.nlu import IntentModel
 from aftersail.kit.db import Database
 from aftersail.orders.models import Order, OrderStatus
 from aftersail.tenants.models import Role, Tenant
-from tests.e2e.servers import sqlite_server
+from tests.conftest import POSTGRES_URL
+from tests.e2e.servers import postgres_server, sqlite_server
 from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
 from tests.factories import PASSWORD
 from tests.fulfilment import Network, make_network, order_body
@@ -42,17 +43,27 @@ class Served:
     network: Network
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def assistant_server(
-    tmp_path_factory: pytest.TempPathFactory, intent_model: IntentModel, tmp_data_dir: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    intent_model: IntentModel,
+    tmp_data_dir: Path,
 ) -> Iterator[tuple[str, str]]:
+    """On SQLite every turn is answered by its job; on PostgreSQL the assistant's lane answers the turns
+    after the first (ADR 0018)."""
     data_dir = tmp_path_factory.mktemp("assistant-server")
     # The model trained once for the test run: the server loads it at start-up instead of training.
     (data_dir / "nlu").mkdir()
     shutil.copyfile(nlu.model_path(tmp_data_dir), nlu.model_path(data_dir))
-    with sqlite_server(
-        data_dir, RUN_DISPATCHER="true", OUTBOX_POLL_SECONDS="0.1", ASSISTANT_WARM_UP="true"
-    ) as served:
+    settings = {"RUN_DISPATCHER": "true", "OUTBOX_POLL_SECONDS": "0.1", "ASSISTANT_WARM_UP": "true"}
+    if request.param == "sqlite":
+        with sqlite_server(data_dir, **settings) as served:
+            yield served
+        return
+    if not POSTGRES_URL:
+        pytest.skip("AFTERSAIL_TEST_POSTGRES_URL is not set")
+    with postgres_server(POSTGRES_URL, data_dir, **settings) as served:
         yield served
 
 
@@ -137,9 +148,38 @@ async def test_a_polish_buyer_reads_the_assistants_answer_live(
     answer = page.locator(".msg.theirs:not(.msg-welcome) .msg-text").last
     await expect(answer).to_contain_text("A10023", timeout=20_000)
     await expect(answer).to_contain_text("magazyn")
-    await save(page, artifacts_dir, "assistant-chat-pl.png")
+    # The next turn (the lane's, on PostgreSQL): the thanks answered in Polish, live.
+    await page.locator("#message-input").fill("dziękuję, super!")
+    await page.locator("#message-input").press("Enter")
+    closing = page.locator(".msg.theirs:not(.msg-welcome) .msg-text").last
+    await expect(closing).to_contain_text("Nie ma za co", timeout=20_000)
+    await save(page, artifacts_dir, f"assistant-chat-pl-{served_kind(served)}.png")
     assert errors == []
     await context.close()
+
+    # Wang's inbox shows the case is the assistant's (open, no clock for people).
+    console = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    agent = await console.new_page()
+    await agent.goto(f"{served.base_url}/login?lang=zh&next=/inbox")
+    await agent.locator("input[name=email]").fill(served.wang)
+    await agent.locator("input[name=password]").fill(PASSWORD)
+    await agent.locator("button[type=submit]").click()
+    await agent.wait_for_url(f"{served.base_url}/inbox")
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as api:
+        found = await api.get(
+            f"{API}/tickets",
+            params={"view": "all", "q": email},
+            headers=served.desk.tenant.headers(Role.AGENT),
+        )
+        ticket_id = found.json()["items"][0]["id"]
+    row = agent.locator(f'[data-ticket-row="{ticket_id}"]')
+    await expect(row.locator("[data-assistant-held]")).to_contain_text("智能助手")
+    await save(agent, artifacts_dir, f"assistant-held-inbox-zh-{served_kind(served)}.png")
+    await console.close()
+
+
+def served_kind(served: Served) -> str:
+    return "postgres" if served.db_url.startswith("postgresql") else "sqlite"
 
 
 async def test_a_complaint_is_handed_over_and_the_console_shows_why(
