@@ -541,3 +541,33 @@ async def test_a_return_is_started_in_the_chat_with_its_reason_then_handed_to_a_
             ("return_request.collected", "handed_off"),
         ]
         assert decisions[0].intent == "return_request" and decisions[0].language == "it"
+
+
+async def test_a_case_still_held_after_the_assistant_was_switched_off_goes_to_people(
+    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    """A case the assistant answered just as the seller switched it off (the lane reads the settings every
+    2 s) keeps its flag; the buyer's next message then gives people their clock instead of waiting for an
+    assistant that is off."""
+    shop = await _shop(
+        database, name="Emma Berg", language="nl", zone="Europe/Amsterdam", number="A70707", shipped=False
+    )
+    tenant_id = shop["desk"].tenant_id
+    token, first = await _chat(buyer, shop, "hallo")
+    await _run_assistant(app, database, tenant_id, first["id"])
+    async with database.transaction(tenant_id=tenant_id) as session:
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenant.settings = {**tenant.settings, "assistant": {"enabled": False}}  # the flag stays on the case
+    again = await buyer.post(
+        "/chat/api/messages", json={"body": "waar blijft mijn bestelling?"}, headers={"X-Chat-Token": token}
+    )
+    assert again.status_code == 201
+    assert await _next_response_clocks(database, tenant_id, first["ticket_id"]) == []
+    await _run_assistant(app, database, tenant_id, again.json()["id"])
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        ticket = await session.get(Ticket, first["ticket_id"])
+        assert ticket is not None and not ticket.assistant_active
+    clocks = await _next_response_clocks(database, tenant_id, first["ticket_id"])
+    assert [clock.state for clock in clocks] == [ClockState.RUNNING]
+    assert [m["author_kind"] for m in await _thread(buyer, token)] == ["customer", "assistant", "customer"]

@@ -35,6 +35,7 @@ from aftersail.assistant.rules import (
     plan_turn,
 )
 from aftersail.kit.clock import as_utc, utcnow
+from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import DomainError
 from aftersail.kit.sealing import Sealer
 from aftersail.orders import changes as order_changes
@@ -212,8 +213,19 @@ async def _agent_replied(session: AsyncSession, ticket: Ticket) -> bool:
 
 
 async def _open_turn(session: AsyncSession, message: TicketMessage) -> _Turn | None:
-    """The turn this message ends, or None when it was handled already or the case is closed."""
-    ticket = await tickets.access_ticket(session, message.tenant_id, message.ticket_id)
+    """The turn this message ends, or None when it was handled already or the case is closed. The ticket is
+    locked first (PostgreSQL), so that a turn the lane is answering right now is seen answered once it
+    committed, never answered twice."""
+    locked = (
+        select(Ticket)
+        .where(Ticket.tenant_id == message.tenant_id, Ticket.id == message.ticket_id)
+        .execution_options(populate_existing=True)
+    )
+    if on_postgres(session):
+        locked = locked.with_for_update()
+    ticket = await session.scalar(locked)
+    if ticket is None:
+        return None
     if ticket.status is TicketStatus.CLOSED or ticket.merged_into_id is not None:
         return None
     conversation = await session.get(AssistantConversation, ticket.id)
@@ -656,6 +668,29 @@ async def _reply(session: AsyncSession, turn: _Turn, plan: Plan, now: datetime) 
         author_kind=AuthorKind.ASSISTANT,
         now=now,
     )
+
+
+async def do_release_messages(
+    session: AsyncSession, tenant_id: int, message_ids: Sequence[int], *, now: datetime | None = None
+) -> None:
+    """The assistant is off for the tenant: the cases of these buyer messages it still held (switched off
+    a moment ago) go to people."""
+    now = now or utcnow()
+    held = (
+        await session.scalars(
+            select(Ticket).where(
+                Ticket.tenant_id == tenant_id,
+                Ticket.assistant_active.is_(True),
+                Ticket.id.in_(
+                    select(TicketMessage.ticket_id).where(
+                        TicketMessage.tenant_id == tenant_id, TicketMessage.id.in_(list(message_ids))
+                    )
+                ),
+            )
+        )
+    ).all()
+    for ticket in held:
+        await _release(session, ticket, now)
 
 
 async def do_release_all(session: AsyncSession, tenant_id: int, *, now: datetime | None = None) -> int:

@@ -41,7 +41,10 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
             return
         raw = delivery.payload.get("message_ids") or [delivery.payload.get("message_id")]
         ids = [message_id for message_id in raw if isinstance(message_id, int)]
-        if not ids or not await service.assistant_on(session, delivery.tenant_id):
+        if not ids:
+            return
+        if not await service.assistant_on(session, delivery.tenant_id):
+            await service.do_release_messages(session, delivery.tenant_id, ids)
             return
         model = await asyncio.to_thread(corrections.model_for, settings.data_dir, delivery.tenant_id)
         context = service.Context(model=model, links=links, base_url=settings.base_url, sealer=sealer)
