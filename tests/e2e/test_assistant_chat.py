@@ -29,11 +29,13 @@ from aftersail.kit.db import Database
 from aftersail.kit.outbox import Delivery, Handler
 from aftersail.kit.outbox_models import OutboxEvent
 from aftersail.orders import service as orders
-from aftersail.orders.models import Order, OrderStatus
+from aftersail.orders.models import Customer, Order, OrderStatus
 from aftersail.orders.schemas import CustomerCreate
+from aftersail.support import intake
 from aftersail.support.messages import TRANSLATE_TOPIC
 from aftersail.support.models import (
     AuthorKind,
+    Channel,
     ClockKind,
     ClockState,
     Priority,
@@ -297,8 +299,35 @@ async def test_a_customs_question_is_answered_from_the_knowledge_base_and_cites_
         assert decision.result["title"] == "Zoll und Einfuhrumsatzsteuer in Deutschland"
 
 
+async def _received(database: Database, tenant_id: int, email: str, body: str) -> dict[str, int]:
+    """A buyer message stored through the service (as e-mail or the API store it), not the chat writer, so
+    that no lane answers it before the test runs the job."""
+    async with database.transaction(tenant_id=tenant_id) as session:
+        customer = await session.scalar(
+            select(Customer).where(Customer.tenant_id == tenant_id, Customer.email == email)
+        )
+        assert customer is not None
+        ticket = await session.scalar(
+            select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer.id)
+        )
+        message = await intake.do_receive(
+            session, tenant_id, customer=customer, channel=Channel.CHAT, body=body, ticket=ticket
+        )
+        return {"id": message.id, "ticket_id": message.ticket_id}
+
+
+async def _authors(database: Database, tenant_id: int, ticket_id: int) -> list[str]:
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        kinds = await session.scalars(
+            select(TicketMessage.author_kind)
+            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.internal.is_(False))
+            .order_by(TicketMessage.id)
+        )
+        return [kind.value for kind in kinds]
+
+
 async def test_a_newer_message_supersedes_the_reply_to_an_older_one(
-    app: FastAPI, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+    app: FastAPI, database: Database, intent_model: IntentModel
 ) -> None:
     """The buyer writes twice before the assistant answers: the first job stands down, the second answers
     the whole turn once (no stale answer to "hello" after the real question)."""
@@ -306,17 +335,12 @@ async def test_a_newer_message_supersedes_the_reply_to_an_older_one(
         database, name="Ana Souza", language="pt", zone="America/Sao_Paulo", number="A40404", shipped=True
     )
     tenant_id = shop["desk"].tenant_id
-    token, first = await _chat(buyer, shop, "olá")
-    second = await buyer.post(
-        "/chat/api/messages", json={"body": "cadê meu pedido A40404?"}, headers={"X-Chat-Token": token}
-    )
-    assert second.status_code == 201
+    first = await _received(database, tenant_id, shop["email"], "olá")
+    second = await _received(database, tenant_id, shop["email"], "cadê meu pedido A40404?")
     await _run_assistant(app, database, tenant_id, first["id"])
-    assert [m["author_kind"] for m in await _thread(buyer, token)] == ["customer", "customer"]
-    await _run_assistant(app, database, tenant_id, second.json()["id"])
-    messages = await _thread(buyer, token)
-    assert [m["author_kind"] for m in messages] == ["customer", "customer", "assistant"]
-    assert "A40404" in messages[2]["text"]
+    assert await _authors(database, tenant_id, first["ticket_id"]) == ["customer", "customer"]
+    await _run_assistant(app, database, tenant_id, second["id"])
+    assert await _authors(database, tenant_id, first["ticket_id"]) == ["customer", "customer", "assistant"]
     async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
         decisions = (
             await session.scalars(
@@ -327,9 +351,11 @@ async def test_a_newer_message_supersedes_the_reply_to_an_older_one(
         ).all()
         assert [(d.message_id, d.outcome.value) for d in decisions] == [
             (first["id"], "superseded"),
-            (second.json()["id"], "answered"),
+            (second["id"], "answered"),
         ]
         assert decisions[1].language == "pt" and decisions[1].intent == "order_status"
+        reply = await session.get(TicketMessage, decisions[1].reply_message_id)
+        assert reply is not None and "A40404" in reply.body
 
 
 async def test_a_damaged_item_gets_asked_for_photos_and_goes_to_a_person_with_the_product_named(
@@ -553,21 +579,65 @@ async def test_a_case_still_held_after_the_assistant_was_switched_off_goes_to_pe
         database, name="Emma Berg", language="nl", zone="Europe/Amsterdam", number="A70707", shipped=False
     )
     tenant_id = shop["desk"].tenant_id
-    token, first = await _chat(buyer, shop, "hallo")
+    _, first = await _chat(buyer, shop, "hallo")
     await _run_assistant(app, database, tenant_id, first["id"])
     async with database.transaction(tenant_id=tenant_id) as session:
         tenant = await session.get(Tenant, tenant_id)
         assert tenant is not None
         tenant.settings = {**tenant.settings, "assistant": {"enabled": False}}  # the flag stays on the case
-    again = await buyer.post(
-        "/chat/api/messages", json={"body": "waar blijft mijn bestelling?"}, headers={"X-Chat-Token": token}
-    )
-    assert again.status_code == 201
+    # Through the service (the lane, reading the settings every 2 s, could still answer in this moment).
+    again = await _received(database, tenant_id, shop["email"], "waar blijft mijn bestelling?")
     assert await _next_response_clocks(database, tenant_id, first["ticket_id"]) == []
-    await _run_assistant(app, database, tenant_id, again.json()["id"])
+    await _run_assistant(app, database, tenant_id, again["id"])
     async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
         ticket = await session.get(Ticket, first["ticket_id"])
         assert ticket is not None and not ticket.assistant_active
     clocks = await _next_response_clocks(database, tenant_id, first["ticket_id"])
     assert [clock.state for clock in clocks] == [ClockState.RUNNING]
-    assert [m["author_kind"] for m in await _thread(buyer, token)] == ["customer", "assistant", "customer"]
+    assert await _authors(database, tenant_id, first["ticket_id"]) == ["customer", "assistant", "customer"]
+
+
+async def test_a_new_conversations_first_message_is_answered_and_meets_the_first_response_clock(
+    app: FastAPI, ws_base: str, buyer: httpx.AsyncClient, database: Database, intent_model: IntentModel
+) -> None:
+    """The buyer's very first message opens the case (first-response and resolution clocks start); on
+    PostgreSQL the lane answers it and stops the first-response clock as met, as the service does on
+    SQLite; the job delivered later changes nothing."""
+    shop = await _shop(
+        database, name="Sofía Ruiz", language="es", zone="Europe/Madrid", number="A80808", shipped=False
+    )
+    tenant_id = shop["desk"].tenant_id
+    started = await buyer.post(
+        "/chat/api/start",
+        json={"tenant": shop["desk"].tenant.slug, "order_number": shop["number"], "email": shop["email"]},
+    )
+    token = started.json()["token"]
+    async with connect(f"{ws_base}/chat/ws?token={token}") as chat:
+        assert await receive(chat) == {"type": "ready"}
+        frame = {"type": "message", "body": "hola, ¿dónde está mi pedido A80808?", "client_id": "1"}
+        await chat.send(json.dumps(frame))
+        ack = await receive_until(chat, lambda f: f.get("type") == "ack")
+        if not database.is_postgres:
+            await _run_assistant(app, database, tenant_id, ack["id"])
+        answer = await receive_until(chat, lambda f: f.get("type") == "message", within=10)
+    assert answer["author_kind"] == "assistant" and "A80808" in answer["text"]
+    await _run_assistant(app, database, tenant_id, ack["id"])  # the job, delivered (again): nothing twice
+    assert [m["author_kind"] for m in await _thread(buyer, token)] == ["customer", "assistant"]
+    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
+        ticket = await session.get(Ticket, answer["ticket_id"])
+        assert ticket is not None and ticket.first_response_at is not None and ticket.assistant_active
+        clocks = {
+            clock.kind: clock
+            for clock in await session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))
+        }
+        first = clocks[ClockKind.FIRST_RESPONSE]
+        assert first.state is ClockState.MET and first.stopped_at is not None and first.due_at is None
+        assert 0 <= first.counted_seconds <= 60
+        resolution = clocks[ClockKind.RESOLUTION]
+        assert ticket.next_due_at == resolution.due_at, "the inbox now counts down to the resolution"
+        decisions = (
+            await session.scalars(select(AssistantDecision).where(AssistantDecision.ticket_id == ticket.id))
+        ).all()
+        assert [(d.message_id, d.intent, d.outcome.value) for d in decisions] == [
+            (ack["id"], "order_status", "answered")
+        ]

@@ -2,17 +2,21 @@
 process a few milliseconds after their commit, a whole batch in three statements on a connection of its
 own, when the answer needs nothing but the templates and the order's status.
 
-What it answers: greetings, thanks, clarifications, and an order's status (not delivered), in conversations
-the assistant holds (`tickets.assistant_active`: nobody but the assistant has answered, no response clock
-runs), when the message is the buyer's latest and less than `MAX_ANSWER_AGE` old, for tenants without a
-model of their own. Everything else — a first answer (it stops the first-response clock), a hand-off,
-an action (cancel, change link), a knowledge-base search, a tenant's model — it leaves to the outbox job
-the writer queued in the same transaction as the messages (`support.translate`), which runs the full
-service. That job also makes an answer durable: queued `chat_writer.LANE_GRACE` ahead, marked done by the
-lane when it answered every message, brought forward when it answered not all of them, and run anyway when
-the lane never got to it (the process died between the commit and the answer). The same rules decide as in the
-service (`rules.plan_turn`), the same templates answer (`replies`), and the audit is the same
-`AssistantDecision`.
+What it answers: greetings, thanks, clarifications, a return's first question and an order's status (not
+delivered), when the message is the buyer's latest and less than `MAX_ANSWER_AGE` old, for tenants without
+a model of their own, in conversations the assistant holds (`tickets.assistant_active`) or that nobody has
+answered yet — its answer then stops the first-response clock as `sla` does, met in the business hours of
+the case's team (a breach it leaves to the service, which records it). Everything else — a person's case,
+a hand-off, an action (cancel, change link), a knowledge-base search, a tenant's model — it leaves to the
+outbox job queued with the messages (`support.translate`), which runs the full service.
+
+That job also makes an answer durable. On the writer's two-statement path it is queued
+`chat_writer.LANE_GRACE` ahead, marked done by the lane when it answered every message, brought forward when
+it did not, and run anyway when the lane never got to it (the process died between the commit and the
+answer). Messages the writer stored through the full service (a case's first message) have their job due at
+once: whichever of the two comes second finds the turn answered (the job locks the ticket first). The same
+rules decide as in the service (`rules.plan_turn`), the same templates answer (`replies`), and the audit is
+the same `AssistantDecision`.
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ from aftersail.kit.owned_connection import OwnedConnection
 from aftersail.kit.realtime import RealtimeBus, tenant_channel
 from aftersail.orders.models import OrderStatus
 from aftersail.orders.rules import CHANGEABLE
+from aftersail.support.business_hours import ALWAYS_OPEN, BusinessCalendar, business_time_between
 from aftersail.support.chat_channel import chat_channel
 from aftersail.support.chat_writer import StoredMessages
-from aftersail.support.models import AuthorKind, Channel, ClockKind, TicketStatus
+from aftersail.support.models import AuthorKind, Channel, ClockKind, ClockState, TicketStatus
+from aftersail.support.rules import SupportPolicy
 from aftersail.support.sla import LIVE_STATES
 
 log = logging.getLogger("aftersail.assistant.lane")
@@ -60,6 +66,8 @@ class _Tenant:
     name: str
     settings: AssistantSettings
     has_model: bool  # a model of its own: the full service answers (and translates)
+    calendar: BusinessCalendar  # the support policy's business hours (teams without their own)
+    team_calendars: dict[int, BusinessCalendar]
     model: IntentModel | None
     read_at: float
 
@@ -77,6 +85,8 @@ class _Turn:
     failed_turns: int
     last_situation: str
     zone: str | None
+    team_id: int | None
+    first_clock: dict[str, Any] | None  # the first-response clock this answer stops (a first answer)
     understood: Classification | None = None
     entities: Entities | None = None
     order: dict[str, Any] | None = None
@@ -91,6 +101,7 @@ class _Batch:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     conversations: list[dict[str, Any]] = field(default_factory=list)
     tickets: list[dict[str, Any]] = field(default_factory=list)
+    clocks: list[dict[str, Any]] = field(default_factory=list)  # first-response clocks met: id, counted
     customers: dict[int, int] = field(default_factory=dict)  # ticket → customer (for the buyer's push)
     deferred: int = 0  # messages left to the job
 
@@ -158,6 +169,7 @@ class AnswerLane:
                 json.dumps(due),
                 now,
                 tenant_id,
+                json.dumps(batch.clocks),
             )
         if due:
             wake_dispatchers()
@@ -180,9 +192,12 @@ class AnswerLane:
         await _find_orders(connection, tenant_id, turns)
         for turn in turns:
             answer = _answer_turn(tenant, turn)
-            if answer is None:
-                batch.deferred += 1
+            met = _met(tenant, turn, now) if turn.first_clock is not None else None
+            if answer is None or (turn.first_clock is not None and met is None):
+                batch.deferred += 1  # a breach to record, or a plan for the service: the job decides
                 continue
+            if met is not None:
+                batch.clocks.append(met)
             plan, text, lang, inputs, result = answer
             assert turn.understood is not None and turn.entities is not None
             batch.replies.append({"ticket_id": turn.ticket_id, "body": text, "language": lang})
@@ -210,7 +225,13 @@ class AnswerLane:
                     "last_situation": plan.situation,
                 }
             )
-            batch.tickets.append({"id": turn.ticket_id, "order_id": turn.order["id"] if turn.order else None})
+            batch.tickets.append(
+                {
+                    "id": turn.ticket_id,
+                    "order_id": turn.order["id"] if turn.order else None,
+                    "clock_id": met["id"] if met is not None else None,
+                }
+            )
             batch.customers[turn.ticket_id] = turn.customer_id
         return batch
 
@@ -263,8 +284,12 @@ class AnswerLane:
             return cached
         async with self.owned.run() as connection:
             row = await connection.fetchrow("SELECT name, settings FROM tenants WHERE id = $1", tenant_id)
+            teams = await connection.fetch(
+                "SELECT team_id, calendar FROM team_routing WHERE tenant_id = $1", tenant_id
+            )
         if row is None:
             return None
+        policy = SupportPolicy.from_settings(row["settings"])
         raw = dict((row["settings"] or {}).get("assistant") or {})
         model_settings = raw.get("model") or {}
         settings = AssistantSettings.from_raw(raw)
@@ -275,11 +300,26 @@ class AnswerLane:
             name=row["name"],
             settings=settings,
             has_model=bool(model_settings.get("kind") and model_settings.get("model")),
+            calendar=BusinessCalendar.from_dict(policy.calendar) if policy.calendar else ALWAYS_OPEN,
+            team_calendars={
+                team["team_id"]: BusinessCalendar.from_dict(team["calendar"])
+                for team in teams
+                if team["calendar"]
+            },
             model=model,
             read_at=time.monotonic(),
         )
         self._tenants[tenant_id] = tenant
         return tenant
+
+
+def _first_clock(row: asyncpg.Record) -> dict[str, Any] | None:
+    """The running first-response clock of a case nobody answered yet, when the lane can stop it (counting,
+    not breached); else None."""
+    clock = row["first_clock"]
+    if clock is None or clock["state"] != ClockState.RUNNING.value or clock["breached"] or not clock["run"]:
+        return None
+    return {**clock, "run": datetime.fromisoformat(clock["run"])}
 
 
 def _turns(rows: Sequence[asyncpg.Record], now: datetime) -> tuple[list[_Turn], int]:
@@ -295,15 +335,19 @@ def _turns(rows: Sequence[asyncpg.Record], now: datetime) -> tuple[list[_Turn], 
     for row in latest.values():
         if row["id"] <= row["last_message_id"] or row["newest"] > row["id"]:
             continue
+        first_clock = _first_clock(row)
+        first_answer = row["unanswered"] and (row["first_clock"] is None or first_clock is not None)
         if (
             row["status"] != TicketStatus.OPEN.value
             or row["merged_into_id"] is not None
             or row["state"] == ConversationState.HANDED_OFF.value
-            or not row["assistant_active"]  # never answered yet, or a person has it (ADR 0018)
-            or row["clock_runs"]
+            # The assistant holds it, or nobody has answered yet (ADR 0018); else a person has it.
+            or not (row["assistant_active"] or first_answer)
+            or row["next_clock_runs"]
+            or (row["first_clock"] is not None and not first_answer)
             or as_utc(row["created_at"]) < now - MAX_ANSWER_AGE
         ):
-            deferred += 1  # the service decides: silence, a release to people, a first answer
+            deferred += 1  # the service decides: silence, a release to people, a clock it must stop
             continue
         text = (row["since"] or row["body"])[-MAX_TURN_CHARS:]
         turns.append(
@@ -318,6 +362,8 @@ def _turns(rows: Sequence[asyncpg.Record], now: datetime) -> tuple[list[_Turn], 
                 tags=list(row["tags"] or []),
                 failed_turns=row["failed_turns"],
                 last_situation=row["last_situation"],
+                team_id=row["team_id"],
+                first_clock=first_clock,
                 zone=row["time_zone"],
             )
         )
@@ -400,6 +446,20 @@ def _answer_turn(
     return plan, reply.text, reply.lang, inputs, result
 
 
+def _met(tenant: _Tenant, turn: _Turn, now: datetime) -> dict[str, Any] | None:
+    """The first-response clock stopped by this answer, as `sla` stops it: its business time counted up to
+    now; None when that would breach it (the service records the breach)."""
+    clock = turn.first_clock
+    assert clock is not None
+    calendar = tenant.team_calendars.get(turn.team_id or 0, tenant.calendar)
+    counted = clock["counted"] + int(
+        business_time_between(calendar, as_utc(clock["run"]), now).total_seconds()
+    )
+    if counted > clock["target"]:
+        return None
+    return {"id": clock["id"], "counted": counted}
+
+
 def _facts(order: dict[str, Any]) -> OrderFacts:
     return OrderFacts(
         number=order["number"],
@@ -426,13 +486,21 @@ _LIVE = ", ".join(f"'{state}'" for state in LIVE_STATES)
 TURNS_SQL = f"""
 SELECT m.id, m.ticket_id, m.created_at, m.body,
        t.status, t.language, t.order_id, t.tags, t.customer_id, t.merged_into_id, t.assistant_active,
+       t.team_id, t.first_response_at IS NULL AS unanswered,
        c.state, coalesce(c.last_message_id, 0) AS last_message_id,
        coalesce(c.failed_turns, 0) AS failed_turns, coalesce(c.last_situation, '') AS last_situation,
        (SELECT max(n.id) FROM ticket_messages n
         WHERE n.ticket_id = t.id AND n.author_kind = '{AuthorKind.CUSTOMER}') AS newest,
        EXISTS (SELECT 1 FROM sla_clocks k
-               WHERE k.tenant_id = t.tenant_id AND k.ticket_id = t.id AND k.kind IN ({_RESPONSE_CLOCKS})
-                 AND k.state IN ({_LIVE}) AND k.stopped_at IS NULL) AS clock_runs,
+               WHERE k.tenant_id = t.tenant_id AND k.ticket_id = t.id AND k.kind = '{ClockKind.NEXT_RESPONSE}'
+                 AND k.state IN ({_LIVE}) AND k.stopped_at IS NULL) AS next_clock_runs,
+       (SELECT json_build_object('id', k.id, 'counted', k.counted_seconds, 'target', k.target_seconds,
+                                 'run', k.run_started_at, 'breached', k.breached_at IS NOT NULL,
+                                 'state', k.state)
+        FROM sla_clocks k
+        WHERE k.tenant_id = t.tenant_id AND k.ticket_id = t.id AND k.kind = '{ClockKind.FIRST_RESPONSE}'
+          AND k.state IN ({_LIVE}) AND k.stopped_at IS NULL
+        ORDER BY k.id LIMIT 1) AS first_clock,
        (SELECT string_agg(s.body, E'\\n' ORDER BY s.id) FROM ticket_messages s
         WHERE s.ticket_id = t.id AND s.author_kind = '{AuthorKind.CUSTOMER}'
           AND s.id > coalesce(c.last_message_id, 0) AND s.id <= m.id) AS since,
@@ -466,7 +534,8 @@ WHERE o.tenant_id = $1
                {_ID_LIST.format("$3")})
 """
 
-# Replies, decisions, conversations, tickets and the jobs, in one round trip ($7: now, $8: the tenant).
+# Replies, decisions, conversations, first-response clocks met ($9), tickets and the jobs, in one round trip
+# ($7: now, $8: the tenant).
 WRITE_SQL = f"""
 WITH reply AS (
     INSERT INTO ticket_messages (tenant_id, ticket_id, author_kind, author_name, channel, internal, body,
@@ -496,11 +565,23 @@ WITH reply AS (
     ON CONFLICT (ticket_id) DO UPDATE
     SET failed_turns = excluded.failed_turns, last_message_id = excluded.last_message_id,
         last_situation = excluded.last_situation, updated_at = excluded.updated_at
+), met AS (
+    UPDATE sla_clocks k
+    SET counted_seconds = c.counted, run_started_at = NULL, due_at = NULL, warn_at = NULL,
+        state = '{ClockState.MET}', stopped_at = $7
+    FROM json_to_recordset($9::json) AS c(id bigint, counted int)
+    WHERE k.id = c.id AND k.stopped_at IS NULL
 ), touched AS (
     UPDATE tickets t
     SET first_response_at = coalesce(t.first_response_at, $7), last_public_reply_at = $7, updated_at = $7,
-        assistant_active = true, order_id = coalesce(t.order_id, u.order_id)
-    FROM json_to_recordset($4::json) AS u(id bigint, order_id bigint)
+        assistant_active = true, order_id = coalesce(t.order_id, u.order_id),
+        -- the nearest due time of the clocks still running (the statement's snapshot still shows the
+        -- stopped clock running: left out by id)
+        next_due_at = CASE WHEN u.clock_id IS NULL THEN t.next_due_at ELSE (
+            SELECT min(r.due_at) FROM sla_clocks r
+            WHERE r.tenant_id = t.tenant_id AND r.ticket_id = t.id AND r.state IN ({_LIVE})
+              AND r.stopped_at IS NULL AND r.due_at IS NOT NULL AND r.id <> u.clock_id) END
+    FROM json_to_recordset($4::json) AS u(id bigint, order_id bigint, clock_id bigint)
     WHERE t.id = u.id
 ), done AS (
     UPDATE outbox_events e SET status = '{OutboxStatus.DONE}', finished_at = $7

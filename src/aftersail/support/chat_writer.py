@@ -232,6 +232,19 @@ class ChatWriter:
         return [{**s, "text": p.body} for (p, _), s in zip(ready, shown, strict=True)]
 
     async def _write_in_session(self, batch: list[_Pending]) -> list[dict[str, Any]]:
+        written = await self._write_in_session_once(batch)
+        if (
+            self.listener is not None
+        ):  # first messages too: the listener may answer them (its job runs anyway)
+            stored: dict[int, list[int]] = defaultdict(list)
+            for pending, shown in zip(batch, written, strict=True):
+                stored[pending.buyer.tenant_id].append(int(shown["id"]))
+            self.listener.stored(
+                [StoredMessages(tenant, tuple(sorted(ids)), None, False) for tenant, ids in stored.items()]
+            )
+        return written
+
+    async def _write_in_session_once(self, batch: list[_Pending]) -> list[dict[str, Any]]:
         async with self.db.transaction(system=True) as session:
             cases = await _current_cases(session, {(p.buyer.tenant_id, p.buyer.customer_id) for p in batch})
             fast: list[tuple[_Pending, _Case]] = []
