@@ -1,0 +1,1 @@
+"""Returns: requests, policy decisions, return-or-keep economics, labels, receiving, grading and refunds."""
