@@ -15,6 +15,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.api import router as orders_api
     from aftersail.orders.changes_api import router as order_changes_api
     from aftersail.orders.settings_api import router as order_settings_api
+    from aftersail.returns.api import router as returns_api
     from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
@@ -28,6 +29,7 @@ def include_routers(app: FastAPI) -> None:
         assistant_api,
         corrections_api,
         assistant_settings_api,
+        returns_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks
