@@ -10,11 +10,21 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Browser, async_playwright
 
 from aftersail.app import create_app
 from aftersail.kit.config import Environment, Settings
 from aftersail.web.serving import PROTOCOL_OPTIONS
 from tests.e2e.servers import free_port
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -64,3 +74,12 @@ async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     yield f"ws://127.0.0.1:{config.port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    """One headless Chromium for a module's browser tests."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()

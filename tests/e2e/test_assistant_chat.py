@@ -103,17 +103,21 @@ async def _chat(buyer: httpx.AsyncClient, shop: dict[str, Any], body: str) -> tu
     return token, sent.json()
 
 
-async def _run_assistant(app: FastAPI, database: Database, tenant_id: int, message_id: int) -> None:
-    """The job the stored message queued, run by the assistant's own handler."""
+async def _queued(database: Database, tenant_id: int) -> list[OutboxEvent]:
+    """The tenant's `support.translate` jobs: the assistant's."""
     async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
-        queued = (
+        return list(
             await session.scalars(
                 select(OutboxEvent).where(
                     OutboxEvent.tenant_id == tenant_id, OutboxEvent.topic == TRANSLATE_TOPIC
                 )
             )
-        ).all()
-        payloads = [event.payload for event in queued]
+        )
+
+
+async def _run_assistant(app: FastAPI, database: Database, tenant_id: int, message_id: int) -> None:
+    """The job the stored message queued, run by the assistant's own handler."""
+    payloads = [event.payload for event in await _queued(database, tenant_id)]
     assert any(
         message_id in (payload.get("message_ids") or [payload.get("message_id")]) for payload in payloads
     ), payloads
@@ -428,14 +432,7 @@ async def test_odd_and_hostile_messages_get_a_sensible_answer_within_policy(
 
 
 async def _job_of(database: Database, tenant_id: int, message_id: int) -> OutboxEvent:
-    async with database.transaction(tenant_id=tenant_id, readonly=True) as session:
-        queued = (
-            await session.scalars(
-                select(OutboxEvent).where(
-                    OutboxEvent.tenant_id == tenant_id, OutboxEvent.topic == TRANSLATE_TOPIC
-                )
-            )
-        ).all()
+    queued = await _queued(database, tenant_id)
     (job,) = [event for event in queued if message_id in (event.payload.get("message_ids") or [])]
     return job
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select, update
 
 from aftersail.assistant import nlu
@@ -24,7 +24,7 @@ from aftersail.orders.models import Order, OrderStatus
 from aftersail.tenants.models import Role, Tenant
 from tests.conftest import POSTGRES_URL
 from tests.e2e.servers import postgres_server, sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
 from tests.fulfilment import Network, make_network, order_body
 from tests.support_desk import Desk, make_desk, user_email
@@ -61,8 +61,7 @@ def assistant_server(
         with sqlite_server(data_dir, **settings) as served:
             yield served
         return
-    if not POSTGRES_URL:
-        pytest.skip("AFTERSAIL_TEST_POSTGRES_URL is not set")
+    request.getfixturevalue("postgres_url")  # without PostgreSQL configured: skipped as every postgres test
     with postgres_server(POSTGRES_URL, data_dir, **settings) as served:
         yield served
 
@@ -85,14 +84,6 @@ async def served(assistant_server: tuple[str, str]) -> AsyncIterator[Served]:
     finally:
         await db.dispose()
     yield Served(base_url, url, desk, wang, network)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def _order(served: Served, *, email: str, number: str, shipped: bool) -> None:
@@ -158,24 +149,35 @@ async def test_a_polish_buyer_reads_the_assistants_answer_live(
     await context.close()
 
     # Wang's inbox shows the case is the assistant's (open, no clock for people).
-    console = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    agent = await console.new_page()
+    console, agent, _ = await _wang_in_the_inbox(browser, served)
+    ticket_id = await _ticket_of(served, email)
+    row = agent.locator(f'[data-ticket-row="{ticket_id}"]')
+    await expect(row.locator("[data-assistant-held]")).to_contain_text("智能助手")
+    await save(agent, artifacts_dir, f"assistant-held-inbox-zh-{served_kind(served)}.png")
+    await console.close()
+
+
+async def _wang_in_the_inbox(browser: Browser, served: Served):  # type: ignore[no-untyped-def]
+    """Wang signed in to the Chinese console, on the inbox: (context, page, the page's errors)."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    agent = await context.new_page()
+    errors = watch_for_errors(agent)
     await agent.goto(f"{served.base_url}/login?lang=zh&next=/inbox")
     await agent.locator("input[name=email]").fill(served.wang)
     await agent.locator("input[name=password]").fill(PASSWORD)
     await agent.locator("button[type=submit]").click()
     await agent.wait_for_url(f"{served.base_url}/inbox")
+    return context, agent, errors
+
+
+async def _ticket_of(served: Served, email: str) -> int:
     async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as api:
         found = await api.get(
             f"{API}/tickets",
             params={"view": "all", "q": email},
             headers=served.desk.tenant.headers(Role.AGENT),
         )
-        ticket_id = found.json()["items"][0]["id"]
-    row = agent.locator(f'[data-ticket-row="{ticket_id}"]')
-    await expect(row.locator("[data-assistant-held]")).to_contain_text("智能助手")
-    await save(agent, artifacts_dir, f"assistant-held-inbox-zh-{served_kind(served)}.png")
-    await console.close()
+    return int(found.json()["items"][0]["id"])
 
 
 def served_kind(served: Served) -> str:
@@ -193,21 +195,8 @@ async def test_a_complaint_is_handed_over_and_the_console_shows_why(
     answer = buyer.locator(".msg.theirs:not(.msg-welcome) .msg-text").last
     await expect(answer).to_contain_text("お客様の現地時間", timeout=20_000)  # told when, in their own time
 
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    agent = await context.new_page()
-    errors = watch_for_errors(agent)
-    await agent.goto(f"{served.base_url}/login?lang=zh&next=/inbox")
-    await agent.locator("input[name=email]").fill(served.wang)
-    await agent.locator("input[name=password]").fill(PASSWORD)
-    await agent.locator("button[type=submit]").click()
-    await agent.wait_for_url(f"{served.base_url}/inbox")
-    async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as api:
-        found = await api.get(
-            f"{API}/tickets",
-            params={"view": "all", "q": email},
-            headers=served.desk.tenant.headers(Role.AGENT),
-        )
-        ticket_id = found.json()["items"][0]["id"]
+    context, agent, errors = await _wang_in_the_inbox(browser, served)
+    ticket_id = await _ticket_of(served, email)
     await agent.goto(f"{served.base_url}/inbox/{ticket_id}")
     block = agent.locator("[data-assistant]")
     await expect(block).to_contain_text("已转人工")

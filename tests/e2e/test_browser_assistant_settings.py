@@ -8,12 +8,12 @@ artifacts directory; a 1024 px wide window must not scroll sideways.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
@@ -21,7 +21,7 @@ from aftersail.support.models import Ticket
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
 from tests.support_desk import make_desk, open_ticket
 
@@ -70,14 +70,6 @@ async def served(server_process: tuple[str, str]) -> Served:
     finally:
         await db.dispose()
     return Served(base_url, email, agent_email)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def sign_in(page: Page, base: str, email: str) -> None:

@@ -23,7 +23,6 @@ from playwright.async_api import (
     FilePayload,
     Frame,
     Page,
-    async_playwright,
     expect,
 )
 from websockets.asyncio.client import connect
@@ -36,7 +35,7 @@ from aftersail.orders.schemas import CustomerCreate
 from aftersail.tenants.links import BuyerGrant, BuyerLinkSigner, LinkScope
 from aftersail.web.deps import SESSION_COOKIE
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.e2e.test_chat_api import Shop, make_shop, png
 from tests.e2e.test_realtime_ws import session_token
 from tests.factories import make_tenant
@@ -81,14 +80,6 @@ async def db(served: tuple[str, str]) -> AsyncIterator[Database]:
 @pytest.fixture(scope="module")
 def base_url(served: tuple[str, str]) -> str:
     return served[0]
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

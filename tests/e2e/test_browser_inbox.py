@@ -25,13 +25,13 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.engine import make_url
 
 from aftersail.kit.db import Database
 from aftersail.tenants.models import Role
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
 from tests.fulfilment import make_network, order_body
 from tests.support_desk import Desk, make_desk, user_email
@@ -108,14 +108,6 @@ async def served(inbox_server: tuple[str, str]) -> AsyncIterator[Served]:
             )
             assert macro.status_code == 201, macro.text
     yield Served(base_url, desk, wang, li, buyer_email, placed.json()["number"], url)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def signed_in(

@@ -7,19 +7,19 @@ Screenshots (desktop 1440×900 and a 1024×768 tablet) go to the artifacts direc
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from aftersail.assistant import knowledge
 from aftersail.kit.db import Database
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD, make_tenant
 
 pytestmark = pytest.mark.browser
@@ -93,14 +93,6 @@ async def served(server_process: tuple[str, str]) -> Served:
     finally:
         await db.dispose()
     return Served(base_url, email)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def test_an_agent_writes_and_finds_a_chinese_article(

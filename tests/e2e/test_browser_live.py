@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from aftersail.kit.db import Database
 from aftersail.orders import service as orders
@@ -27,7 +27,7 @@ from aftersail.orders.schemas import LiveSessionCreate
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD, TenantFixture, make_tenant
 from tests.fulfilment import Network, make_network, order_body
 
@@ -91,14 +91,6 @@ async def live_shop(live_server: tuple[str, str]) -> AsyncIterator[LiveShop]:
     finally:
         await db.dispose()
     yield LiveShop(base_url, tenant, network, session_id, email)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def place(

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from aftersail.kit.db import Database
 from aftersail.kit.migrate import upgrade_async
@@ -24,14 +24,6 @@ from tests.e2e.test_pages_shop import PASSWORD, Shop, seed_shop
 
 pytestmark = pytest.mark.browser
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @dataclass
@@ -56,14 +48,6 @@ async def server(server_process: tuple[str, str]) -> Server:
     finally:
         await db.dispose()
     return Server(base_url=base_url, shop=shop)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 def watch_for_errors(page: Page) -> list[str]:

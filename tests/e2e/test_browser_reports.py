@@ -7,14 +7,14 @@ to the artifacts directory (with AFTERSAIL_UPDATE_SCREENSHOTS=1 the English one 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
@@ -26,7 +26,7 @@ from aftersail.support.rules import DEFAULT_BREACH_ACTIONS, SupportPolicy
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import User
 from tests.e2e.servers import sqlite_server
-from tests.e2e.test_browser_pages import CHROMIUM_ARGS, save, watch_for_errors
+from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
 from tests.integration.test_analytics_service import Scenario
 from tests.support_desk import make_desk
@@ -125,14 +125,6 @@ async def report_desk(server_process: tuple[str, str]) -> ReportDesk:
     finally:
         await db.dispose()
     return ReportDesk(base_url, email, created)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def test_the_reports_page_in_a_browser(
