@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     imap_folder: str = "INBOX"
     imap_tenant: str = Field(default="", description="Slug of the tenant whose mailbox IMAP polls")
     imap_poll_seconds: float = Field(default=60.0, gt=0)
+    # Refunds to the original payment (returns/payments.py): "manual" (the seller pays out by hand) or Stripe.
+    payments_provider: Literal["manual", "stripe"] = "manual"
+    payments_base_url: str = "https://api.stripe.com"
+    payments_api_key: SecretStr | None = Field(default=None, description="Stripe secret key (sk_live_…)")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -100,6 +105,10 @@ class Settings(BaseSettings):
             raise ValueError("AFTERSAIL_SECRET_KEY must be at least 32 characters in production")
         if self.default_locale not in SUPPORTED_LOCALES:
             raise ValueError(f"AFTERSAIL_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+        if self.payments_provider == "stripe" and not (
+            self.payments_api_key and self.payments_api_key.get_secret_value()
+        ):
+            raise ValueError("AFTERSAIL_PAYMENTS_API_KEY is required when AFTERSAIL_PAYMENTS_PROVIDER=stripe")
         return self
 
     @cached_property
