@@ -6,6 +6,7 @@ from aftersail.catalog import models as catalog_models
 from aftersail.kit import outbox_models
 from aftersail.kit.db import Base
 from aftersail.orders import models as orders_models
+from aftersail.returns import models as returns_models
 from aftersail.support import models as support_models
 from aftersail.tenants import models as tenants_models
 
@@ -16,6 +17,7 @@ __all__ = [
     "knowledge_models",
     "orders_models",
     "outbox_models",
+    "returns_models",
     "support_models",
     "tenants_models",
 ]

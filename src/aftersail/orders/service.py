@@ -107,6 +107,32 @@ async def order_lines(session: AsyncSession, tenant_id: int, order_id: int) -> l
     return [(line, sku) for line, sku in rows.all()]
 
 
+async def count_orders(
+    session: AsyncSession, tenant_id: int, customer_id: int, *, status: OrderStatus | None = None
+) -> int:
+    query = select(func.count(Order.id)).where(Order.tenant_id == tenant_id, Order.customer_id == customer_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    return int(await session.scalar(query) or 0)
+
+
+async def shipped_batches(session: AsyncSession, tenant_id: int, order_id: int) -> dict[int, int | None]:
+    """The batch each order line was reserved (and shipped) from: returns are counted per batch. A line split
+    across batches gives its first."""
+    rows = await session.execute(
+        select(AllocationLine.order_line_id, AllocationLine.batch_id)
+        .join(
+            Allocation, (Allocation.id == AllocationLine.allocation_id) & (Allocation.tenant_id == tenant_id)
+        )
+        .where(AllocationLine.tenant_id == tenant_id, Allocation.order_id == order_id)
+        .order_by(AllocationLine.id)
+    )
+    found: dict[int, int | None] = {}
+    for line_id, batch_id in rows.all():
+        found.setdefault(line_id, batch_id)
+    return found
+
+
 AllocationRow = tuple[Allocation, Warehouse, list[tuple[AllocationLine, str, str | None]]]
 
 

@@ -32,6 +32,13 @@ def _policy(body: ReturnPolicyIn) -> ReturnPolicy:
         repeat_returner_after=body.repeat_returner_after,
         restocking_fee_percent=body.restocking_fee_percent,
         insured_reverse_freight=body.insured_reverse_freight,
+        handling_minor=body.handling_minor,
+        duties_lost_percent=body.duties_lost_percent,
+        offer_returnless=body.offer_returnless,
+        keep_partial_percent=body.keep_partial_percent,
+        trusted_buyer_orders=body.trusted_buyer_orders,
+        cycle_days=body.cycle_days,
+        warehouse_categories={code: frozenset(v) for code, v in body.warehouse_categories.items()},
     )
 
 
@@ -81,5 +88,6 @@ async def preview_return_decision(body: SampleRequest, session: SessionDep, prin
         evidence=frozenset(body.evidence),
         returns_last_180_days=body.returns_last_180_days,
         reused_photo=body.reused_photo,
+        keep_offer_accepted=body.keep_offer_accepted,
     )
     return DecisionOut.model_validate(decide_return(policy, facts))

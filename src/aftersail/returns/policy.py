@@ -29,6 +29,16 @@ def policy_from_settings(settings: Mapping[str, Any] | None) -> ReturnPolicy:
         repeat_returner_after=int(raw.get("repeat_returner_after", default.repeat_returner_after)),
         restocking_fee_percent=int(raw.get("restocking_fee_percent", default.restocking_fee_percent)),
         insured_reverse_freight=bool(raw.get("insured_reverse_freight", default.insured_reverse_freight)),
+        handling_minor=int(raw.get("handling_minor", default.handling_minor)),
+        duties_lost_percent=int(raw.get("duties_lost_percent", default.duties_lost_percent)),
+        offer_returnless=bool(raw.get("offer_returnless", default.offer_returnless)),
+        keep_partial_percent=int(raw.get("keep_partial_percent", default.keep_partial_percent)),
+        trusted_buyer_orders=int(raw.get("trusted_buyer_orders", default.trusted_buyer_orders)),
+        cycle_days=int(raw.get("cycle_days", default.cycle_days)),
+        warehouse_categories={
+            str(k): frozenset(str(c) for c in v)
+            for k, v in dict(raw.get("warehouse_categories") or {}).items()
+        },
     )
 
 
@@ -41,6 +51,8 @@ def policy_as_settings(policy: ReturnPolicy) -> dict[str, Any]:
             value = sorted(value)
         elif item.name == "evidence":
             value = {reason.value: sorted(kinds) for reason, kinds in sorted(value.items())}
+        elif item.name == "warehouse_categories":
+            value = {code: sorted(categories) for code, categories in sorted(value.items())}
         elif isinstance(value, Mapping):
             value = dict(sorted(value.items()))
         shown[item.name] = value

@@ -124,6 +124,17 @@ class ReturnPolicy:
     repeat_returner_after: int = 3  # returns in the last 180 days from which a person reviews
     restocking_fee_percent: int = 0  # of the refunded lines, only when the buyer changed their mind
     insured_reverse_freight: bool = False  # return-shipping insurance pays the buyer's way back
+    # Return or keep: what a return costs the seller besides freight, and what it gives up.
+    handling_minor: int = 400  # receiving, grading and repacking one return at the warehouse
+    duties_lost_percent: int = 0  # of the item's price: import duties that are not recovered on a return
+    offer_returnless: bool = (
+        True  # refund without taking back lines whose return costs more than they are worth
+    )
+    keep_partial_percent: int = 30  # "keep it and get this share back" (0: not offered); faults only
+    trusted_buyer_orders: int = 3  # delivered orders, no return in 180 days: exchanges ship at once
+    cycle_days: int = 14  # request → money back (or the exchange on its way), the return's SLA
+    # Warehouses that take back only some categories (code → categories); unlisted warehouses take all.
+    warehouse_categories: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +160,7 @@ class ReturnFacts:
     evidence: frozenset[Evidence] = frozenset()
     returns_last_180_days: int = 0
     reused_photo: bool = False  # a photo fingerprint seen on another case
+    keep_offer_accepted: bool = False  # the buyer keeps the items for `keep_partial_percent` back
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +188,31 @@ def window_days(policy: ReturnPolicy, market: str, category: str) -> int:
     days = max(
         policy.window_days,
         policy.market_days.get(market.upper(), 0),
-        policy.category_days.get(category, 0),
+        *(days for listed, days in policy.category_days.items() if in_category(category, listed)),
     )
     return max(days, EU_MINIMUM_DAYS) if market.upper() in EU_MARKETS else days
+
+
+def in_category(category: str, listed: str) -> bool:
+    """Whether a SKU's category ("beauty/hygiene") falls under a policy's entry: the whole path, a parent
+    ("beauty") or its last part ("hygiene")."""
+    return category == listed or category.startswith(listed + "/") or category.rsplit("/", 1)[-1] == listed
+
+
+def wear_and_return(
+    category: str,
+    reason: Reason,
+    delivered_at: datetime | None,
+    requested_at: datetime,
+    window_end: datetime | None,
+) -> bool:
+    """A signal for agents, never a refusal: clothes sent back for fit or a change of mind in the last fifth
+    of the window (worn to an event, then returned)."""
+    if delivered_at is None or window_end is None or reason not in {Reason.DOES_NOT_FIT, Reason.CHANGED_MIND}:
+        return False
+    if not in_category(category, "apparel"):
+        return False
+    return requested_at >= window_end - (window_end - delivered_at) / 5
 
 
 def freight_payer(policy: ReturnPolicy, reason: Reason) -> Payer:
@@ -186,6 +220,11 @@ def freight_payer(policy: ReturnPolicy, reason: Reason) -> Payer:
     if reason in SELLER_FAULT or policy.insured_reverse_freight:
         return Payer.SELLER
     return Payer.BUYER
+
+
+def returns_back(facts: ReturnFacts, decision: Decision) -> bool:
+    """Whether any item travels back (a keep-it offer and returnless lines do not)."""
+    return not facts.keep_offer_accepted and any(line.eligible for line in decision.lines)
 
 
 def decide_return(policy: ReturnPolicy, facts: ReturnFacts) -> Decision:
@@ -240,14 +279,76 @@ def _decide_line(policy: ReturnPolicy, facts: ReturnFacts, line: ReturnLine) -> 
     if facts.delivered_at is None:
         return refused("not delivered yet: cancel or wait for delivery")
     # Faulty goods stay returnable whatever the category (a broken razor is not a hygiene return).
-    if line.category in policy.non_returnable and facts.reason not in SELLER_FAULT:
+    if any(in_category(line.category, listed) for listed in policy.non_returnable) and (
+        facts.reason not in SELLER_FAULT
+    ):
         return refused(f"category {line.category} is not returnable unless faulty")
     ends = facts.delivered_at + timedelta(days=window_days(policy, facts.market, line.category))
     if facts.requested_at > ends and facts.reason not in SELLER_FAULT:
         return refused(f"return window ended {ends.date().isoformat()}")
     value = line.unit_price_minor * line.quantity
+    if facts.keep_offer_accepted:
+        if keep_offer_percent(policy, facts.reason) == 0:
+            return refused("no keep-it offer for this reason")
+        return LineDecision(line.order_line_id, True, "kept for a partial refund", keep_offer(policy, value))
     fee = value * policy.restocking_fee_percent // 100 if facts.reason is Reason.CHANGED_MIND else 0
     return LineDecision(line.order_line_id, True, "within policy", value, fee)
+
+
+def keep_offer_percent(policy: ReturnPolicy, reason: Reason) -> int:
+    """The share a buyer gets back for keeping a faulty item (a scratch, a missing manual); 0: no offer.
+    A change of mind is never bought off this way: it would pay buyers to not want things."""
+    return policy.keep_partial_percent if reason in SELLER_FAULT else 0
+
+
+def keep_offer(policy: ReturnPolicy, value_minor: int) -> int:
+    return value_minor * policy.keep_partial_percent // 100
+
+
+# --- where a return goes back ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnSite:
+    """A warehouse that takes returns, seen from the buyer's country (its lane there, if any)."""
+
+    warehouse_id: int
+    code: str
+    name: str
+    transit_days: int | None  # None: no lane to the buyer's country
+    freight_minor: int | None  # the lane's cost, in the order's currency; None when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    site: ReturnSite | None
+    reason: str
+
+
+def route_return(policy: ReturnPolicy, sites: Sequence[ReturnSite], categories: Sequence[str]) -> Route:
+    """The nearest warehouse (shortest transit from the buyer's country, then cheapest, then by code) that
+    takes back every category of the return; a warehouse without a lane there comes last."""
+    wanted = set(categories)
+    taking = [
+        site
+        for site in sites
+        if site.code not in policy.warehouse_categories
+        or wanted <= set(policy.warehouse_categories[site.code])
+    ]
+    if not taking:
+        return Route(None, "no warehouse takes returns of " + ", ".join(sorted(wanted)))
+    best = min(
+        taking,
+        key=lambda s: (
+            s.transit_days is None,
+            s.transit_days or 0,
+            s.freight_minor if s.freight_minor is not None else 10**15,
+            s.code,
+        ),
+    )
+    if best.transit_days is None:
+        return Route(best, f"{best.code}: takes these returns (no lane to the buyer's country)")
+    return Route(best, f"{best.code}: nearest that takes these returns, {best.transit_days} days away")
 
 
 # --- the return state machine -------------------------------------------------------------------------------

@@ -30,6 +30,21 @@ class ReturnPolicyIn(Strict):
     repeat_returner_after: int = Field(default=3, ge=1, le=1_000)
     restocking_fee_percent: int = Field(default=0, ge=0, le=50)
     insured_reverse_freight: bool = False
+    handling_minor: int = Field(default=400, ge=0, le=10**9, description="Receiving and grading one return")
+    duties_lost_percent: int = Field(default=0, ge=0, le=100)
+    offer_returnless: bool = Field(default=True, description="Refund without a return when it costs more")
+    keep_partial_percent: int = Field(
+        default=30, ge=0, le=100, description="Keep-it offer for faults (0: off)"
+    )
+    trusted_buyer_orders: int = Field(
+        default=3, ge=1, le=1_000, description="From then exchanges ship at once"
+    )
+    cycle_days: int = Field(default=14, ge=1, le=365, description="Request to money back")
+    warehouse_categories: dict[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)], list[Category]
+    ] = Field(
+        default_factory=dict, max_length=100, description="Warehouses taking back only these categories"
+    )
 
 
 class ReturnPolicyOut(Out):
@@ -42,6 +57,13 @@ class ReturnPolicyOut(Out):
     repeat_returner_after: int
     restocking_fee_percent: int
     insured_reverse_freight: bool
+    handling_minor: int
+    duties_lost_percent: int
+    offer_returnless: bool
+    keep_partial_percent: int
+    trusted_buyer_orders: int
+    cycle_days: int
+    warehouse_categories: dict[str, list[str]]
 
 
 class SampleLine(Strict):
@@ -62,6 +84,7 @@ class SampleRequest(Strict):
     evidence: list[Evidence] = Field(default_factory=list, max_length=2)
     returns_last_180_days: int = Field(default=0, ge=0, le=10_000)
     reused_photo: bool = False
+    keep_offer_accepted: bool = False
     policy: ReturnPolicyIn | None = Field(
         default=None, description="A policy to try instead of the saved one"
     )

@@ -183,6 +183,11 @@ async def do_reply(
                 {"ticket_id": ticket.id, "message_id": message.id, "user_id": user_id},
                 tenant_id=ticket.tenant_id,
             )
+    elif author_kind is AuthorKind.SYSTEM:
+        # A notice (a return approved, a refund sent) reaches the buyer but answers nothing: no clock stops.
+        await session.flush()
+        if message.channel is Channel.EMAIL:
+            await emit(session, DELIVER_TOPIC, {"message_id": message.id}, tenant_id=ticket.tenant_id)
     else:
         if ticket.first_response_at is None:
             ticket.first_response_at = now

@@ -50,6 +50,21 @@ async def access_ticket(session: AsyncSession, tenant_id: int, ticket_id: int) -
     return ticket
 
 
+async def find_open_ticket_for_order(session: AsyncSession, tenant_id: int, order_id: int) -> Ticket | None:
+    """The latest case about this order that is not closed (a return joins the conversation it came from)."""
+    return await session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.tenant_id == tenant_id,
+            Ticket.order_id == order_id,
+            Ticket.status != TicketStatus.CLOSED,
+            Ticket.merged_into_id.is_(None),
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
+
+
 async def do_open_ticket(
     session: AsyncSession,
     tenant_id: int,
