@@ -13,7 +13,6 @@ from alembic import op
 import aftersail.kit.db
 from aftersail.kit.rls import disable_rls, enable_rls
 
-
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
