@@ -165,7 +165,6 @@ async def test_placeholder_sections_say_what_arrives(client: httpx.AsyncClient, 
     shop = await seed_shop(database)
     await sign_in(client, shop.agent_email)
     for path, promise in [
-        ("/returns", "Return and exchange"),
         ("/settings", "Return windows"),
     ]:
         page = await client.get(path)

@@ -50,13 +50,6 @@ buyer_router = APIRouter(route_class=BuyerPageRoute, include_in_schema=False)
 HELP_PURPOSE = "buyer-help"
 # Sections of the console that later issues build; each page says honestly what will arrive there.
 PLACEHOLDERS = {
-    "returns": (
-        N_("Returns"),
-        N_(
-            "Return and exchange requests checked against your policy, with approvals, "
-            "labels, warehouse receiving and grading, and refunds."
-        ),
-    ),
     "settings": (
         N_("Settings"),
         N_("Return windows, returnless-refund thresholds, SLA targets, business hours, teams and API keys."),
