@@ -16,6 +16,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.changes_api import router as order_changes_api
     from aftersail.orders.settings_api import router as order_settings_api
     from aftersail.returns.api import router as returns_api
+    from aftersail.returns.cases_api import router as returns_cases_api
     from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
@@ -30,6 +31,7 @@ def include_routers(app: FastAPI) -> None:
         corrections_api,
         assistant_settings_api,
         returns_api,
+        returns_cases_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks
