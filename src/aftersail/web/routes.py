@@ -48,6 +48,11 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(analytics_api, prefix=API_PREFIX)  # /api/v1/reports/…
     app.include_router(reports_pages)  # /reports (console page)
+    from aftersail.returns.report_api import router as returns_report_api
+    from aftersail.returns.report_pages import router as returns_report_pages
+
+    app.include_router(returns_report_api, prefix=API_PREFIX)  # /api/v1/reports/returns
+    app.include_router(returns_report_pages)  # /reports/returns (console page)
     from aftersail.support.chat_pages import router as chat_pages
 
     app.include_router(chat_pages)  # /chat, /chat/widget-demo, /rate/…: the buyer's chat pages
@@ -62,4 +67,8 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.assistant.settings_pages import router as assistant_settings_pages
 
     app.include_router(assistant_settings_pages)  # /settings/assistant: the assistant's settings (console)
+    from aftersail.returns.receiving_pages import router as receiving_pages
+
+    app.include_router(receiving_pages)  # /returns/receive: warehouse scan-in and grading (console), before
+    # the buyer's /returns/… pages so that no buyer path pattern can catch it
     include_pages(app)  # console and buyer pages (no prefix) and /static
