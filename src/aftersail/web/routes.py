@@ -67,6 +67,9 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.assistant.settings_pages import router as assistant_settings_pages
 
     app.include_router(assistant_settings_pages)  # /settings/assistant: the assistant's settings (console)
+    from aftersail.returns.pages import router as returns_pages
+
+    app.include_router(returns_pages)  # /returns/cases, /settings/returns: agents' returns (console)
     from aftersail.returns.receiving_pages import router as receiving_pages
 
     app.include_router(receiving_pages)  # /returns/receive: warehouse scan-in and grading (console), before
