@@ -358,11 +358,11 @@ async def grade_return(
     _require_act(console)
     settings = request.app.state.services.settings
     form = await request.form()
+    ret = await _locked_return(session, console.tenant.id, return_id)  # another tenant's: 404 first
     presented = form.get("form_token")
     check_form_token(
         request, presented if isinstance(presented, str) else "", settings, _purpose(console, return_id)
     )
-    ret = await _locked_return(session, console.tenant.id, return_id)
     if ret.status in GRADED_ON:
         return RedirectResponse(_case_path(return_id), status_code=303)  # this form was already applied
     gradable = [
@@ -382,6 +382,8 @@ async def grade_return(
             status_code=status_code,
         )
 
+    if ret.status is not ReturnStatus.RECEIVED:  # a stale page: the parcel is not (or no longer) to grade
+        return await again("conflict", 409)
     if problem:
         return await again(problem, 422)
     try:
