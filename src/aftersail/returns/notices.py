@@ -63,6 +63,8 @@ TEXTS: dict[Notice, str] = {
     Notice.STORE_CREDIT: N_("We have added {amount} of store credit for return {rma}. Your code: {code}."),
     Notice.EXCHANGE_SHIPPED: N_("Your replacement for return {rma} is on its way to you."),
 }
+# How a carrier is named to the buyer: the self-managed carrier is the seller's own drop-off arrangement.
+CARRIER_NAMES = {"self_managed": N_("any post office or parcel shop")}
 # Why a request was refused, in words a buyer reads (the policy's own reason stays on the audit row).
 REFUSALS = {
     "window": N_("the return window ended on {date}"),
@@ -83,6 +85,12 @@ def refusal_key(why: str) -> str:
     if "not delivered" in why:
         return "delivered"
     return "policy"
+
+
+def carrier_name(carrier: str, language: str) -> str:
+    if carrier in CARRIER_NAMES:
+        return translations(language).gettext(CARRIER_NAMES[carrier])
+    return carrier or "-"
 
 
 def render(notice: Notice, language: str, **values: Any) -> str:
@@ -113,7 +121,7 @@ async def do_tell_buyer(
     )
     fields = {
         "rma": ret.rma_number,
-        "carrier": ret.carrier or "-",
+        "carrier": carrier_name(ret.carrier, language),
         "tracking": ret.tracking_number or "-",
         "warehouse": warehouse.name if warehouse else "-",
         "amount": format_money(values.pop("amount_minor", ret.refund_due_minor), ret.currency, language),
