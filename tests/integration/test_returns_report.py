@@ -5,6 +5,7 @@ exactly between its lines. Rejected returns and other tenants' returns stay out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,8 +23,8 @@ from aftersail.returns.models import Disposition
 from aftersail.returns.payments import ManualRefunds
 from aftersail.returns.report import Figures, ReturnsReport, returns_report
 from aftersail.returns.rules import Reason, Resolution, ReturnStatus
-from tests.factories import make_tenant
-from tests.fulfilment import make_network
+from tests.factories import TenantFixture, make_tenant
+from tests.fulfilment import Network, make_network
 from tests.returns_desk import Delivered, make_delivered
 
 UTC = ZoneInfo("UTC")
@@ -94,7 +95,16 @@ def _by_name(report: ReturnsReport) -> dict[str, Figures]:
     return {group.name: group.figures for group in report.groups}
 
 
-async def test_returns_cost_per_group(database: Database, tmp_path: Path) -> None:
+@dataclass
+class ReturnsScenario:
+    tenant: TenantFixture
+    network: Network
+
+
+async def make_returns_scenario(database: Database, tmp_path: Path) -> ReturnsScenario:
+    """Three orders (4 lamps of batch LAMP-B1, 2 cables without a batch, at 19.99 EUR) and four returns: a
+    lamp that did not fit (restocked, refunded), a faulty cable under review, a change of mind refused after
+    the window, and a lamp and a cable that did not fit (lamp restocked, cable destroyed, both refunded)."""
     tenant = await make_tenant(database)
     network = await make_network(database, tenant.tenant_id)
     bad_batch = await network.add_batch(database, "lamp", "LAMP-B1")
@@ -142,6 +152,12 @@ async def test_returns_cost_per_group(database: Database, tmp_path: Path) -> Non
         # The way back of the two-line return: one lane (700), handling 400 a unit; the lamp alone restocks.
         assert (two.reverse_freight_minor, two.handling_minor, two.refunded_minor) == (700, 800, 3998)
         assert two.restock_value_minor == 1999
+    return ReturnsScenario(tenant, network)
+
+
+async def test_returns_cost_per_group(database: Database, tmp_path: Path) -> None:
+    scenario = await make_returns_scenario(database, tmp_path)
+    tenant, network = scenario.tenant, scenario.network
     # Another tenant's return never shows.
     elsewhere = await make_delivered(database)
     await _ask(database, elsewhere, Reason.DOES_NOT_FIT, {"lamp": 1}, tmp_path, "other")
