@@ -5,6 +5,7 @@ is sent; refusals keep what was typed; viewers and agents look but do not act; a
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -293,3 +294,26 @@ async def test_the_pages_speak_chinese_by_default(
     assert "扫描或输入退货编码" in (await client.get("/returns/receive")).text
     case = await client.get(f"/returns/receive/{parcel.return_id}")
     assert "包裹已签收" in case.text and "买家原因：尺码不合适" in case.text
+
+
+async def test_two_submits_at_once_grade_and_refund_once(
+    client: httpx.AsyncClient, database: Database, tmp_data_dir: Path
+) -> None:
+    """A double tap sends the form twice at the same moment: the return's row lock lets one grade it and
+    shows the other the result (on PostgreSQL the lock decides; SQLite writes one at a time)."""
+    parcel = await make_parcel(database, tmp_data_dir)
+    before = await lamp_stock(database, parcel)
+    await sign_in(client, parcel.users[Role.WAREHOUSE], PASSWORD)
+    case = await client.get(f"/returns/receive/{parcel.return_id}")
+    await client.post(
+        f"/returns/receive/{parcel.return_id}/received", data={"csrf_token": meta_csrf(case.text)}
+    )
+    form = grading_form((await client.get(f"/returns/receive/{parcel.return_id}")).text)
+    url = f"/returns/receive/{parcel.return_id}/grading"
+    answers = await asyncio.gather(*(client.post(url, data=form) for _ in range(2)))
+    assert [answer.status_code for answer in answers] == [303, 303], [a.text[:200] for a in answers]
+    assert await lamp_stock(database, parcel) == before + 1
+    async with database.transaction(tenant_id=parcel.delivered.tenant_id, readonly=True) as session:
+        ret = await returns.access_return(session, parcel.delivered.tenant_id, parcel.return_id)
+        assert len(await refunds.return_refunds(session, ret)) == 1
+        assert [event.kind for event in await returns.return_events(session, ret)].count("graded") == 1
