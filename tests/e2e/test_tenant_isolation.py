@@ -246,6 +246,33 @@ async def seed(client: httpx.AsyncClient, tenant: TenantFixture, tag: str) -> Se
     }
 
 
+async def seed_return(database: Any, app: FastAPI, tenant: TenantFixture, seeded: Seeded) -> None:
+    """A return of the seeded order, delivered first (no API delivers an order or asks for a return)."""
+    from aftersail.orders.models import Order
+    from aftersail.returns import service as returns
+    from aftersail.returns.rules import Reason, Resolution
+    from tests.returns_desk import deliver
+
+    await deliver(database, tenant.tenant_id, seeded["ids"]["order_id"], days_ago=2)
+    async with database.transaction(tenant_id=tenant.tenant_id) as session:
+        order = await session.get(Order, seeded["ids"]["order_id"])
+        ask = returns.ReturnAsk(
+            Reason.DOES_NOT_FIT,
+            Resolution.REFUND,
+            [returns.LineAsk(seeded["ids"]["order_line_id"], 1)],
+        )
+        ret = await returns.do_request_return(
+            session,
+            order,
+            ask,
+            submission_key="walk",
+            actor="buyer:walk",
+            files_dir=app.state.services.settings.data_dir,
+        )
+        seeded["ids"]["return_id"] = ret.id
+        seeded["markers"].append(ret.rma_number)
+
+
 async def snapshot(
     client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded, app: FastAPI
 ) -> dict[str, Any]:
@@ -382,6 +409,7 @@ LIST_KINDS = {
     "/tickets": "ticket_id",
     "/teams": "team_id",
     "/kb/articles": "article_id",
+    "/returns": "return_id",
 }
 FILTER_PARAMS = {"product_id", "sku_id", "warehouse_id", "customer_id", "live_session_id", "team_id"}
 
@@ -400,6 +428,8 @@ async def test_every_api_route_hides_other_tenants(
     )
     a = await seed(client, tenant_a, f"a{uuid.uuid4().hex[:6]}")
     b = await seed(client, tenant_b, f"b{uuid.uuid4().hex[:6]}")
+    for tenant, seeded in ((tenant_a, a), (tenant_b, b)):
+        await seed_return(database, app, tenant, seeded)
     before = await snapshot(client, tenant_a, a, app)
     hb = tenant_b.headers(Role.ADMIN)
     bodies, probes, creates = path_bodies(b), reference_probes(a, b), self_contained(a)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
+from aftersail.kit.errors import InvalidInput
 from aftersail.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftersail.kit.validation import Out, Paged, PathId, QueryId, Strict, query_text
 from aftersail.returns import cases, refunds
@@ -184,19 +185,24 @@ async def refund_return(
     session: SessionDep,
     principal: OrderWriter,
     idempotency_key: Annotated[
-        str,
+        str | None,
         Header(
             min_length=1,
             max_length=MAX_KEY,
             pattern=IDEMPOTENCY_KEY_PATTERN,
             description="Required: the same key finds the same refund instead of paying twice",
         ),
-    ],
+    ] = None,
 ) -> RefundOut:
     """Refund a received (or graded) return: what is due, or `amount_minor` for a partial refund, to the
     payment or as store credit. 201 for a new refund; 200 with `Idempotent-Replayed: true` when the key
     already made one (the body is not compared: the first refund stands)."""
-    ret = await returns.access_return(session, principal.tenant_id, return_id)
+    ret = await returns.access_return(session, principal.tenant_id, return_id)  # another tenant's: 404
+    if idempotency_key is None:
+        raise InvalidInput(
+            "Send an Idempotency-Key header: a retry with the same key never pays twice.",
+            field="idempotency_key",
+        )
     before = {refund.id for refund in await refunds.return_refunds(session, ret)}
     refund = await refunds.do_request_refund(
         session,

@@ -164,17 +164,16 @@ def check_policy_form(values: Mapping[str, Any]) -> tuple[ReturnPolicyIn | None,
         elif chosen:
             evidence[reason.value] = sorted(set(chosen))
     body["evidence"] = evidence
-    if errors:
-        return None, errors
-    try:
-        return ReturnPolicyIn.model_validate(body), {}
+    try:  # the API's own limits, checked also beside the fields already refused (all messages at once)
+        checked = ReturnPolicyIn.model_validate(body)
     except ValidationError as exc:
         targets = {target: name for name, target in AMOUNT_FIELDS.items()}
         for error in exc.errors():
             field = str(error["loc"][0]) if error.get("loc") else "window_days"
             field = targets.get(field, field)
-            errors[field] = ERRORS.get(field, ERRORS["window_days"])
+            errors.setdefault(field, ERRORS.get(field, ERRORS["window_days"]))
         return None, errors
+    return (None, errors) if errors else (checked, {})
 
 
 def check_sample_form(values: Mapping[str, Any]) -> tuple[SampleRequest | None, dict[str, str]]:
