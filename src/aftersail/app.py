@@ -18,6 +18,7 @@ from aftersail.kit.db import Database
 from aftersail.kit.http import BodyLimitMiddleware, RequestIdMiddleware, install_error_handlers
 from aftersail.kit.logging import configure_logging
 from aftersail.orders import intake_route
+from aftersail.returns.buyer_pages import UPLOAD_BODY_LIMIT, UPLOAD_PATH_PREFIX
 from aftersail.tenants.links import BuyerLinkSigner
 from aftersail.web.background import start_background, stop_background
 from aftersail.web.routes import include_routers
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "/chat/api/attachments": upload_limit,
             "/api/v1/attachments": upload_limit,
             "/api/v1/inbound-email": 26 * 1024 * 1024,  # what the SMTP receiver takes, and a little more
+            UPLOAD_PATH_PREFIX: UPLOAD_BODY_LIMIT,  # the buyer's return form with photos and a video
         },
     )
     app.add_middleware(RequestIdMiddleware)

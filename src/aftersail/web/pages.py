@@ -24,6 +24,8 @@ from aftersail.orders.models import OrderStatus
 from aftersail.orders.page_forms import BUYER_FORM_MESSAGES
 from aftersail.orders.pages import CHANNEL_LABELS, STATUS_LABELS
 from aftersail.orders.pages import router as orders_pages
+from aftersail.returns.buyer_pages import router as returns_buyer_pages
+from aftersail.returns.buyer_texts import BUYER_RETURN_MESSAGES
 from aftersail.tenants import service as tenants
 from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.pages import router as tenants_pages
@@ -90,6 +92,7 @@ BUYER_MESSAGES = (
     *PROGRESS_LABELS,
     *(text for pair in BUYER_STATUS.values() for text in pair),
     *BUYER_FORM_MESSAGES,
+    *BUYER_RETURN_MESSAGES,
 )
 
 
@@ -104,6 +107,7 @@ def include_pages(app: FastAPI) -> None:
         catalog_pages,
         buyer_router,
         buyer_changes.router,
+        returns_buyer_pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
