@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.adjustments import do_adjust_stock
@@ -31,6 +32,18 @@ USUAL_DISPOSITION = {
 }
 
 
+async def lock_return(session: AsyncSession, ret: ReturnRequest) -> ReturnRequest:
+    """The return's row lock (and its row re-read): two scans or two grading submits of one parcel run one
+    after the other, and the second sees what the first did. SQLite serialises writers anyway."""
+    await session.execute(
+        select(ReturnRequest.id)
+        .where(ReturnRequest.tenant_id == ret.tenant_id, ReturnRequest.id == ret.id)
+        .with_for_update()
+    )
+    await session.refresh(ret)
+    return ret
+
+
 @dataclass(frozen=True, slots=True)
 class LineGrade:
     return_line_id: int
@@ -45,6 +58,7 @@ async def do_receive(
 ) -> ReturnRequest:
     """The label was scanned at the warehouse: the parcel is in. Scanning it twice changes nothing."""
     now = now or utcnow()
+    await lock_return(session, ret)
     if ret.status in {ReturnStatus.RECEIVED, ReturnStatus.GRADED}:
         return ret
     if ret.status not in RECEIVABLE:
@@ -70,6 +84,7 @@ async def do_grade(
     """Grade every line that travelled, put each where its disposition says, post differences to the ticket,
     then refund (or close an exchange). Restocked units join this warehouse's stock with their batch."""
     now = now or utcnow()
+    await lock_return(session, ret)
     if ret.status is not ReturnStatus.RECEIVED:
         raise Conflict(f"Return {ret.rma_number} is {ret.status.value}; scan the parcel in before grading.")
     lines = {
@@ -81,14 +96,15 @@ async def do_grade(
     if set(given) != set(lines):
         raise InvalidInput("Grade every item of the return.", field="lines")
     _check_uploads(photos or [])
+    for line_id, (line, sku) in lines.items():  # everything checked before anything is written
+        if not 0 <= given[line_id].received_quantity <= line.quantity * 2:
+            raise InvalidInput(
+                f"{sku.code}: count between 0 and {line.quantity * 2}.", field="received_quantity"
+            )
     differences = []
     restock_value = 0
     for line_id, (line, sku) in lines.items():
         grade = given[line_id]
-        if not 0 <= grade.received_quantity <= line.quantity * 2:
-            raise InvalidInput(
-                f"{sku.code}: count between 0 and {line.quantity * 2}.", field="received_quantity"
-            )
         line.received_quantity = grade.received_quantity
         line.grade = grade.grade
         line.disposition = grade.disposition
