@@ -19,6 +19,7 @@ from aftersail.kit.db import Database
 from aftersail.orders import service as orders
 from aftersail.returns import buyer_pages
 from aftersail.returns.models import ReturnRequest
+from aftersail.returns.rules import Resolution, ReturnStatus
 from aftersail.tenants.links import LinkScope
 from tests.e2e.test_pages_shop import hidden_value
 from tests.returns_desk import Delivered, make_delivered
@@ -246,3 +247,19 @@ async def test_double_submit_makes_one_return_with_a_status_page_and_label(
     assert 'data-test="cancel"' not in after.text and 'data-test="label"' not in after.text
     wrong_scope = await buyer.get(f"/r/{unquote(link.split('/')[-1])}")
     assert wrong_scope.status_code == 404  # an order link is not a return link
+
+
+def test_the_step_list_follows_the_status() -> None:
+    def states(status: ReturnStatus, resolution: Resolution = Resolution.REFUND) -> list[str]:
+        return [state for _, state in buyer_pages._steps(ReturnRequest(status=status, resolution=resolution))]
+
+    assert states(ReturnStatus.REQUESTED) == ["current", "todo", "todo", "todo", "todo", "todo"]
+    assert states(ReturnStatus.RECEIVED) == ["done", "done", "done", "current", "todo", "todo"]
+    assert states(ReturnStatus.REFUNDED) == ["done"] * 6  # the end reached: nothing left open
+    assert (
+        buyer_pages._steps(ReturnRequest(status=ReturnStatus.EXCHANGED, resolution=Resolution.EXCHANGE))[-1][
+            0
+        ]
+        == "Replacement sent"
+    )
+    assert states(ReturnStatus.REJECTED) == ["done", "current"]

@@ -618,9 +618,8 @@ def _steps(ret: ReturnRequest) -> list[tuple[str, str]]:
     last = ReturnStatus.EXCHANGED if ret.resolution in REPLACING else ReturnStatus.REFUNDED
     path = (*MAIN_STEPS, last)
     if status in {ReturnStatus.REFUNDED, ReturnStatus.EXCHANGED, ReturnStatus.CLOSED}:
-        reached = len(path) - 1
-    else:
-        reached = path.index(status) if status in path else 0
+        return [(texts.STEP_LABELS[step], "done") for step in path]  # the end reached: every step done
+    reached = path.index(status) if status in path else 0
     return [
         (texts.STEP_LABELS[step], "done" if i < reached else "current" if i == reached else "todo")
         for i, step in enumerate(path)
