@@ -406,6 +406,18 @@ async def do_request_return(
     if earlier is not None:
         return earlier
     _check_uploads(ask.uploads)
+    policy = await return_policy(session, order.tenant_id)
+    # Refuse what can never be a return before the case, its message and its files are made.
+    trial = await plan_return(session, order, ask, now=now, policy=policy)
+    if any(
+        line.quantity > max(item.delivered_quantity, 0)
+        for line, item in zip(ask.lines, trial.facts.lines, strict=True)
+    ):
+        raise ReturnNotAllowed(
+            "You asked to return more units than were delivered (or already asked back).",
+            field="lines",
+            refusal="too_many_units",
+        )
     customer = await orders.access_customer(session, order.tenant_id, order.customer_id)
     ticket = await _case_ticket(session, order, customer, ask.language, actor=actor, now=now)
     message = await do_add_customer_message(
@@ -434,15 +446,7 @@ async def do_request_return(
 
     checks = await do_check_photos(session, order.tenant_id, [message.id], files_dir)
     reused = any(check.reused for check in checks)
-    policy = await return_policy(session, order.tenant_id)
     plan = await plan_return(session, order, ask, now=now, reused_photo=reused, policy=policy)
-    if all(not line.eligible for line in plan.decision.lines) and any(
-        line.quantity > max(item.delivered_quantity, 0)
-        for line, item in zip(ask.lines, plan.facts.lines, strict=True)
-    ):
-        raise ReturnNotAllowed(
-            "You asked to return more units than were delivered (or already asked back).", field="lines"
-        )
     ret = ReturnRequest(
         tenant_id=order.tenant_id,
         rma_number="",
