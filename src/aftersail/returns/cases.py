@@ -77,7 +77,10 @@ RESOLUTION_LABELS = {
     Resolution.REPLACEMENT: N_("Replacement"),
     Resolution.REPAIR: N_("Repair"),
 }
-PAYER_LABELS = {Payer.SELLER: N_("The seller pays the way back"), Payer.BUYER: N_("The buyer pays the way back")}
+PAYER_LABELS = {
+    Payer.SELLER: N_("The seller pays the way back"),
+    Payer.BUYER: N_("The buyer pays the way back"),
+}
 REFUND_KIND_LABELS = {
     RefundKind.REFUND: N_("Refund to the payment"),
     RefundKind.STORE_CREDIT: N_("Store credit"),
