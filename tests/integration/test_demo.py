@@ -262,7 +262,9 @@ async def test_catalog_bundles_batches_and_stock(demo_db: Database) -> None:
 
         stock = list(await session.scalars(select(StockLevel)))
         assert len(stock) > 500
-        assert all(row.reserved == 0 and row.on_hand >= 0 for row in stock)
+        # Only the demo's exchanges hold stock (reserved for the replacement); the books balance.
+        assert all(0 <= row.reserved <= row.on_hand for row in stock)
+        assert 0 < sum(row.reserved for row in stock) < 100
         assert all(
             by_id[row.sku_id].tenant_id == row.tenant_id and not by_id[row.sku_id].is_bundle for row in stock
         )
@@ -295,11 +297,15 @@ async def test_customers_fit_their_markets(demo_db: Database) -> None:
 
 async def test_orders_money_dates_and_statuses(demo_db: Database) -> None:
     async with demo_db.transaction(system=True) as session:
-        orders = list(await session.scalars(select(Order)))
+        everything = list(await session.scalars(select(Order)))
         lines = list(await session.scalars(select(OrderLine)))
         customer_tenant = dict((await session.execute(select(Customer.id, Customer.tenant_id))).all())
         sku_tenant = dict((await session.execute(select(Sku.id, Sku.tenant_id))).all())
         slugs = dict((await session.execute(select(Tenant.id, Tenant.slug))).all())
+    # The demo's exchanges (demo/returns.py) placed replacement orders, at nothing, within the window.
+    exchanges = [o for o in everything if o.external_ref.startswith("exchange:RMA")]
+    assert all(o.total_minor == 0 and DEMO_NOW - ORDER_WINDOW < o.placed_at < DEMO_NOW for o in exchanges)
+    orders = [o for o in everything if o not in exchanges]
     assert len(orders) == SMALL
     lines_by_order: dict[int, list[OrderLine]] = {}
     for line in lines:
@@ -414,3 +420,31 @@ async def test_support_desk_cases_in_buyers_languages(demo_db: Database) -> None
             assert routing and all(r.calendar.get("time_zone") == tenant.time_zone for r in routing)
             assert await session.scalar(select(func.count()).where(Macro.tenant_id == tenant.id)) >= 4
             assert await session.scalar(select(func.count()).where(CsatRating.tenant_id == tenant.id)) >= 1
+
+
+async def test_returns_in_several_states(demo_db: Database) -> None:
+    """demo/returns.py: delivered orders sent back through the returns service and taken as far as their age
+    allows, shipped from batches (so that returns count per batch)."""
+    from aftersail.orders.models import Allocation
+    from aftersail.returns.models import ReturnLine, ReturnRequest
+
+    async with demo_db.transaction(system=True) as session:
+        found = (
+            await session.execute(select(ReturnRequest.status, func.count()).group_by(ReturnRequest.status))
+        ).all()
+        statuses = {status.value: count for status, count in found}
+        assert len(statuses) >= 5, statuses
+        assert {"approved", "refunded", "exchanged"} <= set(statuses)
+        delivered = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.status == OrderStatus.DELIVERED)
+        )
+        assert delivered and 0.005 * delivered < sum(statuses.values()) < 0.1 * delivered  # a few per cent
+        routed = (
+            await session.scalars(select(ReturnRequest).where(ReturnRequest.warehouse_id.is_not(None)))
+        ).all()
+        assert routed and all(r.tracking_number and r.requested_at < DEMO_NOW for r in routed)
+        assert await session.scalar(select(func.count()).select_from(Allocation)) >= delivered
+        batched = await session.scalar(
+            select(func.count()).select_from(ReturnLine).where(ReturnLine.batch_id.is_not(None))
+        )
+        assert batched

@@ -43,6 +43,7 @@ def demo(
                 db,
                 seed=DEFAULT_SEED if seed is None else seed,
                 orders=DEFAULT_ORDERS if orders is None else orders,
+                files_dir=settings.data_dir,  # the demo returns' label PDFs
             )
         finally:
             await db.dispose()

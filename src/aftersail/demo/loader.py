@@ -15,6 +15,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftersail.catalog.models import Batch, BundleComponent, Lane, Product, Sku, StockLevel, Warehouse
 from aftersail.demo.accounts import DEMO_PASSWORD
 from aftersail.demo.plan import DEFAULT_ORDERS, DEFAULT_SEED, SellerPlan, build_demo
+from aftersail.demo.returns import write_returns
 from aftersail.demo.sellers import DEMO_NOW, DEMO_ONBOARDED, DEMO_SLUGS
 from aftersail.demo.support import write_support
 from aftersail.demo.warehouses import LANES, WAREHOUSES
@@ -54,7 +56,9 @@ async def demo_present(db: Database) -> bool:
         return bool(await find_demo_tenants(session))
 
 
-async def load_demo(db: Database, *, seed: int = DEFAULT_SEED, orders: int = DEFAULT_ORDERS) -> DemoSummary:
+async def load_demo(
+    db: Database, *, seed: int = DEFAULT_SEED, orders: int = DEFAULT_ORDERS, files_dir: Path | None = None
+) -> DemoSummary:
     """Build the plan from `seed` and write it. Raises Conflict if a demo tenant already exists."""
     started = time.perf_counter()
     plans = build_demo(seed, orders)
@@ -68,6 +72,10 @@ async def load_demo(db: Database, *, seed: int = DEFAULT_SEED, orders: int = DEF
             )
         for plan in plans:
             summary.counts[plan.seller.slug] = await _write_seller(session, plan)
+            # Returns go through the returns service, after the orders they send back (demo/returns.py).
+            summary.counts[plan.seller.slug] |= await write_returns(
+                session, plan.seller.slug, seed=seed, files_dir=files_dir
+            )
     summary.seconds = time.perf_counter() - started
     return summary
 
