@@ -239,3 +239,33 @@ async def test_an_empty_period_and_another_currency(database: Database) -> None:
             session, delivered.tenant_id, first_day=today, last_day=today, time_zone=UTC, currency="usd"
         )
         assert dollars.currency == "USD" and dollars.totals.units_sold == 0 and dollars.currencies == ["EUR"]
+
+
+async def test_an_exchange_counts_the_goods_sent_instead(database: Database, tmp_path: Path) -> None:
+    delivered = await make_delivered(database)
+    ids = await _line_ids(database, delivered)
+    ask = returns.ReturnAsk(
+        reason=Reason.DOES_NOT_FIT,
+        resolution=Resolution.EXCHANGE,
+        lines=[returns.LineAsk(ids["lamp"], 1, delivered.network.skus["case"])],
+    )
+    async with database.transaction(tenant_id=delivered.tenant_id) as session:
+        order = await session.get(Order, delivered.order_id)
+        assert order is not None
+        ret = await returns.do_request_return(
+            session, order, ask, submission_key="swap", actor="buyer:test", files_dir=tmp_path
+        )
+        await receiving.do_receive(session, ret, actor="user:warehouse")
+        [(line, _sku)] = await returns.return_lines(session, ret)
+        await receiving.do_grade(
+            session,
+            ret,
+            [receiving.LineGrade(line.id, 1, Grade.A, Disposition.RESTOCK)],
+            actor="user:warehouse",
+            files_dir=tmp_path,
+        )
+        assert ret.status is ReturnStatus.EXCHANGED and ret.refunded_minor == 0
+    totals = (await _report(database, delivered.tenant_id, "sku")).totals
+    # No money back, but a lamp's worth (19.99) went out instead; the returned lamp is back on the shelf.
+    assert (totals.refunded_minor, totals.restock_value_minor) == (1999, 1999)
+    assert totals.loss_minor == 700 + 400

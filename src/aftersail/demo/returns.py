@@ -34,7 +34,7 @@ from aftersail.support.models import Ticket
 from aftersail.tenants.models import Role, Tenant, User
 
 APPAREL_RATE = 0.04  # orders with clothes sent back because they do not fit
-FAULTY_BATCH_RATE = 0.4  # orders with a unit of the bad batch sent back as defective
+FAULTY_BATCH_RATE = 0.6  # orders with a unit of the bad batch sent back as defective
 OTHER_RATE = 0.008  # any other delivered order
 EXCHANGE_SHARE = 0.3  # of the fit returns: another size rather than the money
 REVIEW_APPROVES = 0.8  # a person approves most requests the policy sent for review
@@ -87,7 +87,7 @@ def _pick(rng: random.Random, table: tuple[tuple[T, int], ...]) -> T:
 
 
 async def _faulty_batch(session: AsyncSession, tenant_id: int) -> int | None:
-    """The electronics batch shipped most, where a bad lot hurts most (any batch without electronics)."""
+    """The electronics batch shipped most, where a bad lot hurts most (None: the seller sells none)."""
     rows = (
         await session.execute(
             select(AllocationLine.batch_id, Sku.category, func.sum(AllocationLine.quantity))
@@ -96,7 +96,9 @@ async def _faulty_batch(session: AsyncSession, tenant_id: int) -> int | None:
             .group_by(AllocationLine.batch_id, Sku.category)
         )
     ).all()
-    ranked = sorted(rows, key=lambda r: (not r[1].startswith("electronics"), -int(r[2] or 0), r[0]))
+    ranked = sorted(
+        (r for r in rows if r[1].startswith("electronics")), key=lambda r: (-int(r[2] or 0), r[0])
+    )
     return ranked[0][0] if ranked else None
 
 

@@ -12,6 +12,8 @@ Definitions:
   shared among the return's lines (`split_by_weight`, exact to the minor unit): freight and handling by the
   units that travel, the refund by what each line refunds, the restock value by what each line was graded
   to be worth;
+- refunded: money back, and for an exchange or replacement the value of the goods sent instead
+  (`replaced_value`);
 - loss: refunded + reverse freight + handling − restock value; cost share: loss / item value returned.
 
 Money is in one currency at a time (a tenant selling in several picks one; the busiest is the default).
@@ -35,7 +37,7 @@ from aftersail.kit.i18n import N_
 from aftersail.orders import sales
 from aftersail.returns.economics import RESALE_SHARE
 from aftersail.returns.models import Disposition, ReturnLine, ReturnRequest
-from aftersail.returns.rules import ReturnStatus
+from aftersail.returns.rules import Resolution, ReturnStatus
 
 DIMENSIONS = ("sku", "batch", "market", "reason", "warehouse")
 # Dimensions whose groups have sales of their own; the others are measured against all units sold.
@@ -283,6 +285,18 @@ def _graded_worth(line: ReturnLine) -> float:
     return line.unit_price_minor * line.received_quantity * RESALE_SHARE.get(line.grade, 0.0)
 
 
+def replaced_value(ret: ReturnRequest, lines: Sequence[ReturnLine]) -> int:
+    """What an exchange (or replacement) gave the buyer instead of money: the goods sent out, at the price of
+    the lines they replace, once the replacement order is placed. Without it an exchange would show the
+    returned item's restock value as a gain."""
+    if ret.replacement_order_id is None or ret.resolution not in {
+        Resolution.EXCHANGE,
+        Resolution.REPLACEMENT,
+    }:
+        return 0
+    return sum(line.unit_price_minor * line.quantity for line in lines if line.eligible and not line.keep)
+
+
 async def returned_lines(
     session: AsyncSession, tenant_id: int, period: Period, currency: str
 ) -> list[ReturnedLine]:
@@ -318,7 +332,7 @@ async def returned_lines(
                 )
                 for line in lines
             ],
-            refunded_minor=ret.refunded_minor,
+            refunded_minor=ret.refunded_minor + replaced_value(ret, lines),
             freight_minor=ret.reverse_freight_minor,
             handling_minor=ret.handling_minor,
             restock_value_minor=ret.restock_value_minor,

@@ -48,7 +48,7 @@ class FiguresOut(BaseModel):
     item_value_minor: int
     reverse_freight_minor: int
     handling_minor: int
-    refunded_minor: int
+    refunded_minor: int  # money back, or for an exchange the value of the goods sent instead
     restock_value_minor: int
     loss_minor: int  # refunded + reverse freight + handling − restock value
     cost_share: float | None  # loss / item value returned

@@ -63,7 +63,7 @@ COLUMNS = (
     ("item_value_minor", N_("Item value returned")),
     ("reverse_freight_minor", N_("Reverse freight")),
     ("handling_minor", N_("Handling cost")),
-    ("refunded_minor", N_("Refunds paid")),
+    ("refunded_minor", N_("Refunded or replaced")),
     ("restock_value_minor", N_("Restock value")),
     ("loss_minor", N_("Loss")),
     ("cost_share", N_("Cost share")),
