@@ -5,13 +5,16 @@ allocation, a refusal after the window, a review for high value, and a parcel th
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from aftersail.kit.clock import as_utc
 from aftersail.kit.db import Database
-from aftersail.kit.errors import InvalidInput
+from aftersail.kit.errors import Conflict, InvalidInput
 from aftersail.kit.outbox_models import OutboxEvent
 from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderStatus
@@ -34,8 +37,10 @@ async def _lines(db: Database, delivered: Delivered) -> dict[str, int]:
 
 
 async def _request(
-    db: Database, delivered: Delivered, ask: returns.ReturnAsk, files_dir: Path, key: str = "k1"
+    db: Database, delivered: Delivered, ask: returns.ReturnAsk, files_dir: Path, key: str = ""
 ) -> int:
+    """The request as the buyer page sends it; `key` (default: one per order) is its submission key."""
+    key = key or f"order-{delivered.order_id}"
     async with db.transaction(tenant_id=delivered.tenant_id) as session:
         order = await session.get(Order, delivered.order_id)
         assert order is not None
@@ -215,3 +220,150 @@ async def test_a_parcel_that_does_not_match_waits_for_a_person(database: Databas
         assert await refunds.return_refunds(session, ret) == []  # no money before a person looks
         kinds = [event.kind for event in await returns.return_events(session, ret)]
         assert "discrepancy" in kinds
+
+
+def _photo(seed: int) -> bytes:
+    """A JPEG with structure (a fingerprint needs more than a flat colour)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 240), (240, 240, 235))
+    draw = ImageDraw.Draw(image)
+    for step in range(12):
+        x = (seed * 37 + step * 53) % 300
+        y = (seed * 11 + step * 29) % 220
+        draw.rectangle((x, y, x + 40, y + 25), fill=((step * 40) % 255, (seed * 60) % 255, 90))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+async def test_a_reused_photo_sends_the_request_to_a_person(database: Database, tmp_path: Path) -> None:
+    photo = returns.Upload("broken.jpg", _photo(3), "image/jpeg")
+    first = await make_delivered(database)
+    line_ids = await _lines(database, first)
+    ask = returns.ReturnAsk(
+        Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)], uploads=[photo]
+    )
+    first_id = await _request(database, first, ask, tmp_path)
+    second = await make_delivered(database, tenant=first.tenant, network=first.network)
+    line_ids = await _lines(database, second)
+    ask = returns.ReturnAsk(
+        Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)], uploads=[photo]
+    )
+    second_id = await _request(database, second, ask, tmp_path)
+    async with database.transaction(tenant_id=first.tenant_id, readonly=True) as session:
+        earlier = await returns.access_return(session, first.tenant_id, first_id)
+        assert earlier.outcome is Outcome.AUTO_APPROVED and not earlier.signals.get("reused_photo")
+        assert len(await returns.return_evidence(session, earlier)) == 1
+        ret = await returns.access_return(session, first.tenant_id, second_id)
+        assert ret.status is ReturnStatus.REQUESTED and ret.rule == "reused_photo"
+        assert ret.signals["reused_photo"] is True
+    missing = returns.ReturnAsk(Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["cable"], 1)])
+    async with database.transaction(tenant_id=second.tenant_id, readonly=True) as session:
+        order = await session.get(Order, second.order_id)
+        assert order is not None
+        plan = await returns.plan_return(session, order, missing)
+        assert plan.decision.rule == "evidence_missing"  # damage needs a photo
+
+
+async def test_a_trusted_buyer_gets_the_exchange_at_once(database: Database, tmp_path: Path) -> None:
+    first = await make_delivered(database)
+    for _ in range(3):  # three delivered orders before, no return
+        await make_delivered(database, tenant=first.tenant, network=first.network, email=first.email)
+    line_ids = await _lines(database, first)
+    ask = returns.ReturnAsk(
+        Reason.DOES_NOT_FIT,
+        Resolution.EXCHANGE,
+        [returns.LineAsk(line_ids["lamp"], 1, first.network.skus["case"])],
+    )
+    return_id = await _request(database, first, ask, tmp_path)
+    async with database.transaction(tenant_id=first.tenant_id, readonly=True) as session:
+        ret = await returns.access_return(session, first.tenant_id, return_id)
+        assert ret.instant_exchange and ret.replacement_order_id is not None
+        replacement = await orders.access_order(session, first.tenant_id, ret.replacement_order_id)
+        assert replacement.status is OrderStatus.RELEASED  # on its way before the lamp is back
+
+
+async def test_store_credit_and_the_cycle_clock(database: Database, tmp_path: Path) -> None:
+    delivered = await make_delivered(database, cycle_days=5)
+    line_ids = await _lines(database, delivered)
+    ask = returns.ReturnAsk(
+        Reason.CHANGED_MIND, Resolution.STORE_CREDIT, [returns.LineAsk(line_ids["cable"], 1)]
+    )
+    return_id = await _request(database, delivered, ask, tmp_path)
+    late = await make_delivered(database, tenant=delivered.tenant, network=delivered.network)
+    late_lines = await _lines(database, late)
+    late_id = await _request(
+        database,
+        late,
+        returns.ReturnAsk(Reason.CHANGED_MIND, Resolution.REFUND, [returns.LineAsk(late_lines["cable"], 1)]),
+        tmp_path,
+        key="late",
+    )
+    async with database.transaction(tenant_id=delivered.tenant_id) as session:
+        ret = await returns.access_return(session, delivered.tenant_id, return_id)
+        await receiving.do_receive(session, ret, actor="user:warehouse")
+        [(line, _)] = await returns.return_lines(session, ret)
+        await receiving.do_grade(
+            session,
+            ret,
+            [receiving.LineGrade(line.id, 1, Grade.A, Disposition.RESTOCK)],
+            actor="user:warehouse",
+            files_dir=tmp_path,
+        )
+        [credit] = await refunds.return_refunds(session, ret)
+        assert credit.kind.value == "store_credit" and credit.status is RefundStatus.SUCCEEDED
+        assert credit.store_credit_code.startswith("CR-") and ret.status is ReturnStatus.REFUNDED
+        jobs = (
+            await session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.topic == returns.CYCLE_DUE_TOPIC, OutboxEvent.tenant_id == delivered.tenant_id
+                )
+            )
+        ).all()
+        assert len(jobs) == 2  # one due-time job per return
+        overdue = await returns.access_return(session, delivered.tenant_id, late_id)
+        assert overdue.due_at is not None
+        after_due = as_utc(overdue.due_at) + timedelta(minutes=1)
+        assert not await returns.do_sweep_cycle(
+            session, overdue, now=as_utc(overdue.due_at) - timedelta(hours=1)
+        )
+        assert await returns.do_sweep_cycle(session, overdue, now=after_due)
+        assert not await returns.do_sweep_cycle(session, overdue, now=after_due)  # recorded once
+        assert not await returns.do_sweep_cycle(session, ret, now=after_due)  # money back in time
+        kinds = [event.kind for event in await returns.return_events(session, overdue)]
+        assert kinds.count("cycle_breached") == 1
+
+
+async def test_keeping_a_damaged_item_for_part_of_the_money(database: Database, tmp_path: Path) -> None:
+    delivered = await make_delivered(database, keep_partial_percent=40)
+    line_ids = await _lines(database, delivered)
+    photo = returns.Upload("scratch.jpg", _photo(9), "image/jpeg")
+    ask = returns.ReturnAsk(
+        Reason.DAMAGED,
+        Resolution.REFUND,
+        [returns.LineAsk(line_ids["lamp"], 1)],
+        keep_offer_accepted=True,
+        uploads=[photo],
+    )
+    return_id = await _request(database, delivered, ask, tmp_path)
+    async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
+        ret = await returns.access_return(session, delivered.tenant_id, return_id)
+        assert ret.status is ReturnStatus.KEEP_REFUNDED and ret.keep_item and not ret.tracking_number
+        [refund] = await refunds.return_refunds(session, ret)
+        assert refund.amount_minor == 1999 * 40 // 100
+
+
+async def test_a_submission_key_belongs_to_one_order(database: Database, tmp_path: Path) -> None:
+    first = await make_delivered(database)
+    second = await make_delivered(database, tenant=first.tenant, network=first.network)
+    for delivered in (first, second):
+        line_ids = await _lines(database, delivered)
+        ask = returns.ReturnAsk(
+            Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)]
+        )
+        if delivered is first:
+            await _request(database, delivered, ask, tmp_path, key="shared")
+        else:
+            with pytest.raises(Conflict, match="another order"):
+                await _request(database, delivered, ask, tmp_path, key="shared")

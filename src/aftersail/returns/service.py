@@ -396,13 +396,13 @@ async def do_request_return(
     """Store the buyer's request, decide it by the policy and act on the decision. The same
     `submission_key` (a form token, an Idempotency-Key) returns the request it made the first time."""
     now = now or utcnow()
-    earlier = await _by_submission(session, order.tenant_id, submission_key)
+    earlier = await _by_submission(session, order, submission_key)
     if earlier is not None:
         return earlier
     from aftersail.orders.changes import lock_order  # the order row serialises requests on its units
 
     await lock_order(session, order)
-    earlier = await _by_submission(session, order.tenant_id, submission_key)
+    earlier = await _by_submission(session, order, submission_key)
     if earlier is not None:
         return earlier
     _check_uploads(ask.uploads)
@@ -557,12 +557,16 @@ async def do_request_return(
     return ret
 
 
-async def _by_submission(session: AsyncSession, tenant_id: int, key: str) -> ReturnRequest | None:
-    return await session.scalar(
+async def _by_submission(session: AsyncSession, order: Order, key: str) -> ReturnRequest | None:
+    """The return this submission made before; a key once used for another order is a client's mistake."""
+    found = await session.scalar(
         select(ReturnRequest).where(
-            ReturnRequest.tenant_id == tenant_id, ReturnRequest.submission_key == key[:200]
+            ReturnRequest.tenant_id == order.tenant_id, ReturnRequest.submission_key == key[:200]
         )
     )
+    if found is not None and found.order_id != order.id:
+        raise Conflict("This submission key was used for another order's return.", field="submission_key")
+    return found
 
 
 def _check_uploads(uploads: Sequence[Upload]) -> None:
