@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from aftersail.kit.db import Database
 from aftersail.orders import service as orders
 from aftersail.returns import buyer_pages
+from aftersail.returns import service as returns
 from aftersail.returns.models import ReturnRequest
 from aftersail.returns.rules import Resolution, ReturnStatus
 from aftersail.tenants.links import LinkScope
@@ -263,3 +264,28 @@ def test_the_step_list_follows_the_status() -> None:
         == "Replacement sent"
     )
     assert states(ReturnStatus.REJECTED) == ["done", "current"]
+
+
+async def test_the_buyer_says_the_parcel_is_on_its_way(buyer: httpx.AsyncClient, database: Database) -> None:
+    delivered = await make_delivered(database)
+    lines = await line_ids(database, delivered)
+    link = await start_link(buyer, delivered)
+    page = await buyer.get(f"{link}?lang=es")
+    form = start_form(page.text, reason="changed_mind", **{f"qty_{lines['cable']}": "1"})
+    submitted = await buyer.post(f"{link}/submit?lang=es", data=form)
+    status = await buyer.get(submitted.headers["location"])
+    assert 'data-test="sent"' in status.text and "He enviado el paquete" in status.text
+    base = submitted.headers["location"].split("?")[0]
+    token = {"form_token": hidden_value(status.text, "form_token")}
+    for _ in range(2):  # a second click changes nothing
+        sent = await buyer.post(f"{base}/sent?lang=es", data=token)
+        assert sent.status_code == 303
+    after = await buyer.get(sent.headers["location"])
+    assert "Estaremos pendientes de tu paquete." in after.text and 'data-test="sent"' not in after.text
+    async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
+        ret = await session.scalar(select(ReturnRequest).where(ReturnRequest.order_id == delivered.order_id))
+        assert ret is not None and ret.status.value == "in_transit"
+        moves = [e for e in await returns.return_events(session, ret) if e.kind == "status"]
+        assert [e.data["after"] for e in moves] == ["approved", "in_transit"]
+    refused = await buyer.post(f"{base}/sent?lang=es", data={"form_token": "forged"})
+    assert refused.status_code in (400, 403)

@@ -684,6 +684,8 @@ async def return_status(request: Request, token: str, session: SessionDep, servi
         "form_token": form_token,
         "base": _return_path(token),
         "notice": request.query_params.get("done", "") == "cancelled",
+        "sent_notice": request.query_params.get("done", "") == "sent",
+        "can_mark_sent": ret.status is ReturnStatus.APPROVED,
         "error": "",
     }
     response = render(
@@ -714,6 +716,18 @@ async def return_cancel(request: Request, token: str, session: SessionDep, servi
     elif ret.status is not ReturnStatus.CANCELLED:  # a second click on cancel is not an error
         raise Conflict(texts.NOT_CANCELLABLE)
     return RedirectResponse(f"{_return_path(token)}?lang={locale}&done=cancelled", status_code=303)
+
+
+@router.post("/r/{token}/sent")
+async def return_sent(request: Request, token: str, session: SessionDep, services: ServicesDep) -> Response:
+    """The buyer says the parcel is on its way (a second click is no error)."""
+    grant, ret = await _access_linked_return(token, session, services)
+    customer = await orders.access_customer(session, grant.tenant_id, ret.customer_id)
+    locale = _locale(request, customer.preferred_language)
+    form = await request.form()
+    check_form_token(request, _text(form, "form_token", 500), services.settings, _cancel_purpose(ret))
+    await returns.do_mark_sent(session, ret, actor=f"buyer:{ret.order_id}")
+    return RedirectResponse(f"{_return_path(token)}?lang={locale}&done=sent", status_code=303)
 
 
 @router.get("/r/{token}/label.pdf")

@@ -791,6 +791,17 @@ async def do_review(
     return ret
 
 
+async def do_mark_sent(
+    session: AsyncSession, ret: ReturnRequest, *, actor: str, now: datetime | None = None
+) -> bool:
+    """The buyer handed the parcel over: the return is in transit (a second click changes nothing). A
+    carrier's tracking events move it the same way once shipments are tracked."""
+    if ret.status is not ReturnStatus.APPROVED:
+        return False
+    await do_move(session, ret, ReturnStatus.IN_TRANSIT, actor=actor, now=now or utcnow())
+    return True
+
+
 async def do_cancel(
     session: AsyncSession, ret: ReturnRequest, *, actor: str, now: datetime | None = None
 ) -> None:
