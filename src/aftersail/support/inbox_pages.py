@@ -8,7 +8,7 @@ Everything is rendered here from the database, so a direct link works without a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +25,17 @@ from aftersail.assistant import insight as assistant_insight
 from aftersail.assistant import photo_checks
 from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.config import SUPPORTED_LOCALES
-from aftersail.kit.i18n import N_
+from aftersail.kit.i18n import N_, format_money
 from aftersail.kit.validation import PathId
 from aftersail.orders import service as orders
-from aftersail.orders.models import Customer
+from aftersail.orders.models import Customer, OrderStatus
 from aftersail.orders.order_view import OrderView, load_order_view
 from aftersail.orders.pages import ALLOCATION_LABELS
 from aftersail.orders.pages import STATUS_LABELS as ORDER_STATUS_LABELS
+from aftersail.returns import cases as return_cases
+from aftersail.returns import ticket_panel
+from aftersail.returns.models import RefundKind, RefundStatus
+from aftersail.returns.rules import Outcome, Reason, Resolution, ReturnStatus
 from aftersail.support import inbox, macros
 from aftersail.support.inbox import AT_RISK_WITHIN, TicketFilters
 from aftersail.support.messages import MENTION
@@ -114,6 +118,20 @@ EVENT_LABELS = {
     "sla_warning": N_("SLA warning"),
     "sla_breached": N_("SLA breached"),
     "csat": N_("Buyer rated the help"),
+    # Steps of a return opened on (or joined to) the ticket: returns.service.do_record.
+    "return.requested": N_("Return requested"),
+    "return.decided": N_("Return decided by the policy"),
+    "return.status": N_("Return status changed"),
+    "return.routed": N_("Return routed, label issued"),
+    "return.reviewed": N_("Return reviewed by an agent"),
+    "return.exchange_reserved": N_("Exchange reserved"),
+    "return.exchange_released": N_("Exchange released for shipping"),
+    "return.graded": N_("Return received and graded"),
+    "return.discrepancy": N_("Return differs from the request"),
+    "return.refund_requested": N_("Refund asked for"),
+    "return.refunded": N_("Refunded"),
+    "return.refund_failed": N_("Refund failed"),
+    "return.cycle_breached": N_("Cycle time overdue"),
 }
 PRESENCE_LABELS = {Presence.ONLINE: N_("Online"), Presence.AWAY: N_("Away"), Presence.OFFLINE: N_("Offline")}
 # Durations and relative times, shared by the page and its scripts (which get `{name}` slots).
@@ -399,9 +417,21 @@ def _kind(message: TicketMessage) -> str:
     )
 
 
-def event_detail(event: Any, gettext: Callable[[str], str], agents: dict[int, Agent]) -> str:
-    """One line of what an audit event changed, in the viewer's language where we name the values."""
+def event_detail(
+    event: Any,
+    gettext: Callable[[str], str],
+    agents: dict[int, Agent],
+    *,
+    currencies: Mapping[int, str] | None = None,
+    locale: str = "en",
+) -> str:
+    """One line of what an audit event changed, in the viewer's language where we name the values.
+    `currencies` (return id → currency) lets a return step show its amounts."""
     data = event.data or {}
+    if event.kind.startswith("return."):
+        return_id = data.get("return_id")
+        currency = (currencies or {}).get(return_id) if isinstance(return_id, int) else None
+        return return_event_detail(event, gettext, currency, locale)
 
     def name(value: Any) -> str:
         if value is None:
@@ -435,11 +465,84 @@ def event_detail(event: Any, gettext: Callable[[str], str], agents: dict[int, Ag
     return ""
 
 
+def return_event_detail(event: Any, gettext: Callable[[str], str], currency: str | None, locale: str) -> str:
+    """`RMA0000012 · the step's key fact`. The event data has no currency: amounts are shown only when the
+    return's currency is known (from the returns loaded beside the ticket)."""
+    data = event.data or {}
+    step = event.kind.removeprefix("return.")
+
+    def label(labels: Mapping[Any, str], kind: Callable[[Any], Any], value: Any) -> str:
+        try:
+            return gettext(labels[kind(value)])
+        except (ValueError, KeyError):
+            return str(value or "")
+
+    def money(value: Any) -> str:
+        if currency is None or not isinstance(value, int) or isinstance(value, bool):
+            return ""
+        return format_money(value, currency, locale)
+
+    facts: list[str] = []
+    if step == "requested":
+        facts = [
+            label(return_cases.REASON_LABELS, Reason, data.get("reason")),
+            label(return_cases.RESOLUTION_LABELS, Resolution, data.get("resolution")),
+        ]
+    elif step == "decided":
+        facts = [
+            label(return_cases.OUTCOME_LABELS, Outcome, data.get("outcome")),
+            str(data.get("rule") or ""),
+            money(data.get("refund_minor")),
+        ]
+    elif step == "status":
+        before = label(return_cases.STATUS_LABELS, ReturnStatus, data.get("before"))
+        after = label(return_cases.STATUS_LABELS, ReturnStatus, data.get("after"))
+        facts = [f"{before} → {after}"]
+    elif step == "routed":
+        facts = [str(data.get("warehouse") or ""), str(data.get("tracking_number") or "")]
+    elif step == "reviewed":
+        verdict = gettext(N_("Approved") if data.get("approve") else N_("Rejected"))
+        facts = [verdict, _clipped(str(data.get("note") or ""))]
+    elif step in ("exchange_reserved", "exchange_released"):
+        facts = [
+            gettext(N_("Order %(number)s")) % {"number": data.get("order", "")},
+            label(ORDER_STATUS_LABELS, OrderStatus, data.get("status")) if data.get("status") else "",
+        ]
+    elif step == "graded":
+        lines = [line for line in data.get("lines") or [] if isinstance(line, dict)]
+        received = sum(int(line.get("received") or 0) for line in lines)
+        facts = [
+            gettext(N_("%(count)s received")) % {"count": received},
+            money(data.get("restock_value_minor")),
+        ]
+    elif step == "discrepancy":
+        facts = [_clipped("; ".join(str(d) for d in data.get("differences") or []))]
+    elif step in ("refund_requested", "refunded"):
+        facts = [
+            label(return_cases.REFUND_KIND_LABELS, RefundKind, data.get("refund_kind")),
+            money(data.get("amount_minor")),
+        ]
+        if step == "refunded" and data.get("status"):
+            facts.append(label(return_cases.REFUND_STATUS_LABELS, RefundStatus, data.get("status")))
+    return " · ".join(fact for fact in (str(data.get("rma") or ""), *facts) if fact)
+
+
+def _clipped(text: str, most: int = 80) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def actor_text(actor: str, gettext: Callable[[str], str], agents: dict[int, Agent]) -> str:
     kind, _, ident = actor.partition(":")
     if kind == "user" and ident.isdigit() and int(ident) in agents:
         return agents[int(ident)].user.name
-    labels = {"customer": N_("Buyer"), "sla": N_("SLA clock"), "system": N_("AfterSail (automatic)")}
+    labels = {
+        "customer": N_("Buyer"),
+        "buyer": N_("Buyer"),  # buyer:<order id>, a return asked for on the buyer's returns page
+        "sla": N_("SLA clock"),
+        "system": N_("AfterSail (automatic)"),
+        "policy": N_("Return policy"),
+        "payments": N_("Payment provider"),
+    }
     if kind in labels:
         return gettext(labels[kind])
     if kind == "api_key":
@@ -472,13 +575,25 @@ async def thread_context(
     tenant_id = console.tenant.id
     view = await inbox.load_ticket_view(session, tenant_id, ticket_id)
     ticket = view.ticket
+    shown_orders = await buyer_orders(session, tenant_id, ticket.customer_id)
+    named = {
+        event.data["return_id"]
+        for event in view.events
+        if event.kind.startswith("return.") and isinstance((event.data or {}).get("return_id"), int)
+    }
+    order_ids = {item.order.id for item in shown_orders} | ({ticket.order_id} if ticket.order_id else set())
+    panel = await ticket_panel.ticket_returns(
+        session, tenant_id, ticket.id, order_ids=order_ids, return_ids=named
+    )
     return {
         "ticket": ticket,
         "customer": view.customer,
         "shown": shown_messages(view, console.locale),
         "clocks": view.clocks,
         "events": view.events,
-        "orders": await buyer_orders(session, tenant_id, ticket.customer_id),
+        "orders": shown_orders,
+        "returns": panel[: ticket_panel.MOST],
+        "return_currencies": {item.ret.id: item.ret.currency for item in panel},
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
         "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),
@@ -535,6 +650,11 @@ async def _inbox_response(
             "presence": PRESENCE_LABELS,
             "order_statuses": ORDER_STATUS_LABELS,
             "allocations": ALLOCATION_LABELS,
+            "return_statuses": return_cases.STATUS_LABELS,
+            "return_outcomes": return_cases.OUTCOME_LABELS,
+            "return_rules": return_cases.RULE_LABELS,
+            "resolutions": return_cases.RESOLUTION_LABELS,
+            "signals": return_cases.SIGNAL_LABELS,
         },
         "languages": SUPPORTED_LOCALES,
         "ticket_id": ticket_id,
@@ -548,6 +668,10 @@ async def _inbox_response(
             return render("console/inbox_list.html", context, locale=console.locale, status_code=status_code)
     if ticket_id is not None:
         context.update(await thread_context(session, console, services, ticket_id))
+        currencies = context["return_currencies"]
+        context["event_detail"] = lambda event: event_detail(
+            event, gettext, agents, currencies=currencies, locale=console.locale
+        )
         if part == "thread":
             return render("console/inbox_thread.html", context, locale=console.locale)
     context["messages"] = script_messages(console.locale)
