@@ -146,6 +146,9 @@ async def test_the_ticket_shows_its_returns_and_their_steps(
         assert text in audit, text
     assert f"buyer:{case.delivered.order_id}" not in audit
 
+    part = await client.get(f"/inbox/{case.ticket_id}", params={"part": "thread"})  # what the scripts swap in
+    assert side_return(part.text, case.serial) and "已申请退货" in part.text
+
 
 async def test_the_steps_read_in_english_too(
     client: httpx.AsyncClient, database: Database, app: FastAPI
