@@ -489,18 +489,7 @@ async def return_check(request: Request, token: str, session: SessionDep, servic
     try:
         plan = await returns.plan_return(session, state.order, ask)
     except InvalidInput as exc:
-        return await _start_page(
-            request,
-            token,
-            session,
-            services,
-            state,
-            filled=filled,
-            status_code=422,
-            error=_service_message(exc),
-            error_values=_limits(),
-            files_again=bool(ask.uploads),
-        )
+        return await _refused_by_service(request, token, session, services, state, filled, ask, exc)
     return await _start_page(
         request,
         token,
@@ -509,6 +498,31 @@ async def return_check(request: Request, token: str, session: SessionDep, servic
         state,
         filled=filled,
         plan=await _plan_view(session, state, plan),
+        files_again=bool(ask.uploads),
+    )
+
+
+async def _refused_by_service(
+    request: Request,
+    token: str,
+    session: AsyncSession,
+    services: Services,
+    state: StartState,
+    filled: Filled,
+    ask: returns.ReturnAsk,
+    exc: InvalidInput,
+) -> HTMLResponse:
+    """The start form again with what was filled, saying in the buyer's words why the service refused."""
+    return await _start_page(
+        request,
+        token,
+        session,
+        services,
+        state,
+        filled=filled,
+        status_code=422,
+        error=_service_message(exc),
+        error_values=_limits(),
         files_again=bool(ask.uploads),
     )
 
@@ -577,18 +591,7 @@ async def return_submit(request: Request, token: str, session: SessionDep, servi
                 files_dir=services.settings.data_dir,
             )
     except InvalidInput as exc:
-        return await _start_page(
-            request,
-            token,
-            session,
-            services,
-            state,
-            filled=filled,
-            status_code=422,
-            error=_service_message(exc),
-            error_values=_limits(),
-            files_again=bool(ask.uploads),
-        )
+        return await _refused_by_service(request, token, session, services, state, filled, ask, exc)
     link = services.links.sign(BuyerGrant(ret.tenant_id, LinkScope.RETURN, ret.id))
     return RedirectResponse(_with_lang(_return_path(link), state.locale), status_code=303)
 
