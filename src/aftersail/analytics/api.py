@@ -20,6 +20,16 @@ from aftersail.web.deps import Reader, SessionDep
 router = APIRouter(tags=["reports"])
 DEFAULT_DAYS = 30
 Dimension = Literal["team", "agent", "channel", "language", "priority"]
+# The period and zone parameters of the report routes (this one and the returns cost report).
+FirstDay = Annotated[
+    date | None, Query(alias="from", description="First day (YYYY-MM-DD), in `tz`; default 30 days ago.")
+]
+LastDay = Annotated[
+    date | None, Query(alias="to", description="Last day, included (YYYY-MM-DD); default today.")
+]
+ReportZone = Annotated[
+    TimeZoneName | None, Query(description="IANA zone of the days; default the caller's (or the store's).")
+]
 
 
 async def viewer_time_zone(session: AsyncSession, principal: Principal) -> str:
@@ -42,17 +52,10 @@ def default_days(first: date | None, last: date | None, today: date) -> tuple[da
 async def support_report(
     session: SessionDep,
     principal: Reader,
-    first_day: Annotated[
-        date | None, Query(alias="from", description="First day (YYYY-MM-DD), in `tz`; default 30 days ago.")
-    ] = None,
-    last_day: Annotated[
-        date | None, Query(alias="to", description="Last day, included (YYYY-MM-DD); default today.")
-    ] = None,
+    first_day: FirstDay = None,
+    last_day: LastDay = None,
     group_by: Dimension = "team",
-    tz: Annotated[
-        TimeZoneName | None,
-        Query(description="IANA zone of the days; default the caller's (or the store's)."),
-    ] = None,
+    tz: ReportZone = None,
 ) -> SupportReportOut:
     """Support figures for whole days `from`…`to` (at most 366) against the days just before: first
     response and resolution times (seconds), first-contact resolution, SLA attainment, CSAT; per group of

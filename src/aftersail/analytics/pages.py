@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -44,24 +44,32 @@ class ReportForm:
     errors: dict[str, str] = field(default_factory=dict)
 
     def query(self, **changes: str) -> str:
-        pairs = {"range": self.range, "group_by": self.group_by, **self.values, **changes}
-        if pairs.get("range") != "custom":
-            pairs.pop("from", None)
-            pairs.pop("to", None)
-        return urlencode({k: v for k, v in pairs.items() if v})
+        return period_query({"range": self.range, "group_by": self.group_by, **self.values, **changes})
 
 
-def parse_report_form(params: QueryParams, today: date) -> ReportForm:
-    group_by = params.get("group_by", "team")
-    form = ReportForm(group_by=group_by if group_by in rules.DIMENSIONS else "team")
+class PeriodForm(Protocol):
+    """What a report's period picker fills in (the support report's and the returns report's forms)."""
+
+    range: str
+    values: dict[str, str]
+    first_day: date | None
+    last_day: date | None
+    errors: dict[str, str]
+
+
+def read_period(
+    form: PeriodForm, params: QueryParams, today: date, default_range: str = DEFAULT_RANGE
+) -> None:
+    """Fills `form`'s period from the query: the last 7, 30 or 90 days to `today`, or the days typed in `from`
+    and `to` (one that is not a date is left None, with an error); nothing asked: `default_range`."""
     form.values = {name: params.get(name, "").strip()[:20] for name in ("from", "to")}
     asked = params.get("range", "")
-    form.range = asked if asked in RANGES else "custom" if any(form.values.values()) else DEFAULT_RANGE
+    form.range = asked if asked in RANGES else "custom" if any(form.values.values()) else default_range
     if form.range != "custom":
         form.values = {}
         form.last_day = today
         form.first_day = today - timedelta(days=int(form.range) - 1)
-        return form
+        return
     days: dict[str, date] = {}
     for name in ("from", "to"):
         try:
@@ -69,6 +77,20 @@ def parse_report_form(params: QueryParams, today: date) -> ReportForm:
         except ValueError:
             form.errors[name] = BAD_DATE
     form.first_day, form.last_day = days.get("from"), days.get("to")
+
+
+def period_query(pairs: dict[str, str]) -> str:
+    """A report's query string; the typed days only go with a custom range."""
+    if pairs.get("range") != "custom":
+        pairs.pop("from", None)
+        pairs.pop("to", None)
+    return urlencode({k: v for k, v in pairs.items() if v})
+
+
+def parse_report_form(params: QueryParams, today: date) -> ReportForm:
+    group_by = params.get("group_by", "team")
+    form = ReportForm(group_by=group_by if group_by in rules.DIMENSIONS else "team")
+    read_period(form, params, today)
     return form
 
 

@@ -11,12 +11,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from aftersail.analytics.api import default_days, viewer_time_zone
+from aftersail.analytics.api import FirstDay, LastDay, ReportZone, default_days, viewer_time_zone
 from aftersail.kit.clock import utcnow
 from aftersail.kit.csvio import FileFormat, RecordWriter
 from aftersail.kit.i18n import zone
 from aftersail.kit.money import Money
-from aftersail.kit.validation import TimeZoneName
 from aftersail.returns.report import Figures, ReturnsReport, returns_report
 from aftersail.web.deps import Reader, SessionDep
 
@@ -153,20 +152,13 @@ async def returns_cost_report(
     session: SessionDep,
     principal: Reader,
     by: Dimension = "sku",
-    first_day: Annotated[
-        date | None, Query(alias="from", description="First day (YYYY-MM-DD), in `tz`; default 30 days ago.")
-    ] = None,
-    last_day: Annotated[
-        date | None, Query(alias="to", description="Last day, included (YYYY-MM-DD); default today.")
-    ] = None,
+    first_day: FirstDay = None,
+    last_day: LastDay = None,
     currency: Annotated[
         str | None,
         Query(pattern="^[A-Za-z]{3}$", description="ISO currency; default the one with most units sold."),
     ] = None,
-    tz: Annotated[
-        TimeZoneName | None,
-        Query(description="IANA zone of the days; default the caller's (or the store's)."),
-    ] = None,
+    tz: ReportZone = None,
     format: Literal["json", "csv"] = "json",
 ) -> ReturnsReportOut | Response:
     """Returns requested on whole days `from`…`to` (at most 366) and what they cost, per group of `by`,

@@ -5,7 +5,7 @@ return rates and cost shares marked, totals, and the same figures as CSV."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import QueryParams
 
 from aftersail.analytics.display import ReportFormat
-from aftersail.analytics.pages import BAD_DATE, RANGES
+from aftersail.analytics.pages import RANGES, period_query, read_period
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import InvalidInput
 from aftersail.kit.i18n import N_, format_money, zone
@@ -86,19 +86,17 @@ class ReturnsReportForm:
     errors: dict[str, str] = field(default_factory=dict)
 
     def query(self, **changes: str) -> str:
-        pairs = {
-            "range": self.range,
-            "by": self.by,
-            "currency": self.currency,
-            "sort": self.sort,
-            "dir": "desc" if self.descending else "asc",
-            **self.values,
-            **changes,
-        }
-        if pairs.get("range") != "custom":
-            pairs.pop("from", None)
-            pairs.pop("to", None)
-        return urlencode({k: v for k, v in pairs.items() if v})
+        return period_query(
+            {
+                "range": self.range,
+                "by": self.by,
+                "currency": self.currency,
+                "sort": self.sort,
+                "dir": "desc" if self.descending else "asc",
+                **self.values,
+                **changes,
+            }
+        )
 
     def sort_query(self, key: str) -> str:
         """A column heading's link: sort by it (largest first), or turn the order round if it is the sort."""
@@ -123,21 +121,7 @@ def parse_form(params: QueryParams, today: date) -> ReturnsReportForm:
         descending=params.get("dir", "desc") != "asc",
         currency=currency if len(currency) == 3 and currency.isalpha() else "",
     )
-    form.values = {name: params.get(name, "").strip()[:20] for name in ("from", "to")}
-    asked = params.get("range", "")
-    form.range = asked if asked in RANGES else "custom" if any(form.values.values()) else DEFAULT_RANGE
-    if form.range != "custom":
-        form.values = {}
-        form.last_day = today
-        form.first_day = today - timedelta(days=int(form.range) - 1)
-        return form
-    days: dict[str, date] = {}
-    for name in ("from", "to"):
-        try:
-            days[name] = date.fromisoformat(form.values[name])
-        except ValueError:
-            form.errors[name] = BAD_DATE
-    form.first_day, form.last_day = days.get("from"), days.get("to")
+    read_period(form, params, today, DEFAULT_RANGE)
     return form
 
 
