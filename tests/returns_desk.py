@@ -1,11 +1,13 @@
 """A delivered order ready to be sent back, built through the services: the fulfilment network of
 tests/fulfilment.py (Frankfurt, Felixstowe, New Jersey, all taking returns) with stock, one order placed and
-allocated there, then marked delivered some days ago (the order's last status change is its delivery)."""
+allocated there, then marked delivered some days ago (the order's last status change is its delivery); and the
+buyer's return request for it, made through the service as the buyer page makes it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -14,9 +16,11 @@ from aftersail.catalog import service as catalog
 from aftersail.catalog.schemas import LaneCreate
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
+from aftersail.orders import service as orders
 from aftersail.orders.models import Order, OrderStatus
 from aftersail.returns import policy as policies
-from aftersail.returns.rules import ReturnPolicy
+from aftersail.returns import service as returns
+from aftersail.returns.rules import Reason, Resolution, ReturnPolicy
 from tests.factories import TenantFixture, make_tenant
 from tests.fulfilment import Network, make_network, place_order
 
@@ -86,3 +90,50 @@ async def make_delivered(
         if policy:
             await policies.do_set_return_policy(session, tenant.tenant_id, ReturnPolicy(**policy))
     return Delivered(tenant, network, order_id, number, email, delivered_at)
+
+
+async def order_line_ids(db: Database, delivered: Delivered) -> dict[str, int]:
+    """SKU short name (`lamp`, `cable`, …) → order line id of the delivered order."""
+    names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
+    async with db.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
+        rows = await orders.order_lines(session, delivered.tenant_id, delivered.order_id)
+    return {names[line.sku_id]: line.id for line, _ in rows}
+
+
+async def request_return(
+    db: Database,
+    delivered: Delivered,
+    ask: returns.ReturnAsk,
+    files_dir: Path,
+    *,
+    key: str = "",
+    actor: str = "buyer:test",
+) -> int:
+    """The request as the buyer page sends it (it opens or joins the order's ticket); `key` (default: one per
+    order) is its submission key. Returns the return's id."""
+    key = key or f"order-{delivered.order_id}"
+    async with db.transaction(tenant_id=delivered.tenant_id) as session:
+        order = await session.get(Order, delivered.order_id)
+        assert order is not None
+        ret = await returns.do_request_return(
+            session, order, ask, submission_key=key, actor=actor, files_dir=files_dir
+        )
+        return ret.id
+
+
+async def request_fit_refund(
+    db: Database,
+    delivered: Delivered,
+    sku: str,
+    quantity: int,
+    *,
+    key: str,
+    files_dir: Path,
+    actor: str = "buyer:test",
+) -> int:
+    """`quantity` of `sku` sent back for the money because they did not fit, the buyer writing in Spanish."""
+    line_id = (await order_line_ids(db, delivered))[sku]
+    ask = returns.ReturnAsk(
+        Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_id, quantity)], language="es"
+    )
+    return await request_return(db, delivered, ask, files_dir, key=key, actor=actor)

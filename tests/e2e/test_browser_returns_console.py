@@ -13,15 +13,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from aftersail.kit.db import Database
-from aftersail.orders import service as orders
-from aftersail.orders.models import Order
 from aftersail.returns import receiving, refunds
 from aftersail.returns import service as returns
-from aftersail.returns.rules import Reason, Resolution
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import make_delivered, request_fit_refund
 
 pytestmark = pytest.mark.browser
 
@@ -32,25 +29,6 @@ class Served:
     email: str
     serial: int
     first: int
-
-
-async def _ask(db: Database, delivered: Delivered, sku: str, quantity: int, key: str, data_dir: Path) -> int:
-    async with db.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-        line_id = next(
-            line.id
-            for line, _ in await orders.order_lines(session, delivered.tenant_id, order.id)
-            if names[line.sku_id] == sku
-        )
-        ask = returns.ReturnAsk(
-            Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_id, quantity)], language="es"
-        )
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key=key, actor="buyer:test", files_dir=data_dir
-        )
-        return ret.id
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +44,12 @@ async def served(server_process: tuple[str, str, Path]) -> Served:
     db = Database(url)
     try:
         delivered = await make_delivered(db, repeat_returner_after=1)
-        first = await _ask(db, delivered, "lamp", 1, "b-first", data_dir)
-        serial = await _ask(db, delivered, "cable", 1, "b-serial", data_dir)
+        first = await request_fit_refund(db, delivered, "lamp", 1, key="b-first", files_dir=data_dir)
+        serial = await request_fit_refund(db, delivered, "cable", 1, key="b-serial", files_dir=data_dir)
         dear = await make_delivered(
             db, lines={"lamp": 20}, country="DE", tenant=delivered.tenant, network=delivered.network
         )
-        await _ask(db, dear, "lamp", 15, "b-high", data_dir)
+        await request_fit_refund(db, dear, "lamp", 15, key="b-high", files_dir=data_dir)
         async with db.transaction(tenant_id=delivered.tenant_id) as session:
             ret = await returns.access_return(session, delivered.tenant_id, first)
             await receiving.do_receive(session, ret, actor="user:warehouse")

@@ -18,17 +18,15 @@ from playwright.async_api import Browser, expect
 
 from aftersail.kit.db import Database
 from aftersail.kit.i18n import format_money
-from aftersail.orders import service as orders
-from aftersail.orders.models import Order
 from aftersail.returns import service as returns
-from aftersail.returns.rules import Reason, Resolution, ReturnStatus
+from aftersail.returns.rules import ReturnStatus
 from aftersail.tenants.models import Role
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.e2e.test_pages_knowledge import person
 from tests.e2e.test_pages_shop import sign_in
 from tests.factories import PASSWORD
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import Delivered, make_delivered, request_fit_refund
 
 
 @dataclass
@@ -41,32 +39,15 @@ class Case:
     refund_due: int
 
 
-async def request_return(
-    database: Database, delivered: Delivered, sku: str, quantity: int, key: str, data_dir: Path
-) -> int:
-    """A buyer's request through the service, as the buyer page makes it (it opens or joins a ticket)."""
-    async with database.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-        line_id = next(
-            line.id
-            for line, _ in await orders.order_lines(session, delivered.tenant_id, order.id)
-            if names[line.sku_id] == sku
-        )
-        ask = returns.ReturnAsk(
-            Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_id, quantity)], language="es"
-        )
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key=key, actor=f"buyer:{order.id}", files_dir=data_dir
-        )
-        return ret.id
-
-
 async def make_case(database: Database, data_dir: Path) -> Case:
     delivered = await make_delivered(database, repeat_returner_after=1)
-    first = await request_return(database, delivered, "lamp", 1, "inbox-first", data_dir)
-    serial = await request_return(database, delivered, "cable", 1, "inbox-serial", data_dir)
+    buyer = f"buyer:{delivered.order_id}"  # the actor the buyer page names (the audit trail shows it)
+    first = await request_fit_refund(
+        database, delivered, "lamp", 1, key="inbox-first", files_dir=data_dir, actor=buyer
+    )
+    serial = await request_fit_refund(
+        database, delivered, "cable", 1, key="inbox-serial", files_dir=data_dir, actor=buyer
+    )
     async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
         one = await returns.access_return(session, delivered.tenant_id, first)
         two = await returns.access_return(session, delivered.tenant_id, serial)

@@ -16,14 +16,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from aftersail.kit.db import Database
-from aftersail.orders import service as orders
 from aftersail.returns import buyer_pages
 from aftersail.returns import service as returns
 from aftersail.returns.models import ReturnRequest
 from aftersail.returns.rules import Resolution, ReturnStatus
 from aftersail.tenants.links import LinkScope
 from tests.e2e.test_pages_shop import hidden_value
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import Delivered, make_delivered, order_line_ids
 
 NEUTRAL = "No encontramos ningún pedido entregado con estos datos."
 PNG = (
@@ -38,13 +37,6 @@ async def buyer(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-async def line_ids(db: Database, delivered: Delivered) -> dict[str, int]:
-    names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-    async with db.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
-        rows = await orders.order_lines(session, delivered.tenant_id, delivered.order_id)
-    return {names[line.sku_id]: line.id for line, _ in rows}
 
 
 def error_text(html: str) -> str:
@@ -75,6 +67,17 @@ async def start_link(client: httpx.AsyncClient, delivered: Delivered) -> str:
 
 def start_form(html: str, **fields: str) -> dict[str, str]:
     return {"form_token": hidden_value(html, "form_token"), "resolution": "refund", **fields}
+
+
+async def open_start_form(
+    client: httpx.AsyncClient, db: Database, delivered: Delivered
+) -> tuple[dict[str, int], str, str]:
+    """The order found as the buyer finds it: (SKU short name → order line id, the start form's path, the
+    start page in Spanish)."""
+    lines = await order_line_ids(db, delivered)
+    link = await start_link(client, delivered)
+    page = await client.get(f"{link}?lang=es")
+    return lines, link, page.text
 
 
 async def test_find_by_email_or_by_postcode(buyer: httpx.AsyncClient, database: Database) -> None:
@@ -127,12 +130,8 @@ async def test_more_units_than_delivered_is_refused_in_spanish(
     buyer: httpx.AsyncClient, database: Database
 ) -> None:
     delivered = await make_delivered(database)
-    lines = await line_ids(database, delivered)
-    link = await start_link(buyer, delivered)
-    page = await buyer.get(f"{link}?lang=es")
-    form = start_form(
-        page.text, reason="does_not_fit", note="Me queda pequeño", **{f"qty_{lines['lamp']}": "5"}
-    )
+    lines, link, page = await open_start_form(buyer, database, delivered)
+    form = start_form(page, reason="does_not_fit", note="Me queda pequeño", **{f"qty_{lines['lamp']}": "5"})
     refused = await buyer.post(f"{link}/submit?lang=es", data=form)
     assert refused.status_code == 422
     assert "Has pedido devolver más unidades de las que se entregaron" in refused.text
@@ -147,11 +146,9 @@ async def test_more_units_than_delivered_is_refused_in_spanish(
 
 async def test_check_says_the_window_closed_in_spanish(buyer: httpx.AsyncClient, database: Database) -> None:
     delivered = await make_delivered(database, days_ago=40)
-    lines = await line_ids(database, delivered)
-    link = await start_link(buyer, delivered)
-    page = await buyer.get(f"{link}?lang=es")
+    lines, link, page = await open_start_form(buyer, database, delivered)
     form = start_form(
-        page.text, reason="changed_mind", sub_reason="no_longer_needed", **{f"qty_{lines['lamp']}": "1"}
+        page, reason="changed_mind", sub_reason="no_longer_needed", **{f"qty_{lines['lamp']}": "1"}
     )
     checked = await buyer.post(f"{link}/check?lang=es", data=form)
     assert checked.status_code == 200
@@ -161,10 +158,8 @@ async def test_check_says_the_window_closed_in_spanish(buyer: httpx.AsyncClient,
     assert 'value="no_longer_needed" data-reason="changed_mind" selected' in checked.text
 
     fresh = await make_delivered(database, tenant=delivered.tenant, network=delivered.network)
-    fresh_lines = await line_ids(database, fresh)
-    fresh_link = await start_link(buyer, fresh)
-    page = await buyer.get(f"{fresh_link}?lang=es")
-    form = start_form(page.text, reason="does_not_fit", **{f"qty_{fresh_lines['lamp']}": "1"})
+    fresh_lines, fresh_link, page = await open_start_form(buyer, database, fresh)
+    form = start_form(page, reason="does_not_fit", **{f"qty_{fresh_lines['lamp']}": "1"})
     checked = await buyer.post(f"{fresh_link}/check?lang=es", data=form)
     assert 'data-outcome="auto_approved"' in checked.text
     assert "Tu solicitud se aprobará al momento" in checked.text and "Frankfurt" in checked.text
@@ -176,7 +171,7 @@ async def test_uploads_of_the_wrong_kind_or_size_are_refused(
     buyer: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     delivered = await make_delivered(database)
-    lines = await line_ids(database, delivered)
+    lines = await order_line_ids(database, delivered)
     link = await start_link(buyer, delivered)
 
     async def submit(files: list[tuple[str, tuple[str, bytes, str]]]) -> httpx.Response:
@@ -203,12 +198,8 @@ async def test_double_submit_makes_one_return_with_a_status_page_and_label(
     buyer: httpx.AsyncClient, app: FastAPI, database: Database
 ) -> None:
     delivered = await make_delivered(database)
-    lines = await line_ids(database, delivered)
-    link = await start_link(buyer, delivered)
-    page = await buyer.get(f"{link}?lang=es")
-    form = start_form(
-        page.text, reason="does_not_fit", sub_reason="too_small", **{f"qty_{lines['lamp']}": "1"}
-    )
+    lines, link, page = await open_start_form(buyer, database, delivered)
+    form = start_form(page, reason="does_not_fit", sub_reason="too_small", **{f"qty_{lines['lamp']}": "1"})
     first = await buyer.post(f"{link}/submit?lang=es", data=form)
     second = await buyer.post(f"{link}/submit?lang=es", data=form)
     assert first.status_code == second.status_code == 303
@@ -268,10 +259,8 @@ def test_the_step_list_follows_the_status() -> None:
 
 async def test_the_buyer_says_the_parcel_is_on_its_way(buyer: httpx.AsyncClient, database: Database) -> None:
     delivered = await make_delivered(database)
-    lines = await line_ids(database, delivered)
-    link = await start_link(buyer, delivered)
-    page = await buyer.get(f"{link}?lang=es")
-    form = start_form(page.text, reason="changed_mind", **{f"qty_{lines['cable']}": "1"})
+    lines, link, page = await open_start_form(buyer, database, delivered)
+    form = start_form(page, reason="changed_mind", **{f"qty_{lines['cable']}": "1"})
     submitted = await buyer.post(f"{link}/submit?lang=es", data=form)
     status = await buyer.get(submitted.headers["location"])
     assert 'data-test="sent"' in status.text and "He enviado el paquete" in status.text

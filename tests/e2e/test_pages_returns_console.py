@@ -13,54 +13,30 @@ from fastapi import FastAPI
 
 from aftersail.kit.db import Database
 from aftersail.kit.i18n import format_money
-from aftersail.orders import service as orders
-from aftersail.orders.models import Order
 from aftersail.returns import receiving, refunds
 from aftersail.returns import service as returns
 from aftersail.returns.policy import return_policy
-from aftersail.returns.rules import Reason, Resolution
 from aftersail.tenants.models import Role
 from tests.e2e.test_pages_knowledge import person
 from tests.e2e.test_pages_shop import hidden_value, sign_in
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import Delivered, make_delivered, request_fit_refund
 
 
 def files_dir(app: FastAPI) -> Path:
     return Path(app.state.services.settings.data_dir)
 
 
-async def ask_return(
-    database: Database, app: FastAPI, delivered: Delivered, sku: str, quantity: int, key: str
-) -> int:
-    """A buyer's request through the service, as the buyer page makes it."""
-    async with database.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-        line_id = next(
-            line.id
-            for line, _ in await orders.order_lines(session, delivered.tenant_id, order.id)
-            if names[line.sku_id] == sku
-        )
-        ask = returns.ReturnAsk(
-            Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_id, quantity)], language="es"
-        )
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key=key, actor="buyer:test", files_dir=files_dir(app)
-        )
-        return ret.id
-
-
 async def desk(database: Database, app: FastAPI) -> tuple[Delivered, int, int, int]:
     """An auto-approved return, a second from the same buyer held for review (a serial returner from the
     first return on: the policy says so), and a high-value one (15 lamps to Germany) held for review."""
     delivered = await make_delivered(database, repeat_returner_after=1)
-    first = await ask_return(database, app, delivered, "lamp", 1, "k-first")
-    serial = await ask_return(database, app, delivered, "cable", 1, "k-serial")
+    data_dir = files_dir(app)
+    first = await request_fit_refund(database, delivered, "lamp", 1, key="k-first", files_dir=data_dir)
+    serial = await request_fit_refund(database, delivered, "cable", 1, key="k-serial", files_dir=data_dir)
     dear = await make_delivered(
         database, lines={"lamp": 20}, country="DE", tenant=delivered.tenant, network=delivered.network
     )
-    high = await ask_return(database, app, dear, "lamp", 15, "k-high")
+    high = await request_fit_refund(database, dear, "lamp", 15, key="k-high", files_dir=data_dir)
     return delivered, first, serial, high
 
 

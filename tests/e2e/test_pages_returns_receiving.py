@@ -16,8 +16,6 @@ from fastapi import FastAPI
 from itsdangerous import URLSafeTimedSerializer
 
 from aftersail.kit.db import Database
-from aftersail.orders import service as orders
-from aftersail.orders.models import Order
 from aftersail.returns import refunds
 from aftersail.returns import service as returns
 from aftersail.returns.rules import Reason, Resolution, ReturnStatus
@@ -26,7 +24,7 @@ from aftersail.tenants.models import Role
 from aftersail.web.console import FORM_NONCE_COOKIE
 from tests.e2e.test_pages_shop import meta_csrf, sign_in
 from tests.factories import PASSWORD, make_tenant
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import Delivered, make_delivered, order_line_ids, request_return
 
 # A 1×1 transparent PNG, for the photo taken while grading.
 PNG = (
@@ -67,28 +65,17 @@ async def add_users(database: Database, tenant_id: int, slug: str, locale: str =
 async def make_parcel(database: Database, files_dir: Path, *, locale: str = "en") -> Parcel:
     """An approved return of one lamp (an order delivered to Spain, back to Frankfurt), with its label."""
     delivered = await make_delivered(database)
-    async with database.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        lamp = next(
-            line
-            for line, sku in await orders.order_lines(session, delivered.tenant_id, order.id)
-            if sku.id == delivered.network.skus["lamp"]
-        )
-        ret = await returns.do_request_return(
-            session,
-            order,
-            returns.ReturnAsk(
-                reason=Reason.DOES_NOT_FIT,
-                resolution=Resolution.REFUND,
-                lines=[returns.LineAsk(lamp.id, 1)],
-                note="La lámpara es demasiado grande para la mesa.",
-                language="es",
-            ),
-            submission_key=f"k-{uuid.uuid4().hex}",
-            actor="buyer:test",
-            files_dir=files_dir,
-        )
+    lamp = (await order_line_ids(database, delivered))["lamp"]
+    ask = returns.ReturnAsk(
+        reason=Reason.DOES_NOT_FIT,
+        resolution=Resolution.REFUND,
+        lines=[returns.LineAsk(lamp, 1)],
+        note="La lámpara es demasiado grande para la mesa.",
+        language="es",
+    )
+    return_id = await request_return(database, delivered, ask, files_dir, key=f"k-{uuid.uuid4().hex}")
+    async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
+        ret = await returns.access_return(session, delivered.tenant_id, return_id)
         assert ret.status is ReturnStatus.APPROVED, ret.status
         ids = (ret.id, ret.rma_number, ret.tracking_number)
     users = await add_users(database, delivered.tenant_id, delivered.tenant.slug, locale)
@@ -98,6 +85,11 @@ async def make_parcel(database: Database, files_dir: Path, *, locale: str = "en"
 async def lamp_stock(database: Database, parcel: Parcel) -> int:
     levels = await parcel.delivered.network.stock_levels(database)
     return levels[("FRA", "lamp", None)][0]
+
+
+async def return_status(database: Database, parcel: Parcel) -> ReturnStatus:
+    async with database.transaction(tenant_id=parcel.delivered.tenant_id, readonly=True) as session:
+        return (await returns.access_return(session, parcel.delivered.tenant_id, parcel.return_id)).status
 
 
 def hidden(html: str, name: str) -> str:
@@ -258,9 +250,7 @@ async def test_viewers_and_agents_look_but_do_not_act(
             data=grading_form_before_receipt(case.text, client, app, parcel),
         )
         assert graded.status_code == 403
-    async with database.transaction(tenant_id=parcel.delivered.tenant_id, readonly=True) as session:
-        ret = await returns.access_return(session, parcel.delivered.tenant_id, parcel.return_id)
-        assert ret.status is ReturnStatus.APPROVED
+    assert await return_status(database, parcel) is ReturnStatus.APPROVED
 
 
 async def test_another_tenant_finds_nothing(
@@ -281,9 +271,7 @@ async def test_another_tenant_finds_nothing(
         )
         assert answer.status_code == 404, (action, answer.status_code)
         assert parcel.rma not in answer.text
-    async with database.transaction(tenant_id=parcel.delivered.tenant_id, readonly=True) as session:
-        ret = await returns.access_return(session, parcel.delivered.tenant_id, parcel.return_id)
-        assert ret.status is ReturnStatus.APPROVED
+    assert await return_status(database, parcel) is ReturnStatus.APPROVED
 
 
 async def test_the_pages_speak_chinese_by_default(

@@ -14,8 +14,6 @@ from aftersail.catalog import service as catalog
 from aftersail.catalog.schemas import LaneCreate
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
-from aftersail.orders import service as orders
-from aftersail.orders.models import Order
 from aftersail.returns import receiving, refunds
 from aftersail.returns import service as returns
 from aftersail.returns.economics import Grade
@@ -25,34 +23,21 @@ from aftersail.returns.report import Figures, ReturnsReport, returns_report
 from aftersail.returns.rules import Reason, Resolution, ReturnStatus
 from tests.factories import TenantFixture, make_tenant
 from tests.fulfilment import Network, make_network
-from tests.returns_desk import Delivered, make_delivered
+from tests.returns_desk import Delivered, make_delivered, order_line_ids, request_return
 
 UTC = ZoneInfo("UTC")
-
-
-async def _line_ids(db: Database, delivered: Delivered) -> dict[str, int]:
-    names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-    async with db.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
-        rows = await orders.order_lines(session, delivered.tenant_id, delivered.order_id)
-    return {names[line.sku_id]: line.id for line, _ in rows}
 
 
 async def _ask(
     db: Database, delivered: Delivered, reason: Reason, lines: dict[str, int], files_dir: Path, key: str
 ) -> int:
-    ids = await _line_ids(db, delivered)
+    ids = await order_line_ids(db, delivered)
     ask = returns.ReturnAsk(
         reason=reason,
         resolution=Resolution.REFUND,
         lines=[returns.LineAsk(ids[name], quantity) for name, quantity in lines.items()],
     )
-    async with db.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key=key, actor="buyer:test", files_dir=files_dir
-        )
-        return ret.id
+    return await request_return(db, delivered, ask, files_dir, key=key)
 
 
 async def _receive_grade_refund(
@@ -243,18 +228,15 @@ async def test_an_empty_period_and_another_currency(database: Database) -> None:
 
 async def test_an_exchange_counts_the_goods_sent_instead(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database)
-    ids = await _line_ids(database, delivered)
+    ids = await order_line_ids(database, delivered)
     ask = returns.ReturnAsk(
         reason=Reason.DOES_NOT_FIT,
         resolution=Resolution.EXCHANGE,
         lines=[returns.LineAsk(ids["lamp"], 1, delivered.network.skus["case"])],
     )
+    return_id = await request_return(database, delivered, ask, tmp_path, key="swap")
     async with database.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key="swap", actor="buyer:test", files_dir=tmp_path
-        )
+        ret = await returns.access_return(session, delivered.tenant_id, return_id)
         await receiving.do_receive(session, ret, actor="user:warehouse")
         [(line, _sku)] = await returns.return_lines(session, ret)
         await receiving.do_grade(

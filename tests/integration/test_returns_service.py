@@ -25,29 +25,7 @@ from aftersail.returns.models import Disposition, RefundStatus
 from aftersail.returns.payments import ManualRefunds
 from aftersail.returns.rules import Outcome, Reason, Resolution, ReturnStatus
 from aftersail.support.models import AuthorKind, TicketMessage
-from tests.returns_desk import Delivered, make_delivered
-
-
-async def _lines(db: Database, delivered: Delivered) -> dict[str, int]:
-    """SKU short name → order line id."""
-    names = {sku_id: name for name, sku_id in delivered.network.skus.items()}
-    async with db.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
-        rows = await orders.order_lines(session, delivered.tenant_id, delivered.order_id)
-    return {names[line.sku_id]: line.id for line, _ in rows}
-
-
-async def _request(
-    db: Database, delivered: Delivered, ask: returns.ReturnAsk, files_dir: Path, key: str = ""
-) -> int:
-    """The request as the buyer page sends it; `key` (default: one per order) is its submission key."""
-    key = key or f"order-{delivered.order_id}"
-    async with db.transaction(tenant_id=delivered.tenant_id) as session:
-        order = await session.get(Order, delivered.order_id)
-        assert order is not None
-        ret = await returns.do_request_return(
-            session, order, ask, submission_key=key, actor="buyer:test", files_dir=files_dir
-        )
-        return ret.id
+from tests.returns_desk import Delivered, make_delivered, order_line_ids, request_return
 
 
 async def _stock(db: Database, delivered: Delivered, sku: str) -> int:
@@ -57,15 +35,16 @@ async def _stock(db: Database, delivered: Delivered, sku: str) -> int:
 
 async def test_request_to_refund_once(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database)
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     ask = returns.ReturnAsk(
         reason=Reason.DOES_NOT_FIT,
         resolution=Resolution.REFUND,
         lines=[returns.LineAsk(line_ids["lamp"], 1)],
         language="es",
     )
-    return_id = await _request(database, delivered, ask, tmp_path)
-    assert await _request(database, delivered, ask, tmp_path) == return_id  # a double submit: one return
+    return_id = await request_return(database, delivered, ask, tmp_path)
+    # a double submit: one return
+    assert await request_return(database, delivered, ask, tmp_path) == return_id
     async with database.transaction(tenant_id=delivered.tenant_id) as session:
         ret = await returns.access_return(session, delivered.tenant_id, return_id)
         assert ret.status is ReturnStatus.APPROVED and ret.outcome is Outcome.AUTO_APPROVED
@@ -127,14 +106,14 @@ async def test_request_to_refund_once(database: Database, tmp_path: Path) -> Non
 
 async def test_returnless_when_the_way_back_costs_more(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database, handling_minor=2_500)
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     ask = returns.ReturnAsk(
         Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["cable"], 1)], language="es"
     )
     ask = returns.ReturnAsk(
         Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_ids["cable"], 1)], language="es"
     )
-    return_id = await _request(database, delivered, ask, tmp_path)
+    return_id = await request_return(database, delivered, ask, tmp_path)
     async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
         ret = await returns.access_return(session, delivered.tenant_id, return_id)
         assert ret.status is ReturnStatus.KEEP_REFUNDED and ret.keep_item and not ret.tracking_number
@@ -144,7 +123,7 @@ async def test_returnless_when_the_way_back_costs_more(database: Database, tmp_p
 
 async def test_exchange_reserves_the_other_variant(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database)
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     case_id = delivered.network.skus["case"]
     before = await delivered.network.stock_levels(database)
     ask = returns.ReturnAsk(
@@ -153,7 +132,7 @@ async def test_exchange_reserves_the_other_variant(database: Database, tmp_path:
         [returns.LineAsk(line_ids["lamp"], 1, case_id)],
         language="es",
     )
-    return_id = await _request(database, delivered, ask, tmp_path)
+    return_id = await request_return(database, delivered, ask, tmp_path)
     after = await delivered.network.stock_levels(database)
     key = next(k for k in after if k[0] == "FRA" and k[1] == "case")
     assert after[key][1] == before[key][1] + 1  # one case reserved for the exchange
@@ -170,22 +149,22 @@ async def test_refused_after_the_window_and_reviewed_when_worth_much(
     database: Database, tmp_path: Path
 ) -> None:
     late = await make_delivered(database, days_ago=40, country="DE")
-    line_ids = await _lines(database, late)
+    line_ids = await order_line_ids(database, late)
     ask = returns.ReturnAsk(Reason.CHANGED_MIND, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)])
     async with database.transaction(tenant_id=late.tenant_id) as session:
         order = await session.get(Order, late.order_id)
         assert order is not None
         plan = await returns.plan_return(session, order, ask)
         assert plan.decision.outcome is Outcome.REJECTED and "window ended" in plan.decision.reason
-    return_id = await _request(database, late, ask, tmp_path)
+    return_id = await request_return(database, late, ask, tmp_path)
     async with database.transaction(tenant_id=late.tenant_id, readonly=True) as session:
         ret = await returns.access_return(session, late.tenant_id, return_id)
         assert ret.status is ReturnStatus.REJECTED and ret.rule == "no_eligible_line"
 
     dear = await make_delivered(database, lines={"lamp": 20}, country="DE")
-    line_ids = await _lines(database, dear)
+    line_ids = await order_line_ids(database, dear)
     ask = returns.ReturnAsk(Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 15)])
-    return_id = await _request(database, dear, ask, tmp_path)
+    return_id = await request_return(database, dear, ask, tmp_path)
     async with database.transaction(tenant_id=dear.tenant_id) as session:
         ret = await returns.access_return(session, dear.tenant_id, return_id)
         assert ret.status is ReturnStatus.REQUESTED and ret.rule == "high_value"
@@ -195,14 +174,14 @@ async def test_refused_after_the_window_and_reviewed_when_worth_much(
         Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 6)]
     )
     with pytest.raises(InvalidInput, match="more units"):  # 15 of 20 already on their way back
-        await _request(database, dear, too_many, tmp_path, key="k2")
+        await request_return(database, dear, too_many, tmp_path, key="k2")
 
 
 async def test_a_parcel_that_does_not_match_waits_for_a_person(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database, country="DE")
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     ask = returns.ReturnAsk(Reason.CHANGED_MIND, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 2)])
-    return_id = await _request(database, delivered, ask, tmp_path)
+    return_id = await request_return(database, delivered, ask, tmp_path)
     async with database.transaction(tenant_id=delivered.tenant_id) as session:
         ret = await returns.access_return(session, delivered.tenant_id, return_id)
         await receiving.do_receive(session, ret, actor="user:warehouse")
@@ -240,17 +219,17 @@ def _photo(seed: int) -> bytes:
 async def test_a_reused_photo_sends_the_request_to_a_person(database: Database, tmp_path: Path) -> None:
     photo = returns.Upload("broken.jpg", _photo(3), "image/jpeg")
     first = await make_delivered(database)
-    line_ids = await _lines(database, first)
+    line_ids = await order_line_ids(database, first)
     ask = returns.ReturnAsk(
         Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)], uploads=[photo]
     )
-    first_id = await _request(database, first, ask, tmp_path)
+    first_id = await request_return(database, first, ask, tmp_path)
     second = await make_delivered(database, tenant=first.tenant, network=first.network)
-    line_ids = await _lines(database, second)
+    line_ids = await order_line_ids(database, second)
     ask = returns.ReturnAsk(
         Reason.DAMAGED, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)], uploads=[photo]
     )
-    second_id = await _request(database, second, ask, tmp_path)
+    second_id = await request_return(database, second, ask, tmp_path)
     async with database.transaction(tenant_id=first.tenant_id, readonly=True) as session:
         earlier = await returns.access_return(session, first.tenant_id, first_id)
         assert earlier.outcome is Outcome.AUTO_APPROVED and not earlier.signals.get("reused_photo")
@@ -270,13 +249,13 @@ async def test_a_trusted_buyer_gets_the_exchange_at_once(database: Database, tmp
     first = await make_delivered(database)
     for _ in range(3):  # three delivered orders before, no return
         await make_delivered(database, tenant=first.tenant, network=first.network, email=first.email)
-    line_ids = await _lines(database, first)
+    line_ids = await order_line_ids(database, first)
     ask = returns.ReturnAsk(
         Reason.DOES_NOT_FIT,
         Resolution.EXCHANGE,
         [returns.LineAsk(line_ids["lamp"], 1, first.network.skus["case"])],
     )
-    return_id = await _request(database, first, ask, tmp_path)
+    return_id = await request_return(database, first, ask, tmp_path)
     async with database.transaction(tenant_id=first.tenant_id, readonly=True) as session:
         ret = await returns.access_return(session, first.tenant_id, return_id)
         assert ret.instant_exchange and ret.replacement_order_id is not None
@@ -286,14 +265,14 @@ async def test_a_trusted_buyer_gets_the_exchange_at_once(database: Database, tmp
 
 async def test_store_credit_and_the_cycle_clock(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database, cycle_days=5)
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     ask = returns.ReturnAsk(
         Reason.CHANGED_MIND, Resolution.STORE_CREDIT, [returns.LineAsk(line_ids["cable"], 1)]
     )
-    return_id = await _request(database, delivered, ask, tmp_path)
+    return_id = await request_return(database, delivered, ask, tmp_path)
     late = await make_delivered(database, tenant=delivered.tenant, network=delivered.network)
-    late_lines = await _lines(database, late)
-    late_id = await _request(
+    late_lines = await order_line_ids(database, late)
+    late_id = await request_return(
         database,
         late,
         returns.ReturnAsk(Reason.CHANGED_MIND, Resolution.REFUND, [returns.LineAsk(late_lines["cable"], 1)]),
@@ -337,7 +316,7 @@ async def test_store_credit_and_the_cycle_clock(database: Database, tmp_path: Pa
 
 async def test_keeping_a_damaged_item_for_part_of_the_money(database: Database, tmp_path: Path) -> None:
     delivered = await make_delivered(database, keep_partial_percent=40)
-    line_ids = await _lines(database, delivered)
+    line_ids = await order_line_ids(database, delivered)
     photo = returns.Upload("scratch.jpg", _photo(9), "image/jpeg")
     ask = returns.ReturnAsk(
         Reason.DAMAGED,
@@ -346,7 +325,7 @@ async def test_keeping_a_damaged_item_for_part_of_the_money(database: Database, 
         keep_offer_accepted=True,
         uploads=[photo],
     )
-    return_id = await _request(database, delivered, ask, tmp_path)
+    return_id = await request_return(database, delivered, ask, tmp_path)
     async with database.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:
         ret = await returns.access_return(session, delivered.tenant_id, return_id)
         assert ret.status is ReturnStatus.KEEP_REFUNDED and ret.keep_item and not ret.tracking_number
@@ -358,12 +337,12 @@ async def test_a_submission_key_belongs_to_one_order(database: Database, tmp_pat
     first = await make_delivered(database)
     second = await make_delivered(database, tenant=first.tenant, network=first.network)
     for delivered in (first, second):
-        line_ids = await _lines(database, delivered)
+        line_ids = await order_line_ids(database, delivered)
         ask = returns.ReturnAsk(
             Reason.DOES_NOT_FIT, Resolution.REFUND, [returns.LineAsk(line_ids["lamp"], 1)]
         )
         if delivered is first:
-            await _request(database, delivered, ask, tmp_path, key="shared")
+            await request_return(database, delivered, ask, tmp_path, key="shared")
         else:
             with pytest.raises(Conflict, match="another order"):
-                await _request(database, delivered, ask, tmp_path, key="shared")
+                await request_return(database, delivered, ask, tmp_path, key="shared")
