@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
 from aftersail.support.models import Ticket
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
+from tests.e2e.console_session import sign_in_page
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
@@ -72,14 +73,6 @@ async def served(server_process: tuple[str, str]) -> Served:
     return Served(base_url, email, agent_email)
 
 
-async def sign_in(page: Page, base: str, email: str) -> None:
-    await page.goto(f"{base}/login?lang=en&next=/settings/assistant")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{base}/settings/assistant")
-
-
 async def test_an_admin_switches_the_assistant_on_with_a_model(
     served: Served, browser: Browser, artifacts_dir: Path
 ) -> None:
@@ -87,7 +80,7 @@ async def test_an_admin_switches_the_assistant_on_with_a_model(
     context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = await context.new_page()
     errors = watch_for_errors(page)
-    await sign_in(page, base, served.email)
+    await sign_in_page(page, base, served.email, "/settings/assistant")
     assert await page.locator("html").get_attribute("lang") == "zh"
     await expect(page.locator("h1")).to_have_text("智能助手设置")
     await expect(page.locator('.nav a[aria-current="page"]')).to_have_text("智能助手")
@@ -148,7 +141,7 @@ async def test_an_agent_sees_the_settings_read_only(
     context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = await context.new_page()
     errors = watch_for_errors(page)
-    await sign_in(page, served.base_url, served.agent_email)
+    await sign_in_page(page, served.base_url, served.agent_email, "/settings/assistant")
     await expect(page.locator(".alert[role=note]")).to_have_text("只有管理员可以修改智能助手设置。")
     form = page.locator("form.settings-form")
     for label in ("智能助手自动答复买家", "高价值阈值", "模型类型", "API 密钥"):

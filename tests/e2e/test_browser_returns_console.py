@@ -15,9 +15,9 @@ from playwright.async_api import Browser, expect
 from aftersail.kit.db import Database
 from aftersail.returns import receiving, refunds
 from aftersail.returns import service as returns
+from tests.e2e.console_session import sign_in_page
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
-from tests.factories import PASSWORD
 from tests.returns_desk import make_delivered, request_fit_refund
 
 pytestmark = pytest.mark.browser
@@ -66,11 +66,7 @@ async def test_an_admin_reviews_a_return_and_tries_the_policy(
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
     errors = watch_for_errors(page)
-    await page.goto(f"{base}/login?lang=en&next=/returns/cases")
-    await page.get_by_label("Email").fill(served.email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{base}/returns/cases")
+    await sign_in_page(page, base, served.email, "/returns/cases")
     await expect(page.locator("h1")).to_have_text("退换货")
     await expect(page.locator("[data-return-row]")).to_have_count(3)
     await save(page, artifacts_dir, "returns-list-zh.png")

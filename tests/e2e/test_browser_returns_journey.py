@@ -32,6 +32,7 @@ from aftersail.support.email_rules import ParsedEmail, parse_email
 from aftersail.support.email_transport import InboundEnvelope, SmtpReceiver
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role
+from tests.e2e.console_session import sign_in_page
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.factories import PASSWORD
@@ -194,11 +195,7 @@ async def test_a_spanish_return_from_request_to_refund(
     warehouse = await browser.new_context(viewport={"width": 1024, "height": 768})
     desk = await warehouse.new_page()
     desk_errors = watch_for_errors(desk)
-    await desk.goto(f"{base}/login?lang=en&next=/returns/receive")
-    await desk.get_by_label("Email").fill(operator)
-    await desk.get_by_label("Password").fill(PASSWORD)
-    await desk.get_by_role("button", name="Sign in").click()
-    await desk.wait_for_url(f"{base}/returns/receive")
+    await sign_in_page(desk, base, operator, "/returns/receive")
     await desk.locator("[data-test=scan]").type(rma.lower())
     await desk.keyboard.press("Enter")  # a scanner ends the code with Enter
     await desk.wait_for_url("**/returns/receive/*")

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
 
 from aftersail.kit.db import Database
 from aftersail.tenants.models import Role
+from tests.e2e.console_session import sign_in_page
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.e2e.test_pages_returns_receiving import Parcel, make_parcel
-from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -47,14 +47,6 @@ async def server(server_process: tuple[str, str, Path]) -> Server:
     return Server(base_url, parcel)
 
 
-async def sign_in(page: Page, base_url: str, email: str) -> None:
-    await page.goto(f"{base_url}/login?lang=en&next=/returns/receive")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{base_url}/returns/receive")
-
-
 async def test_scan_receive_and_grade_on_a_tablet(
     server: Server, browser: Browser, artifacts_dir: Path
 ) -> None:
@@ -64,7 +56,7 @@ async def test_scan_receive_and_grade_on_a_tablet(
     )
     page = await context.new_page()
     errors = watch_for_errors(page)
-    await sign_in(page, server.base_url, parcel.users[Role.WAREHOUSE])
+    await sign_in_page(page, server.base_url, parcel.users[Role.WAREHOUSE], "/returns/receive")
 
     scan = page.locator("[data-test=scan]")
     assert await scan.evaluate("field => field === document.activeElement")  # ready for the scanner

@@ -21,11 +21,11 @@ from aftersail.kit.i18n import format_money
 from aftersail.returns import service as returns
 from aftersail.returns.rules import ReturnStatus
 from aftersail.tenants.models import Role
+from tests.e2e.console_session import sign_in_page
 from tests.e2e.servers import sqlite_server
 from tests.e2e.test_browser_pages import save, watch_for_errors
 from tests.e2e.test_pages_knowledge import person
 from tests.e2e.test_pages_shop import sign_in
-from tests.factories import PASSWORD
 from tests.returns_desk import Delivered, make_delivered, request_fit_refund
 
 
@@ -190,11 +190,7 @@ async def test_an_agent_sees_the_returns_beside_the_ticket(
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
     errors = watch_for_errors(page)
-    await page.goto(f"{base}/login?lang=en&next=/inbox/{case.ticket_id}")
-    await page.get_by_label("Email").fill(served.email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{base}/inbox/{case.ticket_id}")
+    await sign_in_page(page, base, served.email, f"/inbox/{case.ticket_id}")
     block = page.locator("[data-returns]")
     await expect(block.locator("[data-return]")).to_have_count(2)
     await expect(block.get_by_role("link", name=case.rma[case.first])).to_have_attribute(
