@@ -44,8 +44,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -53,11 +51,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.threaded_server import ThreadedServer
 
 IMAGE_SIGNATURES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -704,29 +703,17 @@ async def stream_out(events: list[str]) -> AsyncIterator[str]:
         await asyncio.sleep(0)  # each event its own write, as a model's tokens come
 
 
-class ModelServer:
+class ModelServer(ThreadedServer):
     """The server on 127.0.0.1 (port 0: a free one) in a daemon thread; `url` once started."""
+
+    what = "model"
 
     def __init__(self, port: int = 0, *, api_key: str | None = None) -> None:
         self.api_key = self._initial_api_key = api_key
         self.replies: deque[Reply] = deque()
         self.requests: list[Any] = []
         self.headers: list[dict[str, str]] = []
-        self._socket = socket.socket()
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(self),
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        super().__init__(create_app(self), port)
 
     def script(self, *replies: Reply) -> None:
         """Queues replies for the next valid requests, in order."""
@@ -740,26 +727,12 @@ class ModelServer:
             await asyncio.sleep(reply.delay_seconds)
         return reply
 
-    def start(self) -> str:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the model test server did not start")
-            time.sleep(0.01)
-        return self.url
-
     def reset(self) -> None:
         """An empty script, nothing received, the API key it started with."""
         self.api_key = self._initial_api_key
         self.replies.clear()
         self.requests.clear()
         self.headers.clear()
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
 
 @contextmanager

@@ -23,19 +23,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.threaded_server import ThreadedServer
 
 REFUND_FIELDS = {
     "amount", "charge", "currency", "customer", "expand[]", "instructions_email", "origin",
@@ -137,8 +136,10 @@ def check_params(params: list[tuple[str, str]]) -> tuple[int, dict[str, Any]] | 
     return None
 
 
-class PaymentServer:
+class PaymentServer(ThreadedServer):
     """The server on 127.0.0.1 (port 0: a free one) in a daemon thread; `url` once started."""
+
+    what = "payment"
 
     def __init__(self, port: int = 0, *, api_key: str = "sk_test_payments") -> None:
         self.api_key = api_key
@@ -150,21 +151,7 @@ class PaymentServer:
         self.headers: list[dict[str, str]] = []  # their headers, names in lower case
         self._stored: dict[tuple[str, str], Stored] = {}
         self._running: set[tuple[str, str]] = set()
-        self._socket = socket.socket()
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            self.create_app(),
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        super().__init__(self.create_app(), port)
 
     # --- what tests call ---------------------------------------------------------------------------------
 
@@ -195,23 +182,6 @@ class PaymentServer:
             received.clear()
         self._stored.clear()
         self._running.clear()
-
-    def start(self) -> str:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the payment test server did not start")
-            time.sleep(0.01)
-        return self.url
-
-    def serve_forever(self) -> None:
-        self._server.run(sockets=[self._socket])
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
     # --- Stripe ------------------------------------------------------------------------------------------
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.threaded_server import ThreadedServer
 
 PHRASES: tuple[dict[str, str], ...] = (
     {
@@ -222,52 +221,21 @@ def create_app(behaviour: Behaviour) -> Starlette:
     )
 
 
-class TranslationServer:
+class TranslationServer(ThreadedServer):
     """The server on 127.0.0.1 (port 0: a free one) in a daemon thread; `url` once started."""
+
+    what = "translation"
 
     def __init__(self, port: int = 0, **behaviour: Any) -> None:
         self._initial = behaviour
         self.behaviour = Behaviour(**behaviour)
-        self._socket = socket.socket()
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(self.behaviour),
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def start(self) -> str:
-        """Starts serving in a daemon thread; returns the base URL."""
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the translation test server did not start")
-            time.sleep(0.01)
-        return self.url
-
-    def serve_forever(self) -> None:
-        """Serves in this thread until interrupted (for `python -m tests.translation_server`)."""
-        self._server.run(sockets=[self._socket])
+        super().__init__(create_app(self.behaviour), port)
 
     def reset(self) -> None:
         """Back to the behaviour it started with, with no requests received."""
         fresh = Behaviour(**self._initial)
         for spec in fields(Behaviour):
             setattr(self.behaviour, spec.name, getattr(fresh, spec.name))
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
 
 @contextmanager
