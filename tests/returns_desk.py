@@ -50,6 +50,23 @@ async def deliver(db: Database, tenant_id: int, order_id: int, *, days_ago: floa
     return when
 
 
+async def add_frankfurt_spain_lane(db: Database, tenant_id: int, network: Network) -> None:
+    """Frankfurt serves Spain too (3 days, 7.00 EUR): the way back of a Spanish order."""
+    async with db.transaction(tenant_id=tenant_id) as session:
+        await catalog.do_create_lane(
+            session,
+            tenant_id,
+            LaneCreate(
+                warehouse_id=network.warehouses["FRA"],
+                country="ES",
+                transit_days_median=3,
+                transit_days_p90=5,
+                cost_minor=700,
+                currency="EUR",
+            ),
+        )
+
+
 async def make_delivered(
     db: Database,
     *,
@@ -67,19 +84,7 @@ async def make_delivered(
         network = await make_network(db, tenant.tenant_id)
         for sku in network.skus:
             await network.set_stock(db, "FRA", sku, 50)
-        async with db.transaction(tenant_id=tenant.tenant_id) as session:  # Frankfurt serves Spain too
-            await catalog.do_create_lane(
-                session,
-                tenant.tenant_id,
-                LaneCreate(
-                    warehouse_id=network.warehouses["FRA"],
-                    country="ES",
-                    transit_days_median=3,
-                    transit_days_p90=5,
-                    cost_minor=700,
-                    currency="EUR",
-                ),
-            )
+        await add_frankfurt_spain_lane(db, tenant.tenant_id, network)
     email = email or f"lucia-{utcnow().timestamp():.6f}@example.es"
     order_id = await place_order(db, network, lines or {"lamp": 2, "cable": 1}, country=country, email=email)
     delivered_at = await deliver(db, tenant.tenant_id, order_id, days_ago=days_ago)

@@ -10,8 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aftersail.catalog import service as catalog
-from aftersail.catalog.schemas import LaneCreate
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import Database
 from aftersail.returns import receiving, refunds
@@ -23,7 +21,13 @@ from aftersail.returns.report import Figures, ReturnsReport, returns_report
 from aftersail.returns.rules import Reason, Resolution, ReturnStatus
 from tests.factories import TenantFixture, make_tenant
 from tests.fulfilment import Network, make_network
-from tests.returns_desk import Delivered, make_delivered, order_line_ids, request_return
+from tests.returns_desk import (
+    Delivered,
+    add_frankfurt_spain_lane,
+    make_delivered,
+    order_line_ids,
+    request_return,
+)
 
 UTC = ZoneInfo("UTC")
 
@@ -95,19 +99,7 @@ async def make_returns_scenario(database: Database, tmp_path: Path) -> ReturnsSc
     bad_batch = await network.add_batch(database, "lamp", "LAMP-B1")
     await network.set_stock(database, "FRA", "lamp", 50, batch_id=bad_batch)
     await network.set_stock(database, "FRA", "cable", 50)
-    async with database.transaction(tenant_id=tenant.tenant_id) as session:
-        await catalog.do_create_lane(
-            session,
-            tenant.tenant_id,
-            LaneCreate(
-                warehouse_id=network.warehouses["FRA"],
-                country="ES",
-                transit_days_median=3,
-                transit_days_p90=5,
-                cost_minor=700,
-                currency="EUR",
-            ),
-        )
+    await add_frankfurt_spain_lane(database, tenant.tenant_id, network)
     # Sold: 2 lamps + 1 cable (ES), 1 lamp (DE), 1 lamp + 1 cable (ES): 4 lamps, 2 cables, all at 19.99 EUR.
     first = await make_delivered(database, tenant=tenant, network=network)
     late = await make_delivered(
