@@ -40,6 +40,9 @@ EXCHANGE_SHARE = 0.3  # of the fit returns: another size rather than the money
 REVIEW_APPROVES = 0.8  # a person approves most requests the policy sent for review
 KEEP_OFFER_TAKEN = 0.6  # of the damaged items: the buyer keeps it for part of the money back
 BENCH_BACKLOG = 0.5  # parcels in during the last week still waiting at the grading bench
+RECENT = timedelta(days=21)  # a return asked for since then may still be on its way
+RECENT_BOOST = 3
+MAX_RETURNS = 40  # per seller: enough to show every state; each one goes through the whole service
 SHORT_PARCEL = 0.05  # a parcel with fewer units than announced (graded, money waits for a person)
 OTHER_REASONS = (
     (Reason.CHANGED_MIND, 45),
@@ -186,7 +189,7 @@ async def _write_returns(
             select(Ticket.order_id).where(Ticket.tenant_id == tenant_id, Ticket.order_id.is_not(None))
         )
     )
-    made: Counter[ReturnStatus] = Counter()
+    asked: list[tuple[Order, returns.ReturnAsk, datetime]] = []
     for order in orders:
         if order.id in discussed:
             continue
@@ -194,11 +197,13 @@ async def _write_returns(
         apparel = [line for line in order_lines if line.category.startswith("apparel")]
         faulty = [line for line in order_lines if bad_batch is not None and line.batch_id == bad_batch]
         draws = (rng.random(), rng.random(), rng.random())
+        # Recent deliveries come back more often in the snapshot: their returns are the ones still moving.
+        boost = RECENT_BOOST if DEMO_NOW - as_utc(order.updated_at) < RECENT else 1
         if faulty and draws[0] < FAULTY_BATCH_RATE:
             reason, chosen = Reason.DEFECTIVE, faulty[:1]
-        elif apparel and draws[1] < APPAREL_RATE:
+        elif apparel and draws[1] < APPAREL_RATE * boost:
             reason, chosen = Reason.DOES_NOT_FIT, apparel
-        elif order_lines and draws[2] < OTHER_RATE:
+        elif order_lines and draws[2] < OTHER_RATE * boost:
             reason, chosen = _pick(rng, OTHER_REASONS), [rng.choice(order_lines)]
         else:
             continue
@@ -222,6 +227,14 @@ async def _write_returns(
             language=languages.get(order.customer_id) or "en",
             keep_offer_accepted=keeps,
         )
+        asked.append((order, ask, asked_at))
+    if len(asked) > MAX_RETURNS:  # every recent return (still moving) and a sample of the settled ones
+        recent = [i for i, (_, _, at) in enumerate(asked) if DEMO_NOW - at < RECENT]
+        older = [i for i in range(len(asked)) if i not in set(recent)]
+        kept = set(recent[:MAX_RETURNS]) | set(rng.sample(older, max(MAX_RETURNS - len(recent), 0)))
+        asked = [item for index, item in enumerate(asked) if index in kept]
+    made: Counter[ReturnStatus] = Counter()
+    for order, ask, asked_at in asked:
         ret = await returns.do_request_return(
             session,
             order,

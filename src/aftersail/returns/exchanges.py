@@ -64,6 +64,7 @@ async def do_reserve_exchange(
         session,
         ret.tenant_id,
         OrderCreate(
+            number=f"{order.number}-{ret.rma_number}"[-40:],  # the exchange is found by its return's number
             customer_id=order.customer_id,
             channel=OrderChannel.API,
             currency=order.currency,

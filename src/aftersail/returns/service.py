@@ -135,6 +135,7 @@ class Plan:
     route: Route
     lines: tuple[LineFigures, ...]
     signals: dict[str, Any] = field(default_factory=dict)
+    items: dict[int, Returnable] = field(default_factory=dict)  # the order's lines, by id, as planned
 
     @property
     def keeps_all(self) -> bool:
@@ -315,7 +316,7 @@ async def plan_return(
     ]
     if worn:
         signals["wear_and_return"] = worn
-    return Plan(facts, decision, route, figures, signals)
+    return Plan(facts, decision, route, figures, signals, by_line)
 
 
 def _figures(
@@ -446,7 +447,9 @@ async def do_request_return(
 
     checks = await do_check_photos(session, order.tenant_id, [message.id], files_dir)
     reused = any(check.reused for check in checks)
-    plan = await plan_return(session, order, ask, now=now, reused_photo=reused, policy=policy)
+    plan = (
+        await plan_return(session, order, ask, now=now, reused_photo=True, policy=policy) if reused else trial
+    )  # the photos were the one fact the trial did not know
     ret = ReturnRequest(
         tenant_id=order.tenant_id,
         rma_number="",
@@ -477,7 +480,7 @@ async def do_request_return(
     session.add(ret)
     await session.flush()
     ret.rma_number = f"RMA{ret.id:07d}"
-    returnable = {item.line.id: item for item in await returnable_lines(session, order)}
+    returnable = plan.items
     figures = {figure.order_line_id: figure for figure in plan.lines}
     for wanted, fact, verdict in zip(ask.lines, plan.facts.lines, plan.decision.lines, strict=True):
         item = returnable[wanted.order_line_id]
