@@ -19,6 +19,7 @@ from aftersail.orders.schemas import OrderCreate, OrderLineIn
 from aftersail.returns import notices
 from aftersail.returns.models import ReturnLine, ReturnRequest
 from aftersail.returns.policy import return_policy
+from aftersail.returns.records import do_record
 from aftersail.returns.rules import ReturnStatus
 
 SHIPPABLE = frozenset({OrderStatus.ALLOCATED, OrderStatus.BACKORDERED})
@@ -75,7 +76,7 @@ async def do_reserve_exchange(
         actor=actor,
     )
     ret.replacement_order_id = replacement.id
-    await _record(
+    await do_record(
         session, ret, "exchange_reserved", actor, order=replacement.number, status=replacement.status.value
     )
     if await is_trusted_buyer(session, ret, now=now):
@@ -92,7 +93,7 @@ async def do_ship_exchange(session: AsyncSession, ret: ReturnRequest, *, actor: 
     if replacement.status is not OrderStatus.ALLOCATED:
         return False  # backordered: it ships when stock arrives; released or later: already on its way
     await changes.do_release_for_picking(session, replacement, actor=actor)
-    await _record(session, ret, "exchange_released", actor, order=replacement.number)
+    await do_record(session, ret, "exchange_released", actor, order=replacement.number)
     await notices.do_tell_buyer(session, ret, notices.Notice.EXCHANGE_SHIPPED, now=now)
     if ret.status in {ReturnStatus.GRADED} and not ret.instant_exchange:
         ret.resolved_at = ret.resolved_at or now
@@ -108,9 +109,3 @@ async def do_release_exchange(session: AsyncSession, ret: ReturnRequest, *, acto
         await changes.do_cancel_order(
             session, replacement, actor=actor, reason=f"return {ret.rma_number} withdrawn"
         )
-
-
-async def _record(session: AsyncSession, ret: ReturnRequest, kind: str, actor: str, **data: object) -> None:
-    from aftersail.returns.service import do_record
-
-    await do_record(session, ret, kind, actor, **data)

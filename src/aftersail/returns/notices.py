@@ -17,7 +17,7 @@ from aftersail.support.models import AuthorKind, TicketStatus
 if TYPE_CHECKING:
     from aftersail.orders.models import Order
     from aftersail.returns.models import ReturnRequest
-    from aftersail.returns.service import ReturnAsk
+    from aftersail.returns.planning import ReturnAsk
 
 
 class Notice(StrEnum):

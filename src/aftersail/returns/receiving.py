@@ -17,8 +17,9 @@ from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, InvalidInput
 from aftersail.returns import economics, exchanges, notices, refunds
 from aftersail.returns.models import Disposition, ReturnEvidence, ReturnLine, ReturnRequest
+from aftersail.returns.planning import Upload, check_uploads
+from aftersail.returns.records import do_move, do_record, return_lines
 from aftersail.returns.rules import Resolution, ReturnStatus
-from aftersail.returns.service import Upload, _check_uploads, do_move, do_record, return_lines
 from aftersail.support import attachments as files
 from aftersail.support import service as tickets
 
@@ -95,7 +96,7 @@ async def do_grade(
     given = {grade.return_line_id: grade for grade in grades}
     if set(given) != set(lines):
         raise InvalidInput("Grade every item of the return.", field="lines")
-    _check_uploads(photos or [])
+    check_uploads(photos or [])
     for line_id, (line, sku) in lines.items():  # everything checked before anything is written
         if not 0 <= given[line_id].received_quantity <= line.quantity * 2:
             raise InvalidInput(

@@ -19,6 +19,7 @@ from aftersail.orders import service as orders
 from aftersail.returns import notices
 from aftersail.returns.models import Refund, RefundKind, RefundStatus, ReturnLine, ReturnRequest
 from aftersail.returns.payments import PaymentGateway, RefundOrder
+from aftersail.returns.records import do_move, do_record
 from aftersail.returns.rules import Resolution, ReturnStatus
 
 SEND_TOPIC = "returns.refund"
@@ -117,7 +118,7 @@ async def do_request_refund(
         if found is None:
             raise
         return found
-    await _record(
+    await do_record(
         session,
         ret,
         "refund_requested",
@@ -182,12 +183,12 @@ async def do_settle(
     refund.status = status
     if status is RefundStatus.FAILED:
         refund.error = "the payment provider refused the refund"
-        await _record(session, ret, "refund_failed", "payments", refund_id=refund.id)
+        await do_record(session, ret, "refund_failed", "payments", refund_id=refund.id)
         return
     refund.settled_at = now
     ret.refunded_minor += refund.amount_minor
     ret.resolved_at = ret.resolved_at or now
-    await _record(
+    await do_record(
         session,
         ret,
         "refunded",
@@ -199,8 +200,6 @@ async def do_settle(
         provider_refund_id=refund.provider_refund_id,
     )
     if ret.status is ReturnStatus.GRADED:
-        from aftersail.returns.service import do_move
-
         await do_move(session, ret, ReturnStatus.REFUNDED, actor="payments", now=now)
     if refund.kind is RefundKind.STORE_CREDIT:
         notice, extra = notices.Notice.STORE_CREDIT, {"code": refund.store_credit_code}
@@ -211,9 +210,3 @@ async def do_settle(
     if ret.keep_item and refund.kind is RefundKind.KEEP_REFUND and status is RefundStatus.PENDING:
         return  # the buyer was told of the returnless refund when it was decided
     await notices.do_tell_buyer(session, ret, notice, now=now, amount_minor=refund.amount_minor, **extra)
-
-
-async def _record(session: AsyncSession, ret: ReturnRequest, step: str, actor: str, **data: object) -> None:
-    from aftersail.returns.service import do_record
-
-    await do_record(session, ret, step, actor, **data)
