@@ -21,7 +21,16 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.catalog.models import Batch, BundleComponent, Lane, StockLevel, Warehouse, WarehouseCapability
+from aftersail.catalog.models import (
+    Batch,
+    BundleComponent,
+    Lane,
+    StockLevel,
+    StockMovement,
+    StockMovementKind,
+    Warehouse,
+    WarehouseCapability,
+)
 from aftersail.catalog.rules import StockSlot, WarehouseOption
 from aftersail.kit.clock import utcnow
 from aftersail.kit.db import driver_connection, on_postgres
@@ -325,4 +334,56 @@ async def do_unreserve(
                 "reserved stock is lower than the allocation being released", stock_level_id=stock_level_id
             )
         after.append(StockAfter(stock_level_id, *row))
+    return after
+
+
+async def do_ship_out(
+    session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]], *, source: str
+) -> list[StockAfter]:
+    """Reserved units leave the warehouse in a parcel: on-hand and reserved both fall, a movement each."""
+    after = []
+    now = utcnow()
+    for stock_level_id, units in _merged(moves):
+        row = (
+            await session.execute(
+                update(StockLevel)
+                .where(
+                    StockLevel.id == stock_level_id,
+                    StockLevel.tenant_id == tenant_id,
+                    StockLevel.reserved >= units,
+                    StockLevel.on_hand >= units,
+                )
+                .values(
+                    on_hand=StockLevel.on_hand - units, reserved=StockLevel.reserved - units, updated_at=now
+                )
+                .returning(
+                    StockLevel.warehouse_id,
+                    StockLevel.sku_id,
+                    StockLevel.on_hand,
+                    StockLevel.reserved,
+                    StockLevel.low_stock_threshold,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if row is None:
+            raise Conflict(
+                "reserved stock is lower than the parcel being shipped", stock_level_id=stock_level_id
+            )
+        level = StockAfter(stock_level_id, *row)
+        after.append(level)
+        session.add(
+            StockMovement(
+                tenant_id=tenant_id,
+                stock_level_id=stock_level_id,
+                kind=StockMovementKind.SHIPPED,
+                on_hand_delta=-units,
+                reserved_delta=-units,
+                on_hand_after=level.on_hand,
+                reserved_after=level.reserved,
+                reason="shipped",
+                source=source,
+                created_at=now,
+            )
+        )
     return after

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -224,6 +225,11 @@ async def driver_connection(session: AsyncSession) -> Any:
 def on_postgres(session: AsyncSession) -> bool:
     """Whether the session's database is PostgreSQL (else SQLite)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT with the database's own `ON CONFLICT` clauses (PostgreSQL or SQLite)."""
+    return (postgresql.insert if on_postgres(session) else sqlite.insert)(table)
 
 
 RLS_CONTEXT = text(

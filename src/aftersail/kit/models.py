@@ -7,6 +7,7 @@ from aftersail.kit import outbox_models
 from aftersail.kit.db import Base
 from aftersail.orders import models as orders_models
 from aftersail.returns import models as returns_models
+from aftersail.shipping import models as shipping_models
 from aftersail.support import models as support_models
 from aftersail.tenants import models as tenants_models
 
@@ -18,6 +19,7 @@ __all__ = [
     "orders_models",
     "outbox_models",
     "returns_models",
+    "shipping_models",
     "support_models",
     "tenants_models",
 ]

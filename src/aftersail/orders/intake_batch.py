@@ -10,11 +10,8 @@ from typing import Any, NamedTuple, cast
 
 import pydantic_core
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.catalog.rules import StockSlot, WarehouseOption
-from aftersail.kit.db import on_postgres
 from aftersail.kit.errors import Conflict, DomainError
 from aftersail.orders.models import Customer, OrderStatus
 from aftersail.orders.rules import AllocationPlan, OrderPolicy, Requirement, plan_allocation
@@ -137,10 +134,6 @@ class World:
 
 def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
-
-
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    return (postgresql.insert if on_postgres(session) else sqlite.insert)(table)
 
 
 def order_status(plan: AllocationPlan) -> OrderStatus:

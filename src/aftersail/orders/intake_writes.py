@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.kit.db import dialect_insert
 from aftersail.kit.errors import Conflict
 from aftersail.orders.intake_batch import (
     BUYER_COLUMNS,
@@ -18,7 +19,6 @@ from aftersail.orders.intake_batch import (
     Deferred,
     NumberRaced,
     Outcome,
-    dialect_insert,
     table_of,
 )
 from aftersail.orders.intake_rows import (

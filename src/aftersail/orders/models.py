@@ -96,6 +96,8 @@ class Order(IdMixin, TenantMixin, TimestampMixin, Base):
     placed_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
+    # When the last parcel of the order was delivered (carrier tracking; the return window runs from it).
+    delivered_at: Mapped[datetime | None]
     host: Mapped[str] = mapped_column(String(120), default="")
 
 

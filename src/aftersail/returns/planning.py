@@ -149,11 +149,11 @@ def check_uploads(uploads: Sequence[Upload]) -> None:
 
 
 def delivered_at(order: Order) -> datetime | None:
-    """When the order was delivered: its last status change once it is delivered (tracking events, when they
-    arrive, are the better source; ADR 0020)."""
+    """When the order was delivered: the carrier's delivery scan of its last parcel (`orders.delivered_at`,
+    set by tracking), else its last status change once it is delivered (an order marked delivered by hand)."""
     if order.status is not OrderStatus.DELIVERED:
         return None
-    return as_utc(order.updated_at)
+    return as_utc(order.delivered_at or order.updated_at)
 
 
 async def returnable_lines(session: AsyncSession, order: Order) -> list[Returnable]:

@@ -1,0 +1,1 @@
+"""Shipping: parcels, carrier tracking events, exception rules, ETA and proactive care."""

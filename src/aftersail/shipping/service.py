@@ -1,0 +1,336 @@
+"""Use cases of shipping: recording a parcel (an allocation shipped, a return label booked), taking carrier
+events in (idempotent, any order, parked until a parcel claims their number), and reading a parcel's story.
+
+Ingest is the hot path (every webhook lands here): a few set-based statements per batch, then one
+`shipping.evaluate` job per parcel touched; the rules, ETA and care run in that job (`watch.py`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftersail.kit.clock import as_utc, utcnow
+from aftersail.kit.db import dialect_insert
+from aftersail.kit.errors import Conflict, InvalidInput, NotFound
+from aftersail.kit.outbox import emit_many
+from aftersail.shipping.models import ParkedEvent, Shipment, TrackingEvent
+from aftersail.shipping.normalized import TrackingUpdate, normalize_number
+from aftersail.shipping.rules import Direction, Status, SubStatus
+
+EVALUATE_TOPIC = "shipping.evaluate"
+MAX_NUMBER = 64
+MAX_UPDATES = 1000  # one request's events at most
+
+
+@dataclass(slots=True)
+class Ingested:
+    """What one batch of carrier events did: new events stored, repeats recognised, events parked for
+    numbers no parcel has yet, and the parcels touched."""
+
+    applied: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    shipment_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: Ingested) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.parked += other.parked
+        self.shipment_ids.extend(i for i in other.shipment_ids if i not in self.shipment_ids)
+
+
+def check_number(number: str) -> str:
+    normalized = normalize_number(number)
+    if not normalized or len(normalized) > MAX_NUMBER:
+        raise InvalidInput(
+            f"tracking_number: 1 to {MAX_NUMBER} letters or digits, got {number[:80]!r}.",
+            field="tracking_number",
+        )
+    return normalized
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+async def access_shipment(session: AsyncSession, tenant_id: int, shipment_id: int) -> Shipment:
+    shipment = await session.get(Shipment, shipment_id)
+    if shipment is None or shipment.tenant_id != tenant_id:
+        raise NotFound(f"Shipment {shipment_id} does not exist.", shipment_id=shipment_id)
+    return shipment
+
+
+async def find_shipment(session: AsyncSession, tenant_id: int, tracking_number: str) -> Shipment | None:
+    return await session.scalar(
+        select(Shipment).where(
+            Shipment.tenant_id == tenant_id, Shipment.tracking_number == normalize_number(tracking_number)
+        )
+    )
+
+
+async def order_shipments(
+    session: AsyncSession, tenant_id: int, order_id: int, *, direction: Direction | None = None
+) -> list[Shipment]:
+    query = select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.order_id == order_id)
+    if direction is not None:
+        query = query.where(Shipment.direction == direction)
+    return list((await session.scalars(query.order_by(Shipment.shipped_at, Shipment.id))).all())
+
+
+async def return_shipment(session: AsyncSession, tenant_id: int, return_id: int) -> Shipment | None:
+    return await session.scalar(
+        select(Shipment)
+        .where(Shipment.tenant_id == tenant_id, Shipment.return_id == return_id)
+        .order_by(Shipment.id.desc())
+        .limit(1)
+    )
+
+
+async def shipment_events(session: AsyncSession, shipment: Shipment) -> list[TrackingEvent]:
+    """The parcel's events in event time (the order they happened, not the order they arrived)."""
+    return list(
+        (
+            await session.scalars(
+                select(TrackingEvent)
+                .where(
+                    TrackingEvent.tenant_id == shipment.tenant_id, TrackingEvent.shipment_id == shipment.id
+                )
+                .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+            )
+        ).all()
+    )
+
+
+# --- recording a parcel ------------------------------------------------------------------------------------
+
+
+async def do_record_shipment(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    direction: Direction,
+    order_id: int,
+    customer_id: int,
+    warehouse_id: int,
+    country: str,
+    carrier: str,
+    tracking_number: str,
+    allocation_id: int | None = None,
+    return_id: int | None = None,
+    shipped_at: datetime | None = None,
+) -> Shipment:
+    """A parcel with its carrier and number; events that came for the number before it existed are claimed
+    now. The same number twice for the tenant is a conflict (a number names one parcel)."""
+    number = check_number(tracking_number)
+    carrier = carrier.strip().lower()[:64]
+    if not carrier:
+        raise InvalidInput("carrier: name the carrier (its slug, such as `dhl` or `ups`).", field="carrier")
+    existing = await find_shipment(session, tenant_id, number)
+    if existing is not None:
+        if existing.order_id == order_id and existing.allocation_id == allocation_id:
+            return existing
+        raise Conflict(
+            f"Tracking number {number} already belongs to another parcel.", field="tracking_number"
+        )
+    shipment = Shipment(
+        tenant_id=tenant_id,
+        direction=direction,
+        order_id=order_id,
+        allocation_id=allocation_id,
+        return_id=return_id,
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        country=country.upper(),
+        carrier=carrier,
+        tracking_number=number,
+        status=Status.PENDING,
+        sub_status=SubStatus.NONE,
+        shipped_at=shipped_at or utcnow(),
+        open_exceptions=[],
+    )
+    session.add(shipment)
+    await session.flush()
+    await _claim_parked(session, shipment)
+    await emit_many(session, [(EVALUATE_TOPIC, {"shipment_id": shipment.id})], tenant_id=tenant_id)
+    return shipment
+
+
+async def _claim_parked(session: AsyncSession, shipment: Shipment) -> int:
+    parked = list(
+        (
+            await session.scalars(
+                select(ParkedEvent).where(
+                    ParkedEvent.tenant_id == shipment.tenant_id,
+                    ParkedEvent.tracking_number == shipment.tracking_number,
+                )
+            )
+        ).all()
+    )
+    if not parked:
+        return 0
+    rows = [
+        {
+            "tenant_id": shipment.tenant_id,
+            "shipment_id": shipment.id,
+            "fingerprint": event.fingerprint,
+            "occurred_at": as_utc(event.occurred_at),
+            "received_at": as_utc(event.received_at),
+            "status": event.status,
+            "sub_status": event.sub_status,
+            "description": event.description,
+            "location": event.location,
+            "source": event.source,
+            "raw": event.raw,
+        }
+        for event in parked
+    ]
+    await session.execute(
+        dialect_insert(session, TrackingEvent.__table__).on_conflict_do_nothing(
+            index_elements=["shipment_id", "fingerprint"]
+        ),
+        rows,
+    )
+    await session.execute(delete(ParkedEvent).where(ParkedEvent.id.in_([event.id for event in parked])))
+    latest = max(parked, key=lambda event: as_utc(event.occurred_at))
+    shipment.status, shipment.sub_status = latest.status, latest.sub_status
+    shipment.last_event_at = as_utc(latest.occurred_at)
+    shipment.events_count = len({event.fingerprint for event in parked})
+    await session.flush()
+    return len(parked)
+
+
+# --- taking events in -------------------------------------------------------------------------------------
+
+
+def _event_row(tenant_id: int, update_: TrackingUpdate, now: datetime) -> dict[str, object]:
+    return {
+        "tenant_id": tenant_id,
+        "fingerprint": update_.fingerprint,
+        "occurred_at": update_.occurred_at,
+        "received_at": now,
+        "status": update_.status,
+        "sub_status": update_.sub_status,
+        "description": update_.description[:500],
+        "location": update_.location[:200],
+        "source": update_.source[:16],
+        "raw": update_.raw,
+    }
+
+
+async def do_ingest(
+    session: AsyncSession, tenant_id: int, updates: Sequence[TrackingUpdate], *, now: datetime | None = None
+) -> Ingested:
+    """Store carrier events: a replayed event (same fingerprint on the same parcel) changes nothing, an older
+    event arriving late is kept in its place in the story without moving the parcel's current status back,
+    and events for an unknown number are parked until a parcel claims it. One `shipping.evaluate` job per
+    parcel that got something new."""
+    now = now or utcnow()
+    if len(updates) > MAX_UPDATES:
+        raise InvalidInput(f"At most {MAX_UPDATES} events per request.", field="events")
+    result = Ingested()
+    by_number: dict[str, dict[str, TrackingUpdate]] = defaultdict(dict)
+    for item in updates:
+        number = check_number(item.tracking_number)
+        if item.fingerprint in by_number[number]:
+            result.duplicates += 1
+        by_number[number].setdefault(item.fingerprint, item)
+    if not by_number:
+        return result
+    known = {
+        number: (shipment_id, as_utc(last) if last else None)
+        for shipment_id, number, last in (
+            await session.execute(
+                select(Shipment.id, Shipment.tracking_number, Shipment.last_event_at).where(
+                    Shipment.tenant_id == tenant_id, Shipment.tracking_number.in_(sorted(by_number))
+                )
+            )
+        ).all()
+    }
+    rows: list[dict[str, object]] = []
+    parked_rows: list[dict[str, object]] = []
+    for number, events in by_number.items():
+        if number in known:
+            rows.extend(
+                {**_event_row(tenant_id, e, now), "shipment_id": known[number][0]} for e in events.values()
+            )
+        else:
+            parked_rows.extend(
+                {**_event_row(tenant_id, e, now), "tracking_number": number, "carrier": e.carrier[:64]}
+                for e in events.values()
+            )
+    fresh: dict[int, list[tuple[datetime, Status, SubStatus]]] = defaultdict(list)
+    if rows:
+        inserted = await session.execute(
+            dialect_insert(session, TrackingEvent.__table__)
+            .on_conflict_do_nothing(index_elements=["shipment_id", "fingerprint"])
+            .returning(
+                TrackingEvent.shipment_id,
+                TrackingEvent.occurred_at,
+                TrackingEvent.status,
+                TrackingEvent.sub_status,
+            ),
+            rows,
+        )
+        for shipment_id, occurred_at, status, sub_status in inserted.all():
+            fresh[shipment_id].append((as_utc(occurred_at), Status(status), SubStatus(sub_status)))
+        applied = sum(len(v) for v in fresh.values())
+        result.applied += applied
+        result.duplicates += len(rows) - applied
+    if parked_rows:
+        inserted = await session.execute(
+            dialect_insert(session, ParkedEvent.__table__)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "tracking_number", "fingerprint"])
+            .returning(ParkedEvent.id),
+            parked_rows,
+        )
+        parked = len(inserted.all())
+        result.parked += parked
+        result.duplicates += len(parked_rows) - parked
+    for shipment_id, news in sorted(fresh.items()):
+        await _advance(session, tenant_id, shipment_id, news)
+    result.shipment_ids = sorted(fresh)
+    await emit_many(
+        session,
+        ((EVALUATE_TOPIC, {"shipment_id": shipment_id}) for shipment_id in result.shipment_ids),
+        tenant_id=tenant_id,
+    )
+    return result
+
+
+async def _advance(
+    session: AsyncSession,
+    tenant_id: int,
+    shipment_id: int,
+    events: Sequence[tuple[datetime, Status, SubStatus]],
+) -> None:
+    """The parcel's status follows its newest event by event time: an older one arriving late only counts."""
+    newest = max(events, key=lambda event: event[0])
+    count = len(events)
+    occurred_at, status, sub_status = newest
+    moved = await session.execute(
+        update(Shipment)
+        .where(
+            Shipment.id == shipment_id,
+            Shipment.tenant_id == tenant_id,
+            or_(Shipment.last_event_at.is_(None), Shipment.last_event_at <= occurred_at),
+        )
+        .values(
+            status=status,
+            sub_status=sub_status,
+            last_event_at=occurred_at,
+            events_count=Shipment.events_count + count,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(
+            update(Shipment)
+            .where(Shipment.id == shipment_id, Shipment.tenant_id == tenant_id)
+            .values(events_count=Shipment.events_count + count, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
