@@ -18,6 +18,7 @@ from aftersail.kit.clock import as_utc, utcnow
 from aftersail.kit.db import dialect_insert
 from aftersail.kit.errors import Conflict, InvalidInput, NotFound
 from aftersail.kit.outbox import emit_many
+from aftersail.orders import fulfilment
 from aftersail.shipping.models import ParkedEvent, Shipment, TrackingEvent
 from aftersail.shipping.normalized import TrackingUpdate, normalize_number
 from aftersail.shipping.rules import Direction, Status, SubStatus
@@ -334,3 +335,40 @@ async def _advance(
             .values(events_count=Shipment.events_count + count, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
+
+
+async def do_ship_allocation(
+    session: AsyncSession,
+    tenant_id: int,
+    allocation_id: int,
+    *,
+    carrier: str,
+    tracking_number: str,
+    actor: str,
+    shipped_at: datetime | None = None,
+) -> Shipment:
+    """The warehouse handed an allocation's parcel to `carrier` under `tracking_number`: units leave stock,
+    the order is shipped once all its parcels are, and the parcel is tracked from now on. Recording the same
+    allocation with the same number again returns the parcel recorded the first time."""
+    number = check_number(tracking_number)
+    allocation = await fulfilment.access_allocation(session, tenant_id, allocation_id)
+    existing = await find_shipment(session, tenant_id, number)
+    if existing is not None and existing.allocation_id == allocation.id:
+        return existing
+    when = shipped_at or utcnow()
+    order = await fulfilment.do_ship_allocation(
+        session, allocation, actor=actor, now=when, details={"carrier": carrier, "tracking_number": number}
+    )
+    return await do_record_shipment(
+        session,
+        tenant_id,
+        direction=Direction.OUTBOUND,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        warehouse_id=allocation.warehouse_id,
+        country=order.country,
+        carrier=carrier,
+        tracking_number=number,
+        allocation_id=allocation.id,
+        shipped_at=when,
+    )
