@@ -23,6 +23,8 @@ from aftersail.returns.planning import LineAsk, Plan, ReturnAsk, plan_return
 from aftersail.returns.policy import return_policy
 from aftersail.returns.records import do_move, do_record, return_lines
 from aftersail.returns.rules import Resolution, ReturnStatus
+from aftersail.shipping import service as shipping
+from aftersail.shipping.rules import Direction
 from aftersail.support import attachments as files
 from aftersail.support import service as tickets
 
@@ -139,6 +141,20 @@ async def _book_label(
     else:
         ret.label_sha256 = hashlib.sha256(booked.label_pdf).hexdigest()
         files._write_once(files.blob_path(files_dir, ret.label_sha256), booked.label_pdf)
+    # The way back is tracked like any parcel (its carrier events move the return along; ADR 0021).
+    await shipping.do_record_shipment(
+        session,
+        ret.tenant_id,
+        direction=Direction.RETURN,
+        order_id=order.id,
+        customer_id=ret.customer_id,
+        warehouse_id=warehouse.id,
+        country=order.country,
+        carrier=booked.carrier,
+        tracking_number=booked.tracking_number,
+        return_id=ret.id,
+        shipped_at=now,
+    )
     ret.handling_minor = (await return_policy(session, ret.tenant_id)).handling_minor * sum(
         line.quantity for line, _ in lines if line.eligible and not line.keep
     )

@@ -23,7 +23,7 @@ from aftersail.orders.changes import lock_order
 from aftersail.orders.models import Customer, Order
 from aftersail.returns import exchanges, notices
 from aftersail.returns.approval import do_approve, do_review
-from aftersail.returns.models import ReturnEvidence, ReturnLine, ReturnRequest
+from aftersail.returns.models import ReturnEvent, ReturnEvidence, ReturnLine, ReturnRequest
 from aftersail.returns.planning import (
     MAX_PHOTO_BYTES,
     MAX_UPLOADS,
@@ -316,12 +316,32 @@ async def _case_ticket(
 async def do_mark_sent(
     session: AsyncSession, ret: ReturnRequest, *, actor: str, now: datetime | None = None
 ) -> bool:
-    """The buyer handed the parcel over: the return is in transit (a second click changes nothing). A
-    carrier's tracking events move it the same way once shipments are tracked."""
+    """The buyer handed the parcel over: the return is in transit (a second click changes nothing). The
+    carrier's first scan of the return parcel moves it the same way (`do_follow_parcel`)."""
     if ret.status is not ReturnStatus.APPROVED:
         return False
     await do_move(session, ret, ReturnStatus.IN_TRANSIT, actor=actor, now=now or utcnow())
     return True
+
+
+async def do_follow_parcel(
+    session: AsyncSession, ret: ReturnRequest, *, moving: bool, delivered_at: datetime | None, now: datetime
+) -> None:
+    """The return parcel's tracking: the carrier has it (in transit), and it was delivered to the warehouse
+    (noted once on the return and its case, for the receiving team; the scan-in still receives it)."""
+    if moving:
+        await do_mark_sent(session, ret, actor="carrier", now=now)
+    if delivered_at is None:
+        return
+    noted = await session.scalar(
+        select(ReturnEvent.id).where(
+            ReturnEvent.tenant_id == ret.tenant_id,
+            ReturnEvent.return_id == ret.id,
+            ReturnEvent.kind == "parcel_delivered",
+        )
+    )
+    if noted is None:
+        await do_record(session, ret, "parcel_delivered", "carrier", at=delivered_at.isoformat())
 
 
 async def do_cancel(

@@ -138,6 +138,9 @@ class TrackingRules:
     claim_auto_up_to_minor: int = 20000
     priorities: Mapping[ExceptionKind, str] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
     lanes: Mapping[str, LaneLimits] = field(default_factory=dict)
+    # The seller's own endpoint told of every exception (signed JSON), beside the buyer and the ticket.
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""  # signs what is sent there (HMAC-SHA256), never shown back
 
     def for_lane(self, warehouse_code: str, country: str) -> TrackingRules:
         limits = self.lanes.get(f"{warehouse_code}>{country}") or self.lanes.get(country)
@@ -309,7 +312,12 @@ def detect(watch: Watch, rules: TrackingRules, now: datetime) -> list[Finding]:
     found: list[Finding] = []
     last = progress.last_event_at or watch.shipped_at
     silent = now - last
-    if progress.status in MOVING and silent >= timedelta(days=rules.stalled_days):
+    # A return parcel the carrier has not scanned yet is one the buyer has not sent: not stalled.
+    waiting_for_buyer = watch.direction is Direction.RETURN and progress.status in (
+        Status.PENDING,
+        Status.INFO_RECEIVED,
+    )
+    if progress.status in MOVING and silent >= timedelta(days=rules.stalled_days) and not waiting_for_buyer:
         in_customs_hold = progress.status is Status.CUSTOMS and progress.sub_status in HELD
         if not in_customs_hold:
             found.append(Finding(ExceptionKind.STALLED, {"days_without_scan": _days(silent)}))
@@ -365,6 +373,9 @@ def detect(watch: Watch, rules: TrackingRules, now: datetime) -> list[Finding]:
             ExceptionKind.RETURNED_TO_SENDER,
         }
         found = [finding for finding in found if finding.kind in keep]
+    if any(finding.kind is not ExceptionKind.ETA_SLIPPED for finding in found):
+        # A late date is the mildest news: any other exception's notice already carries the new date.
+        found = [finding for finding in found if finding.kind is not ExceptionKind.ETA_SLIPPED]
     unique: dict[ExceptionKind, Finding] = {}
     for finding in found:
         unique.setdefault(finding.kind, finding)
