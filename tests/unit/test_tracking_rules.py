@@ -300,3 +300,34 @@ def test_normalized_event_fingerprint_and_numbers() -> None:
         TrackingUpdate("X1", datetime(2026, 1, 1), IT)
     with pytest.raises(ValueError, match="does not belong"):
         TrackingUpdate("X1", T0, IT, SubStatus.LOST)
+
+
+def test_the_assistant_answers_with_the_tracked_date() -> None:
+    from aftersail.assistant.wording import order_status_answer
+
+    def day(value: datetime) -> str:
+        return value.date().isoformat()
+
+    planned = order_status_answer(
+        status="shipped",
+        placed_at=T0,
+        released_at=T0,
+        updated_at=at(1),
+        warehouse="FRA",
+        transit_days=3,
+        when=day,
+    )
+    tracked = order_status_answer(
+        status="shipped",
+        placed_at=T0,
+        released_at=T0,
+        updated_at=at(1),
+        warehouse="FRA",
+        transit_days=3,
+        when=day,
+        tracked_eta=at(9),
+        tracked_shipped_at=at(0.5),
+    )
+    assert planned is not None and tracked is not None
+    assert tracked[1]["eta"] == "2026-11-11" != planned[1]["eta"]
+    assert tracked[1]["shipped_at"] == "2026-11-02" and tracked[2]["eta"] == "2026-11-11"

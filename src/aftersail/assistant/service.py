@@ -43,6 +43,8 @@ from aftersail.orders import service as orders
 from aftersail.orders.allocation import order_policy
 from aftersail.orders.models import Customer, Order
 from aftersail.orders.rules import CHANGEABLE
+from aftersail.shipping import service as shipping
+from aftersail.shipping.rules import Direction
 from aftersail.support import routing, sla
 from aftersail.support import service as tickets
 from aftersail.support.messages import do_reply
@@ -503,6 +505,8 @@ async def _order_status(
     session: AsyncSession, turn: _Turn, order: Order, customer: Customer, plan: Plan
 ) -> tuple[Plan, dict[str, Any]]:
     allocations = await orders.order_allocations(session, order.tenant_id, order.id)
+    parcels = await shipping.order_shipments(session, order.tenant_id, order.id, direction=Direction.OUTBOUND)
+    etas = [as_utc(parcel.eta) for parcel in parcels if parcel.eta is not None]
     answer = wording.order_status_answer(
         status=order.status.value,
         placed_at=order.placed_at,
@@ -511,6 +515,8 @@ async def _order_status(
         warehouse=allocations[0][1].name if allocations else "",
         transit_days=max((allocation.transit_days or 0 for allocation, _, _ in allocations), default=0),
         when=lambda at: _when(customer, turn, at),
+        tracked_eta=max(etas) if etas else None,
+        tracked_shipped_at=min(as_utc(parcel.shipped_at) for parcel in parcels) if parcels else None,
     )
     if answer is None:
         return Plan(

@@ -42,19 +42,21 @@ def order_status_answer(
     warehouse: str,
     transit_days: int,
     when: Callable[[datetime], str],
+    tracked_eta: datetime | None = None,
+    tracked_shipped_at: datetime | None = None,
 ) -> tuple[str, dict[str, str], dict[str, Any]] | None:
     """The reply situation, its values and the audited result for an order in `status` (an OrderStatus
-    value); None for a delivered order (no carrier events yet to say when and where it was left: a person
-    looks). `when` formats a date for the buyer."""
+    value); None for a delivered order (where and when it was left is a person's question). `when` formats a
+    date for the buyer. A tracked parcel's ETA and hand-over time win over the lane's plan."""
     if status == "delivered":
         return None
     start = as_utc(released_at or placed_at)
-    eta = start + timedelta(days=HANDLING_DAYS + transit_days)
+    eta = as_utc(tracked_eta) if tracked_eta else start + timedelta(days=HANDLING_DAYS + transit_days)
     values = {
         "warehouse": warehouse or "—",
         "eta": when(eta),
         "ship_by": when(start + timedelta(days=HANDLING_DAYS)),
-        "shipped_at": when(as_utc(updated_at)),
+        "shipped_at": when(as_utc(tracked_shipped_at or updated_at)),
     }
     situation = "order_status.shipped" if status == "shipped" else "order_status.not_shipped"
     return situation, values, {"status": status, "warehouse": warehouse, "eta": eta.date().isoformat()}
