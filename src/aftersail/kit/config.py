@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     payments_provider: Literal["manual", "stripe"] = "manual"
     payments_base_url: str = "https://api.stripe.com"
     payments_api_key: SecretStr | None = Field(default=None, description="Stripe secret key (sk_live_…)")
+    # Carriers without webhooks, polled through 17TRACK's pull API (shipping/polling.py); empty: no polling.
+    tracking_poll_base_url: str = Field(default="", description="e.g. https://api.17track.net")
+    tracking_poll_api_key: SecretStr | None = Field(default=None, description="17TRACK API key (17token)")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -17,6 +17,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.settings_api import router as order_settings_api
     from aftersail.returns.api import router as returns_api
     from aftersail.returns.cases_api import router as returns_cases_api
+    from aftersail.shipping.sources_api import router as tracking_sources_api
     from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
@@ -32,11 +33,15 @@ def include_routers(app: FastAPI) -> None:
         assistant_settings_api,
         returns_api,
         returns_cases_api,
+        tracking_sources_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from aftersail.orders.webhooks import router as webhooks
 
     app.include_router(webhooks)  # /webhooks/…: signed by the sender, not under the API's Bearer auth
+    from aftersail.shipping.webhooks import router as tracking_webhooks
+
+    app.include_router(tracking_webhooks)  # /webhooks/tracking/…: AfterShip, 17TRACK, AfterSail JSON
     from aftersail.support.chat_api import router as chat_api
 
     app.include_router(chat_api)  # /chat/api/…, /chat/ws: buyers, by their chat token
