@@ -17,8 +17,10 @@ from aftersail.kit.config import Settings
 from aftersail.kit.outbox import Delivery, Handler, Publisher, register
 from aftersail.kit.realtime import RealtimeBus
 from aftersail.returns.payments import gateway_from_settings
-from aftersail.shipping import claims
-from aftersail.shipping import poll_tasks  # noqa: F401 - workers load `*.tasks` only: this brings the poll job
+from aftersail.shipping import (
+    claims,
+    poll_tasks,  # noqa: F401 - workers load `*.tasks` only: this brings the poll job
+)
 from aftersail.shipping.care import NOTIFY_TOPIC, Links
 from aftersail.shipping.models import DeliveryClaim, Shipment
 from aftersail.shipping.policy import tracking_rules
