@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from aftersail.shipping.rules import Status
 from aftersail.tenants.models import Role
 from tests.e2e.route_walk import (
     fill_path,
@@ -273,6 +274,37 @@ async def seed_return(database: Any, app: FastAPI, tenant: TenantFixture, seeded
         seeded["markers"].append(ret.rma_number)
 
 
+async def seed_tracking(database: Any, tenant: TenantFixture, seeded: Seeded) -> None:
+    """The seeded allocation shipped and delivered, reported missing (a claim), and a dead-letter payload."""
+    from aftersail.kit.clock import utcnow
+    from aftersail.shipping import claims, dead_letters
+    from aftersail.shipping import service as shipping
+    from aftersail.shipping.watch import do_evaluate
+    from tests.tracking_desk import feed, scan
+
+    number = f"WALK{uuid.uuid4().hex[:10].upper()}"
+    async with database.transaction(tenant_id=tenant.tenant_id) as session:
+        shipment = await shipping.do_ship_allocation(
+            session,
+            tenant.tenant_id,
+            seeded["ids"]["allocation_id"],
+            carrier="dhl",
+            tracking_number=number,
+            actor="walk",
+        )
+        shipment_id = shipment.id
+    await feed(database, tenant.tenant_id, scan(number, utcnow(), Status.DELIVERED))
+    async with database.transaction(tenant_id=tenant.tenant_id) as session:
+        shipment = await shipping.access_shipment(session, tenant.tenant_id, shipment_id)
+        await do_evaluate(session, shipment, now=utcnow())
+        claim = await claims.do_report_missing(session, shipment, note="walk", actor="walk", now=utcnow())
+        letter = await dead_letters.do_store(
+            session, tenant.tenant_id, source="generic", body='{"events": "walk"}', error="events: not a list"
+        )
+        seeded["ids"].update(shipment_id=shipment_id, claim_id=claim.id, dead_letter_id=letter.id)
+    seeded["markers"].append(number)
+
+
 async def snapshot(
     client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded, app: FastAPI
 ) -> dict[str, Any]:
@@ -430,6 +462,7 @@ async def test_every_api_route_hides_other_tenants(
     b = await seed(client, tenant_b, f"b{uuid.uuid4().hex[:6]}")
     for tenant, seeded in ((tenant_a, a), (tenant_b, b)):
         await seed_return(database, app, tenant, seeded)
+        await seed_tracking(database, tenant, seeded)
     before = await snapshot(client, tenant_a, a, app)
     hb = tenant_b.headers(Role.ADMIN)
     bodies, probes, creates = path_bodies(b), reference_probes(a, b), self_contained(a)
