@@ -26,6 +26,7 @@ from aftersail.orders.pages import CHANNEL_LABELS, STATUS_LABELS
 from aftersail.orders.pages import router as orders_pages
 from aftersail.returns.buyer_pages import router as returns_buyer_pages
 from aftersail.returns.buyer_texts import BUYER_RETURN_MESSAGES
+from aftersail.shipping.track_pages import BUYER_TRACK_MESSAGES, track_path
 from aftersail.tenants import service as tenants
 from aftersail.tenants.links import BuyerGrant, LinkScope
 from aftersail.tenants.pages import router as tenants_pages
@@ -93,6 +94,7 @@ BUYER_MESSAGES = (
     *(text for pair in BUYER_STATUS.values() for text in pair),
     *BUYER_FORM_MESSAGES,
     *BUYER_RETURN_MESSAGES,
+    *BUYER_TRACK_MESSAGES,
 )
 
 
@@ -240,6 +242,7 @@ async def buyer_order(
         "step": step,
         "time_zone": customer.time_zone,
         "chat_url": f"/chat?{urlencode({'t': tenant.slug, 'link': token, 'lang': locale})}",
+        "track_url": f"{track_path(token)}?lang={locale}",
     }
     changes, finish = await buyer_changes.change_context(
         request, services, session, token, grant, order, locale

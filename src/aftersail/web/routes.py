@@ -61,6 +61,9 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.support.chat_pages import router as chat_pages
 
     app.include_router(chat_pages)  # /chat, /chat/widget-demo, /rate/…: the buyer's chat pages
+    from aftersail.shipping.track_pages import router as track_pages
+
+    app.include_router(track_pages)  # /track, /track/{token}: the buyer's tracking page
 
     from aftersail.support.inbox_pages import router as inbox_pages
     from aftersail.web.pages import include_pages
