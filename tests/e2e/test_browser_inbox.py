@@ -190,7 +190,7 @@ async def test_a_german_message_arrives_live_and_is_answered_through_a_checked_t
     await original.locator("summary").click()
     await expect(original.locator(".msg-text")).to_have_text(GERMAN)
     await expect(page.locator(".side-order")).to_contain_text(served.order_number)
-    await expect(page.locator(".ticket-side")).to_contain_text("发货接入后会显示在这里。")
+    await expect(page.locator(".ticket-side")).to_contain_text("此买家的订单没有跟踪中的包裹。")
 
     # The reply: written in Chinese, previewed in German on Send, corrected by hand, then sent.
     composer = page.locator("[data-composer]")

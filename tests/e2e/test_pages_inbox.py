@@ -61,7 +61,7 @@ async def test_the_inbox_renders_in_chinese_and_in_english(
     assert thread.status_code == 200
     assert "Mein Paket ist beschädigt angekommen." in thread.text
     assert "没有配置翻译服务 — 显示原文" in thread.text  # no provider in these tests: the original, said so
-    assert "发货接入后会显示在这里。" in thread.text
+    assert "此买家的订单没有跟踪中的包裹。" in thread.text  # the parcels panel (issue 7)
     assert "回复" in thread.text and "内部备注" in thread.text
 
     await set_user_locale(database, desk, desk.wang_id, "en")
@@ -72,7 +72,7 @@ async def test_the_inbox_renders_in_chinese_and_in_english(
         "Unassigned",
         "SLA at risk",
         "No translation provider is configured — showing the original",
-        "Shipments appear here once connected.",
+        "No tracked parcels on this buyer's orders.",
         "Internal note",
         "Send and resolve",
         "Keyboard shortcuts",

@@ -107,7 +107,7 @@ async def test_the_ticket_shows_its_returns_and_their_steps(
     ):
         assert text in held, text
     assert "label.pdf" not in held  # no label before it is approved
-    assert "发货接入后会显示在这里。" in html  # shipments: a later issue
+    assert "data-parcels" in html and "包裹" in html  # the parcels panel (issue 7)
 
     audit = html[html.index("data-audit") :]
     assert "return.requested" not in audit and "return.status" not in audit
@@ -148,7 +148,7 @@ async def test_the_steps_read_in_english_too(
         "Return routed, label issued",
         f"{case.rma[case.first]} · Requested → Approved, label sent",
         "Return policy",
-        "Shipments appear here once connected.",
+        "data-parcels",  # the parcels panel (issue 7)
     ):
         assert text in html, text
 

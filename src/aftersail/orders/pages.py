@@ -34,6 +34,8 @@ from aftersail.orders.page_forms import (
     take_notice,
 )
 from aftersail.orders.rules import CHANGEABLE
+from aftersail.shipping import pages as parcel_pages
+from aftersail.shipping import ticket_panel as parcel_panel
 from aftersail.tenants.rules import Permission, role_allows
 from aftersail.web.console import ConsoleContext, ConsoleDep
 from aftersail.web.deps import SessionDep
@@ -261,6 +263,7 @@ async def order_page_response(
             None,
         )
     lines_total = sum(line.quantity * line.unit_price_minor for line, _ in view.lines)
+    parcels = await parcel_panel.order_parcels(session, tenant_id, order.id)
     changeable = order.status in CHANGEABLE
     notice = take_notice(request, CONSOLE_NOTICES) if status_code == 200 else None
     context = {
@@ -292,6 +295,8 @@ async def order_page_response(
         "open_form": open_form,
         "notice": notice,
         "error": error,
+        "parcels": parcels,
+        "parcel_labels": parcel_pages.page_labels(),
     }
     response = render("console/order.html", context, locale=console.locale, status_code=status_code)
     if notice:

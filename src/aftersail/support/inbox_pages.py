@@ -36,6 +36,8 @@ from aftersail.returns import cases as return_cases
 from aftersail.returns import ticket_panel
 from aftersail.returns.models import RefundKind, RefundStatus
 from aftersail.returns.rules import Outcome, Reason, Resolution, ReturnStatus
+from aftersail.shipping import pages as parcel_pages
+from aftersail.shipping import ticket_panel as parcel_panel
 from aftersail.support import inbox, macros
 from aftersail.support.inbox import AT_RISK_WITHIN, TicketFilters
 from aftersail.support.messages import MENTION
@@ -585,6 +587,7 @@ async def thread_context(
     panel = await ticket_panel.ticket_returns(
         session, tenant_id, ticket.id, order_ids=order_ids, return_ids=named
     )
+    parcels = await parcel_panel.ticket_parcels(session, tenant_id, ticket.id, order_ids=order_ids)
     return {
         "ticket": ticket,
         "customer": view.customer,
@@ -594,6 +597,8 @@ async def thread_context(
         "orders": shown_orders,
         "returns": panel[: ticket_panel.MOST],
         "return_currencies": {item.ret.id: item.ret.currency for item in panel},
+        "parcels": parcels,
+        "parcel_labels": parcel_pages.page_labels(),
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
         "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),

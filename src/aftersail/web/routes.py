@@ -17,10 +17,13 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.settings_api import router as order_settings_api
     from aftersail.returns.api import router as returns_api
     from aftersail.returns.cases_api import router as returns_cases_api
+    from aftersail.shipping.report_api import router as shipments_report_api
     from aftersail.shipping.sources_api import router as tracking_sources_api
     from aftersail.support.api import router as support_api
     from aftersail.tenants.api import router as tenants_api
 
+    # /api/v1/shipments/at-risk and /reports/lanes: before /shipments/{shipment_id} could take "at-risk"
+    app.include_router(shipments_report_api, prefix=API_PREFIX)
     for router in (
         tenants_api,
         catalog_api,
@@ -58,6 +61,9 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(returns_report_api, prefix=API_PREFIX)  # /api/v1/reports/returns
     app.include_router(returns_report_pages)  # /reports/returns (console page)
+    from aftersail.shipping.pages import router as shipments_pages
+
+    app.include_router(shipments_pages)  # /shipments, /shipments/lanes, /shipments/{id} (console pages)
     from aftersail.support.chat_pages import router as chat_pages
 
     app.include_router(chat_pages)  # /chat, /chat/widget-demo, /rate/…: the buyer's chat pages
