@@ -17,6 +17,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.orders.settings_api import router as order_settings_api
     from aftersail.returns.api import router as returns_api
     from aftersail.returns.cases_api import router as returns_cases_api
+    from aftersail.shipping.api import router as shipping_api
     from aftersail.shipping.report_api import router as shipments_report_api
     from aftersail.shipping.sources_api import router as tracking_sources_api
     from aftersail.support.api import router as support_api
@@ -36,6 +37,7 @@ def include_routers(app: FastAPI) -> None:
         assistant_settings_api,
         returns_api,
         returns_cases_api,
+        shipping_api,
         tracking_sources_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
