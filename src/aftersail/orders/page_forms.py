@@ -51,6 +51,7 @@ CONSOLE_NOTICES = {
     "address": N_("The address was changed and the order allocated again."),
     "line": N_("The line was changed and the order allocated again."),
     "released": N_("The order was released to the warehouse for picking."),
+    "shipped": N_("The parcel was handed to the carrier and is tracked from now on."),
 }
 CONSOLE_REFUSALS = {
     "closed": N_(

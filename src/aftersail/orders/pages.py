@@ -287,6 +287,7 @@ async def order_page_response(
         "can_change": changeable and role_allows(console.user.role, Permission.WRITE_ORDERS),
         "can_release": order.status in {OrderStatus.ALLOCATED, OrderStatus.BACKORDERED}
         and role_allows(console.user.role, Permission.WRITE_STOCK),
+        "can_ship": role_allows(console.user.role, Permission.WRITE_STOCK),
         "after_release": order.status in AFTER_RELEASE,
         "countries": await country_choices(session, tenant_id, console.locale, order.country),
         "address_values": address_values

@@ -33,6 +33,7 @@ from aftersail.shipping.models import DeliveryClaim
 from aftersail.shipping.report import AtRiskFilters, LaneHealth, LaneReport
 from aftersail.shipping.rules import ClaimStatus, ExceptionKind
 from aftersail.support.models import Ticket
+from aftersail.tenants.rules import Permission, role_allows
 from aftersail.web.console import ConsoleDep
 from aftersail.web.deps import SessionDep
 from aftersail.web.rendering import ConsolePageRoute, render
@@ -289,6 +290,7 @@ async def shipment_page(
         ],
         "tickets": tickets,
         "claim": claim,
+        "can_act": role_allows(console.user.role, Permission.WRITE_ORDERS),
         "events": events,
         "late_events": sum(1 for item in events if item.late),
         "slip_days": None

@@ -90,4 +90,7 @@ def include_routers(app: FastAPI) -> None:
 
     app.include_router(receiving_pages)  # /returns/receive: warehouse scan-in and grading (console), before
     # the buyer's /returns/… pages so that no buyer path pattern can catch it
+    from aftersail.shipping.console_actions import router as parcel_actions
+
+    app.include_router(parcel_actions)  # /orders/{id}/allocations/{id}/ship, /shipments/{id}/claim (console)
     include_pages(app)  # console and buyer pages (no prefix) and /static
