@@ -7,11 +7,12 @@ Ingest is the hot path (every webhook lands here): a few set-based statements pe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Integer, Table, Update, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import as_utc, utcnow
@@ -291,8 +292,7 @@ async def do_ingest(
         parked = len(inserted.all())
         result.parked += parked
         result.duplicates += len(parked_rows) - parked
-    for shipment_id, news in sorted(fresh.items()):
-        await _advance(session, tenant_id, shipment_id, news)
+    await _advance(session, tenant_id, fresh)
     result.shipment_ids = sorted(fresh)
     await emit_many(
         session,
@@ -302,39 +302,60 @@ async def do_ingest(
     return result
 
 
+def _advance_statement() -> Update:
+    """One UPDATE per parcel, run as one executemany: the status moves to the newest new event only if it is
+    not older than what the parcel has (every SET reads the row as it was), the count always grows."""
+    shipments = cast(Table, Shipment.__table__)
+    at = bindparam("at", type_=shipments.c.last_event_at.type)
+    moves = or_(shipments.c.last_event_at.is_(None), shipments.c.last_event_at <= at)
+
+    def newest_or_kept(column: Any, value: Any) -> Any:
+        return case((moves, value), else_=column)
+
+    return (
+        update(shipments)
+        .where(shipments.c.id == bindparam("shipment_id"), shipments.c.tenant_id == bindparam("tenant"))
+        .values(
+            status=newest_or_kept(shipments.c.status, bindparam("status", type_=shipments.c.status.type)),
+            sub_status=newest_or_kept(
+                shipments.c.sub_status, bindparam("sub_status", type_=shipments.c.sub_status.type)
+            ),
+            last_event_at=newest_or_kept(shipments.c.last_event_at, at),
+            events_count=shipments.c.events_count + bindparam("count", type_=Integer),
+            updated_at=bindparam("now", type_=shipments.c.updated_at.type),
+        )
+    )
+
+
 async def _advance(
     session: AsyncSession,
     tenant_id: int,
-    shipment_id: int,
-    events: Sequence[tuple[datetime, Status, SubStatus]],
+    fresh: Mapping[int, Sequence[tuple[datetime, Status, SubStatus]]],
 ) -> None:
-    """The parcel's status follows its newest event by event time: an older one arriving late only counts."""
-    newest = max(events, key=lambda event: event[0])
-    count = len(events)
-    occurred_at, status, sub_status = newest
-    moved = await session.execute(
-        update(Shipment)
-        .where(
-            Shipment.id == shipment_id,
-            Shipment.tenant_id == tenant_id,
-            or_(Shipment.last_event_at.is_(None), Shipment.last_event_at <= occurred_at),
+    """Each parcel's status follows its newest event by event time: an older one arriving late only counts.
+    Rows are updated in shipment-id order (the lock order of concurrent ingests), in one round trip."""
+    if not fresh:
+        return
+    now = utcnow()
+    rows = []
+    for shipment_id, events in sorted(fresh.items()):
+        occurred_at, status, sub_status = max(events, key=lambda event: event[0])
+        rows.append(
+            {
+                "shipment_id": shipment_id,
+                "tenant": tenant_id,
+                "at": occurred_at,
+                "status": status,
+                "sub_status": sub_status,
+                "count": len(events),
+                "now": now,
+            }
         )
-        .values(
-            status=status,
-            sub_status=sub_status,
-            last_event_at=occurred_at,
-            events_count=Shipment.events_count + count,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
-        await session.execute(
-            update(Shipment)
-            .where(Shipment.id == shipment_id, Shipment.tenant_id == tenant_id)
-            .values(events_count=Shipment.events_count + count, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    connection = await session.connection()
+    await connection.execute(_ADVANCE, rows)
+
+
+_ADVANCE = _advance_statement()
 
 
 async def do_ship_allocation(
