@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat bench-assistant clean help
+.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat bench-assistant bench-tracking clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -53,6 +53,11 @@ bench-chat: $(STAMP)
 # provider) against a bare WebSocket echo; needs PostgreSQL. See benchmarks/README.md.
 bench-assistant: $(STAMP)
 	$(BIN)/python -m benchmarks.assistant $(BENCH_ARGS)
+
+# Carrier webhooks through /webhooks/tracking (bulk and AfterShip pushes, retries, out of order) against pgbench's
+# raw allocation transaction; needs PostgreSQL and pgbench. See benchmarks/README.md.
+bench-tracking: $(STAMP)
+	$(BIN)/python -m benchmarks.tracking $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
