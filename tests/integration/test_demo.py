@@ -448,3 +448,79 @@ async def test_returns_in_several_states(demo_db: Database) -> None:
             select(func.count()).select_from(ReturnLine).where(ReturnLine.batch_id.is_not(None))
         )
         assert batched
+
+
+async def test_tracked_parcels_and_their_events(demo_db: Database) -> None:
+    """demo/tracking.py: a parcel per shipped allocation and per return on its way, carrier events in time
+    order that fold to the parcel's status, exceptions of several kinds, delivered orders dated by their
+    delivery scan."""
+    from aftersail.orders.models import Allocation, AllocationStatus
+    from aftersail.returns.models import ReturnRequest
+    from aftersail.shipping.models import Shipment, ShipmentException, TrackingEvent
+    from aftersail.shipping.rules import Direction, Scan, Status, fold
+
+    async with demo_db.transaction(system=True) as session:
+        shipped = set(
+            await session.scalars(select(Allocation.id).where(Allocation.status == AllocationStatus.SHIPPED))
+        )
+        parcels = list(await session.scalars(select(Shipment)))
+        events: dict[int, list[TrackingEvent]] = {}
+        for event in await session.scalars(select(TrackingEvent).order_by(TrackingEvent.id)):
+            events.setdefault(event.shipment_id, []).append(event)
+        exceptions = list(await session.scalars(select(ShipmentException)))
+        delivered = {
+            o.id: o for o in await session.scalars(select(Order).where(Order.status == OrderStatus.DELIVERED))
+        }
+        on_the_way = {
+            o.id for o in await session.scalars(select(Order).where(Order.status == OrderStatus.SHIPPED))
+        }
+        labelled = set(
+            await session.scalars(
+                select(ReturnRequest.id).where(
+                    ReturnRequest.tracking_number != "",
+                    ReturnRequest.keep_item.is_(False),
+                    ReturnRequest.status.not_in(["rejected", "cancelled"]),
+                )
+            )
+        )
+
+    outbound = [p for p in parcels if p.direction is Direction.OUTBOUND]
+    assert sorted(p.allocation_id for p in outbound if p.allocation_id) == sorted(shipped)  # one each
+    assert {p.return_id for p in parcels if p.direction is Direction.RETURN} == labelled
+    assert len({(p.tenant_id, p.tracking_number) for p in parcels}) == len(parcels)
+    for parcel in parcels:
+        story = events.get(parcel.id, [])
+        assert parcel.events_count == len(story)
+        if not story:
+            assert parcel.status is Status.PENDING and parcel.direction is Direction.RETURN
+            continue
+        in_time = sorted(story, key=lambda e: e.occurred_at)
+        assert [e.id for e in in_time] == [e.id for e in story]  # written in the order they happened
+        newest = in_time[-1]
+        assert (parcel.status, parcel.sub_status, parcel.last_event_at) == (
+            newest.status,
+            newest.sub_status,
+            newest.occurred_at,
+        )
+        assert fold(Scan(e.occurred_at, e.status, e.sub_status) for e in story).status is parcel.status
+        assert all(e.raw and e.description and e.source == "demo" for e in story)
+        assert in_time[0].occurred_at <= parcel.shipped_at <= DEMO_NOW and newest.occurred_at <= DEMO_NOW
+        if parcel.direction is Direction.OUTBOUND:
+            assert (parcel.status is Status.DELIVERED) == (parcel.order_id in delivered)
+        if parcel.status is Status.DELIVERED:
+            assert parcel.delivered_at == newest.occurred_at
+    for order in delivered.values():
+        if any(p.order_id == order.id for p in outbound):
+            assert order.delivered_at is not None and order.delivered_at == order.updated_at
+    # Exceptions: several kinds, the open ones listed on their parcel.
+    kinds = Counter(x.kind.value for x in exceptions)
+    assert len(kinds) >= 5, kinds
+    assert {"stalled", "failed_attempts"} <= set(kinds), kinds
+    open_by_parcel: dict[int, set[str]] = {}
+    for x in exceptions:
+        if x.resolved_at is None:
+            open_by_parcel.setdefault(x.shipment_id, set()).add(x.kind.value)
+        assert x.opened_at <= DEMO_NOW and (x.resolved_at is None or x.opened_at <= x.resolved_at)
+    assert all(set(p.open_exceptions) == open_by_parcel.get(p.id, set()) for p in parcels)
+    statuses = Counter(p.status for p in outbound if p.order_id in on_the_way)
+    assert statuses[Status.IN_TRANSIT] and len(statuses) >= 3, statuses

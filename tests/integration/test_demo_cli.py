@@ -17,8 +17,16 @@ from aftersail.demo.accounts import DEMO_LOGINS, DEMO_PASSWORD
 from aftersail.demo.loader import load_demo
 from aftersail.demo.returns import SHOWN_STATUSES
 from aftersail.kit.db import Database
-from aftersail.orders.models import Customer, LiveSession, Order, OrderLine
+from aftersail.orders.models import (
+    Allocation,
+    AllocationStatus,
+    Customer,
+    LiveSession,
+    Order,
+    OrderLine,
+)
 from aftersail.returns.models import ReturnRequest
+from aftersail.shipping.models import Shipment, ShipmentException
 from aftersail.tenants.models import Tenant
 from tests.integration.test_demo import demo_digest, fresh_database
 
@@ -80,6 +88,27 @@ async def test_full_demo_on_an_empty_data_dir(tmp_path: Path) -> None:
             ).all()
             markets = await session.scalar(select(func.count(func.distinct(Order.country))))
         assert len(per_session) == 3 and all(orders >= 150 for _, orders in per_session)
+        # Tracking (demo/tracking.py): every exception kind but the ETA's own shows somewhere.
+        async with db.transaction(system=True) as session:
+            kinds = set(await session.scalars(select(ShipmentException.kind).distinct()))
+            untracked = await session.scalar(
+                select(func.count())
+                .select_from(Allocation)
+                .outerjoin(Shipment, Shipment.allocation_id == Allocation.id)
+                .where(Allocation.status == AllocationStatus.SHIPPED, Shipment.id.is_(None))
+            )
+        assert {k.value for k in kinds} >= {
+            "stalled",
+            "customs_hold",
+            "duties_due",
+            "failed_attempts",
+            "returned_to_sender",
+            "lost",
+            "damaged",
+            "address_issue",
+            "not_received",
+        }
+        assert untracked == 0
         assert markets and markets >= 8
         digest = await demo_digest(db)
 

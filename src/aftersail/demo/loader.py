@@ -27,6 +27,7 @@ from aftersail.demo.plan import DEFAULT_ORDERS, DEFAULT_SEED, SellerPlan, build_
 from aftersail.demo.returns import write_returns
 from aftersail.demo.sellers import DEMO_NOW, DEMO_ONBOARDED, DEMO_SLUGS
 from aftersail.demo.support import write_support
+from aftersail.demo.tracking import write_tracking
 from aftersail.demo.warehouses import LANES, WAREHOUSES
 from aftersail.kit.db import Database
 from aftersail.kit.errors import Conflict
@@ -76,6 +77,8 @@ async def load_demo(
             summary.counts[plan.seller.slug] |= await write_returns(
                 session, plan.seller.slug, seed=seed, files_dir=files_dir
             )
+            # Then the parcels' carrier events, outbound and back (demo/tracking.py).
+            summary.counts[plan.seller.slug] |= await write_tracking(session, plan.seller.slug, seed=seed)
     summary.seconds = time.perf_counter() - started
     return summary
 
