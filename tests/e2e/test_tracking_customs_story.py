@@ -150,7 +150,9 @@ async def _seed(story: Story) -> Shipped:
     db = Database(story.db_url)
     try:
         email = f"lena-{uuid.uuid4().hex[:6]}@example.de"
-        shipped = await make_shipped(db, country="DE", language="de", email=email, days_ago=5)
+        # Handed over four days ago: not yet silent long enough to be "stalled" when the parcel is first judged
+        # (the evaluation of the new parcel may run before the carrier's webhook arrives).
+        shipped = await make_shipped(db, country="DE", language="de", email=email, days_ago=4.2)
         async with db.transaction(tenant_id=shipped.tenant_id) as session:
             order = await session.get(Order, shipped.order_id)
             assert order is not None
