@@ -150,7 +150,7 @@ async def _seed(story: Story) -> Shipped:
     db = Database(story.db_url)
     try:
         email = f"lena-{uuid.uuid4().hex[:6]}@example.de"
-        # Handed over four days ago: not yet silent long enough to be "stalled" when the parcel is first judged
+        # Handed over four days ago: not yet silent long enough to be "stalled" when first judged
         # (the evaluation of the new parcel may run before the carrier's webhook arrives).
         shipped = await make_shipped(db, country="DE", language="de", email=email, days_ago=4.2)
         async with db.transaction(tenant_id=shipped.tenant_id) as session:

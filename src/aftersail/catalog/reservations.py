@@ -303,6 +303,33 @@ async def do_reserve(
     return after
 
 
+async def _take_reserved(
+    session: AsyncSession, tenant_id: int, stock_level_id: int, units: int, *, leaving: bool, now: datetime
+) -> StockAfter | None:
+    """Reserved units let go of (`leaving`: they also leave the shelf, in a parcel); None if the row no
+    longer holds them."""
+    condition = [StockLevel.reserved >= units] + ([StockLevel.on_hand >= units] if leaving else [])
+    values: dict[str, Any] = {"reserved": StockLevel.reserved - units, "updated_at": now}
+    if leaving:
+        values["on_hand"] = StockLevel.on_hand - units
+    row = (
+        await session.execute(
+            update(StockLevel)
+            .where(StockLevel.id == stock_level_id, StockLevel.tenant_id == tenant_id, *condition)
+            .values(**values)
+            .returning(
+                StockLevel.warehouse_id,
+                StockLevel.sku_id,
+                StockLevel.on_hand,
+                StockLevel.reserved,
+                StockLevel.low_stock_threshold,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return None if row is None else StockAfter(stock_level_id, *row)
+
+
 async def do_unreserve(
     session: AsyncSession, tenant_id: int, moves: Sequence[tuple[int, int]]
 ) -> list[StockAfter]:
@@ -310,30 +337,12 @@ async def do_unreserve(
     after = []
     now = utcnow()
     for stock_level_id, units in _merged(moves):
-        row = (
-            await session.execute(
-                update(StockLevel)
-                .where(
-                    StockLevel.id == stock_level_id,
-                    StockLevel.tenant_id == tenant_id,
-                    StockLevel.reserved >= units,
-                )
-                .values(reserved=StockLevel.reserved - units, updated_at=now)
-                .returning(
-                    StockLevel.warehouse_id,
-                    StockLevel.sku_id,
-                    StockLevel.on_hand,
-                    StockLevel.reserved,
-                    StockLevel.low_stock_threshold,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if row is None:
+        level = await _take_reserved(session, tenant_id, stock_level_id, units, leaving=False, now=now)
+        if level is None:
             raise Conflict(
                 "reserved stock is lower than the allocation being released", stock_level_id=stock_level_id
             )
-        after.append(StockAfter(stock_level_id, *row))
+        after.append(level)
     return after
 
 
@@ -344,33 +353,11 @@ async def do_ship_out(
     after = []
     now = utcnow()
     for stock_level_id, units in _merged(moves):
-        row = (
-            await session.execute(
-                update(StockLevel)
-                .where(
-                    StockLevel.id == stock_level_id,
-                    StockLevel.tenant_id == tenant_id,
-                    StockLevel.reserved >= units,
-                    StockLevel.on_hand >= units,
-                )
-                .values(
-                    on_hand=StockLevel.on_hand - units, reserved=StockLevel.reserved - units, updated_at=now
-                )
-                .returning(
-                    StockLevel.warehouse_id,
-                    StockLevel.sku_id,
-                    StockLevel.on_hand,
-                    StockLevel.reserved,
-                    StockLevel.low_stock_threshold,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if row is None:
+        level = await _take_reserved(session, tenant_id, stock_level_id, units, leaving=True, now=now)
+        if level is None:
             raise Conflict(
                 "reserved stock is lower than the parcel being shipped", stock_level_id=stock_level_id
             )
-        level = StockAfter(stock_level_id, *row)
         after.append(level)
         session.add(
             StockMovement(

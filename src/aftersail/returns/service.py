@@ -294,20 +294,15 @@ async def _message_attachments(session: AsyncSession, ticket: Ticket, message_id
 async def _case_ticket(
     session: AsyncSession, order: Order, customer: Customer, language: str, *, actor: str, now: datetime
 ) -> Ticket:
-    """The open case about this order (the chat where the buyer asked, say), or a new e-mail case: the buyer
-    gave their address on the returns page and hears of each step there."""
-    found = await tickets.find_open_ticket_for_order(session, order.tenant_id, order.id)
-    if found is not None:
-        return found
-    return await tickets.do_open_ticket(
+    """The buyer gave their address on the returns page: they hear of each step on the order's case."""
+    return await tickets.do_open_order_case(
         session,
         order.tenant_id,
+        order_id=order.id,
         customer_id=customer.id,
-        channel=Channel.EMAIL,
         subject=f"Return request — order {order.number}",
         language=language,
         category="return",
-        order_id=order.id,
         actor=actor,
         now=now,
     )

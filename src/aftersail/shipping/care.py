@@ -23,7 +23,7 @@ from aftersail.shipping.models import Shipment, ShipmentException
 from aftersail.shipping.rules import Direction, ExceptionKind, Finding, TrackingRules
 from aftersail.support import service as tickets
 from aftersail.support.messages import do_reply
-from aftersail.support.models import AuthorKind, Channel, Priority, Ticket, TicketStatus
+from aftersail.support.models import AuthorKind, Priority, Ticket, TicketStatus
 from aftersail.tenants.links import BuyerGrant, BuyerLinkSigner, LinkScope
 
 NOTIFY_TOPIC = "shipping.notify_seller"
@@ -166,19 +166,32 @@ async def case_for(
     session: AsyncSession, order: Order, customer: Customer, *, subject: str, category: str, now: datetime
 ) -> Ticket:
     """The order's open case (where the buyer last wrote), or a new e-mail case about the parcel."""
-    found = await tickets.find_open_ticket_for_order(session, order.tenant_id, order.id)
-    if found is not None:
-        return found
-    return await tickets.do_open_ticket(
+    return await tickets.do_open_order_case(
         session,
         order.tenant_id,
+        order_id=order.id,
         customer_id=customer.id,
-        channel=Channel.EMAIL,
         subject=subject,
         language=customer.preferred_language,
         category=category,
-        order_id=order.id,
         actor="tracking",
+        now=now,
+    )
+
+
+async def do_notice(
+    session: AsyncSession, ticket: Ticket, body: str, *, language: str, now: datetime, internal: bool = False
+) -> None:
+    """A system message on the case: to the buyer (it stops no SLA clock), or an internal note for agents."""
+    await do_reply(
+        session,
+        ticket,
+        author=None,
+        author_kind=AuthorKind.SYSTEM,
+        body=body,
+        language=language,
+        internal=internal,
+        status_after=None,
         now=now,
     )
 
@@ -216,16 +229,13 @@ async def do_take_care(
     row.ticket_id = ticket.id
     details = dict(finding.details)
     if ticket.status is not TicketStatus.CLOSED:
-        await do_reply(
+        await do_notice(
             session,
             ticket,
-            author=None,
-            author_kind=AuthorKind.SYSTEM,
-            body=agent_note(finding.kind, details, shipment),
+            agent_note(finding.kind, details, shipment),
             language="en",
-            internal=True,
-            status_after=None,
             now=now,
+            internal=True,
         )
     if (
         shipment.direction is Direction.OUTBOUND
@@ -234,24 +244,16 @@ async def do_take_care(
     ):
         language = customer.preferred_language or ticket.language
         link = links.tracking(shipment.tenant_id, order.id) if links else "-"
-        await do_reply(
-            session,
-            ticket,
-            author=None,
-            author_kind=AuthorKind.SYSTEM,
-            body=buyer_text(
-                finding.kind,
-                language,
-                shipment=shipment,
-                order=order,
-                customer=customer,
-                details=details,
-                link=link,
-            ),
-            language=language,
-            status_after=None,
-            now=now,
+        body = buyer_text(
+            finding.kind,
+            language,
+            shipment=shipment,
+            order=order,
+            customer=customer,
+            details=details,
+            link=link,
         )
+        await do_notice(session, ticket, body, language=language, now=now)
         row.notified_at = now
     if rules.notify_webhook_url:
         await emit(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import Conflict, NotFound
 from aftersail.kit.i18n import N_, format_day, format_money, translations
 from aftersail.kit.outbox import emit, emit_many, schedule_job
@@ -19,7 +20,7 @@ from aftersail.orders.allocation import do_place_order
 from aftersail.orders.models import Order, OrderChannel
 from aftersail.orders.schemas import OrderCreate, OrderLineIn
 from aftersail.returns.payments import PaymentGateway, RefundOrder
-from aftersail.shipping.care import carrier_name, case_for, raise_priority
+from aftersail.shipping.care import carrier_name, case_for, do_notice, raise_priority
 from aftersail.shipping.models import DeliveryClaim, Shipment
 from aftersail.shipping.policy import tracking_rules
 from aftersail.shipping.rules import (
@@ -30,8 +31,8 @@ from aftersail.shipping.rules import (
     check_claim_move,
     claim_decision,
 )
-from aftersail.support.messages import do_add_customer_message, do_reply
-from aftersail.support.models import AuthorKind, Ticket, TicketStatus
+from aftersail.support.messages import do_add_customer_message
+from aftersail.support.models import Ticket, TicketStatus
 
 DECIDE_TOPIC = "shipping.claim_due"
 REFUND_TOPIC = "shipping.claim_refund"
@@ -96,15 +97,8 @@ async def _tell(
         "amount": format_money(claim.refunded_minor or order.total_minor, order.currency, language),
         **values,
     }
-    await do_reply(
-        session,
-        ticket,
-        author=None,
-        author_kind=AuthorKind.SYSTEM,
-        body=translations(language).gettext(TEXTS[claim.status]).format(**fields),
-        language=language,
-        status_after=None,
-    )
+    body = translations(language).gettext(TEXTS[claim.status]).format(**fields)
+    await do_notice(session, ticket, body, language=language, now=utcnow())
 
 
 async def do_report_missing(

@@ -36,7 +36,7 @@ from aftersail.shipping.models import DeliveryClaim, Shipment, TrackingEvent
 from aftersail.shipping.rules import Direction, ExceptionKind, Status, SubStatus
 from aftersail.tenants import service as tenants
 from aftersail.tenants.links import BuyerGrant, LinkScope
-from aftersail.web.console import check_form_token, issue_form_token, remember_form_nonce
+from aftersail.web.console import check_form_token, issue_form_token, remember_form_nonce, render_find_form
 from aftersail.web.deps import ServicesDep, SessionDep, as_system, scope_to_tenant
 from aftersail.web.rendering import BuyerPageRoute, buyer_locale, render, status_for
 from aftersail.web.services import Services
@@ -283,20 +283,17 @@ def _find_page(
     values: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    locale = _locale(request)
-    nonce, form_token = issue_form_token(request, services.settings, FIND_PURPOSE)
-    context = {
-        "request": request,
-        "form_token": form_token,
-        "error": error,
-        "values": dict(values or {}),
-        "shop": request.query_params.get("shop", "")[:64],
-    }
-    response = render(
-        "buyer/track_find.html", context, locale=locale, status_code=status_code, headers=headers
+    return render_find_form(
+        request,
+        services.settings,
+        "buyer/track_find.html",
+        purpose=FIND_PURPOSE,
+        locale=_locale(request),
+        status_code=status_code,
+        error=error,
+        values=values,
+        headers=headers,
     )
-    remember_form_nonce(response, nonce, services.settings)
-    return response
 
 
 @router.get("/track")

@@ -20,6 +20,7 @@ from aftersail.support import csat, routing, rules, sla
 from aftersail.support.audit import record
 from aftersail.support.models import (
     Attachment,
+    Channel,
     Priority,
     SlaClock,
     Ticket,
@@ -62,6 +63,37 @@ async def find_open_ticket_for_order(session: AsyncSession, tenant_id: int, orde
         )
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(1)
+    )
+
+
+async def do_open_order_case(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    order_id: int,
+    customer_id: int,
+    subject: str,
+    language: str,
+    category: str,
+    actor: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """The order's open case (the conversation where the buyer last wrote about it), or a new e-mail case:
+    what a return or a parcel's trouble joins, so that the buyer hears of it where they already are."""
+    found = await find_open_ticket_for_order(session, tenant_id, order_id)
+    if found is not None:
+        return found
+    return await do_open_ticket(
+        session,
+        tenant_id,
+        customer_id=customer_id,
+        channel=Channel.EMAIL,
+        subject=subject,
+        language=language,
+        category=category,
+        order_id=order_id,
+        actor=actor,
+        now=now,
     )
 
 

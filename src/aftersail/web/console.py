@@ -8,10 +8,12 @@ secret key and the form's purpose, in a hidden field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from aftersail.kit.config import CONSOLE_LOCALES, Settings
@@ -29,7 +31,7 @@ from aftersail.web.deps import (
     as_system,
     scope_to_tenant,
 )
-from aftersail.web.rendering import LoginRequired
+from aftersail.web.rendering import LoginRequired, render
 
 CSRF_FIELD = "csrf_token"
 FORM_NONCE_COOKIE = "aftersail_form"
@@ -120,6 +122,33 @@ def issue_form_token(request: Request, settings: Settings, purpose: str) -> tupl
     """(nonce, hidden-field value) for a pre-session form; keep the nonce with `remember_form_nonce`."""
     nonce = request.cookies.get(FORM_NONCE_COOKIE) or new_token(16)
     return nonce, str(_serializer(settings, purpose).dumps(nonce))
+
+
+def render_find_form(
+    request: Request,
+    settings: Settings,
+    template: str,
+    *,
+    purpose: str,
+    locale: str,
+    status_code: int = 200,
+    error: str | None = None,
+    values: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A buyer's "find your order" form (returns, tracking) with a fresh form token: the typed values back
+    after a miss, the store from `?shop=`."""
+    nonce, form_token = issue_form_token(request, settings, purpose)
+    context = {
+        "request": request,
+        "form_token": form_token,
+        "error": error,
+        "values": dict(values or {}),
+        "shop": request.query_params.get("shop", "")[:64],
+    }
+    response = render(template, context, locale=locale, status_code=status_code, headers=headers)
+    remember_form_nonce(response, nonce, settings)
+    return response
 
 
 def remember_form_nonce(response: Response, nonce: str, settings: Settings) -> None:
