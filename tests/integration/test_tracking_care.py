@@ -26,7 +26,7 @@ from aftersail.shipping import service as shipping
 from aftersail.shipping.models import DeliveryClaim, Shipment, ShipmentException
 from aftersail.shipping.policy import do_set_tracking_rules
 from aftersail.shipping.rules import ClaimStatus, Direction, ExceptionKind, Status, SubStatus
-from aftersail.shipping.watch import CHECK_TOPIC, RETURN_PARCEL_TOPIC, do_evaluate
+from aftersail.shipping.watch import CHECK_TOPIC, RETURN_PARCEL_TOPIC, do_evaluate, up_to_date
 from aftersail.support.models import AuthorKind, Priority, Ticket, TicketMessage
 from tests.returns_desk import make_delivered, order_line_ids, request_return
 from tests.tracking_desk import Shipped, feed, make_shipped, scan
@@ -283,3 +283,27 @@ async def test_return_parcel_is_tracked_and_moves_the_return(database: Database,
             await session.scalars(select(ReturnEvent.kind).where(ReturnEvent.return_id == return_id))
         ).all()
         assert kinds.count("parcel_delivered") == 1 and kinds.count("status") == 2  # approved, in transit
+
+
+async def test_a_burst_is_evaluated_once_its_events_are_folded(database: Database) -> None:
+    shipped = await make_shipped(database, days_ago=2)
+    now = utcnow()
+    number = shipped.tracking_number
+    await feed(database, shipped.tenant_id, scan(number, now - timedelta(days=1), Status.IN_TRANSIT))
+    second = await feed(
+        database, shipped.tenant_id, scan(number, now - timedelta(hours=20), Status.IN_TRANSIT)
+    )
+    assert second.shipment_ids == [shipped.shipment_id]  # two requests, two evaluate jobs
+    async with database.transaction(tenant_id=shipped.tenant_id) as session:
+        shipment = await shipping.access_shipment(session, shipped.tenant_id, shipped.shipment_id)
+        assert not up_to_date(shipment)
+        await do_evaluate(session, shipment, now=now)
+        assert up_to_date(shipment) and shipment.evaluated_events == shipment.events_count == 2
+    replay = await feed(
+        database, shipped.tenant_id, scan(number, now - timedelta(hours=20), Status.IN_TRANSIT)
+    )
+    assert replay.shipment_ids == []  # a replay queues nothing
+    await feed(database, shipped.tenant_id, scan(number, now - timedelta(hours=2), Status.OUT_FOR_DELIVERY))
+    async with database.transaction(tenant_id=shipped.tenant_id, readonly=True) as session:
+        shipment = await shipping.access_shipment(session, shipped.tenant_id, shipped.shipment_id)
+        assert not up_to_date(shipment) and shipment.events_count == 3

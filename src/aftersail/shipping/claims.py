@@ -154,7 +154,10 @@ async def do_report_missing(
         shipment.tenant_id,
         dedupe_key=f"shipping.claim:{shipment.tenant_id}:{claim.id}",
     )
-    await emit_many(session, [(EVALUATE_TOPIC, {"shipment_id": shipment.id})], tenant_id=shipment.tenant_id)
+    # No new event, but the buyer's word changes the verdict: evaluated even if up to date.
+    await emit_many(
+        session, [(EVALUATE_TOPIC, {"shipment_id": shipment.id, "force": True})], tenant_id=shipment.tenant_id
+    )
     return claim
 
 

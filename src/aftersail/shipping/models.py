@@ -60,6 +60,8 @@ class Shipment(IdMixin, TenantMixin, TimestampMixin, Base):
     # Exceptions open right now (kinds), for the at-risk list; the rows are in `shipment_exceptions`.
     open_exceptions: Mapped[list[Any]] = mapped_column(JSON, default=list)
     evaluated_at: Mapped[datetime | None]
+    # How many events the last evaluation folded: equal to `events_count` (kept by ingest), nothing is new.
+    evaluated_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TrackingEvent(IdMixin, TenantMixin, Base):

@@ -25,7 +25,7 @@ from aftersail.shipping.care import NOTIFY_TOPIC, Links
 from aftersail.shipping.models import DeliveryClaim, Shipment
 from aftersail.shipping.policy import tracking_rules
 from aftersail.shipping.service import EVALUATE_TOPIC
-from aftersail.shipping.watch import CHECK_TOPIC, do_evaluate
+from aftersail.shipping.watch import CHECK_TOPIC, do_evaluate, up_to_date
 from aftersail.tenants.links import BuyerLinkSigner
 
 SIGNATURE_HEADER = "X-AfterSail-Signature"
@@ -53,8 +53,11 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
     async def evaluate(session: AsyncSession, delivery: Delivery) -> None:
         shipment_id = delivery.payload.get("shipment_id")
         shipment = await session.get(Shipment, shipment_id) if isinstance(shipment_id, int) else None
-        if shipment is not None and shipment.tenant_id == delivery.tenant_id:
-            await do_evaluate(session, shipment, now=utcnow(), links=links)
+        if shipment is None or shipment.tenant_id != delivery.tenant_id:
+            return
+        if delivery.topic == EVALUATE_TOPIC and not delivery.payload.get("force") and up_to_date(shipment):
+            return  # a later job of the same burst already folded these events
+        await do_evaluate(session, shipment, now=utcnow(), links=links)
 
     async def send_claim_refund(session: AsyncSession, delivery: Delivery) -> None:
         claim_id = delivery.payload.get("claim_id")

@@ -39,6 +39,13 @@ HISTORY = 200  # the lane's most recent deliveries an ETA is drawn from
 ARRIVED = frozenset({Status.DELIVERED})
 
 
+def up_to_date(shipment: Shipment) -> bool:
+    """Evaluated since its last new event: a further `shipping.evaluate` job (a burst of webhooks sends one
+    per request) has nothing to add. Counts, not times: an evaluation that raced an ingest saw fewer events
+    than the ingest counted, so the ingest's own job still runs."""
+    return shipment.evaluated_at is not None and shipment.evaluated_events == shipment.events_count
+
+
 async def lane_figures(session: AsyncSession, shipment: Shipment) -> LaneTransit:
     """Median and p90 transit of the lane's last deliveries in the parcel's direction, or the lane's
     configured figures while it has too few."""
@@ -93,7 +100,6 @@ async def do_evaluate(
         shipment.status_since = progress.status_since
         shipment.delivered_at = progress.delivered_at if progress.status is Status.DELIVERED else None
         shipment.failed_attempts = progress.failed_attempts
-        shipment.events_count = progress.events
     warehouse = await catalog.access_warehouse(session, shipment.tenant_id, shipment.warehouse_id)
     rules = (await tracking_rules(session, shipment.tenant_id)).for_lane(warehouse.code, shipment.country)
     transit = await lane_figures(session, shipment)
@@ -116,6 +122,7 @@ async def do_evaluate(
     await do_apply_findings(session, shipment, findings, rules, links=links, now=now)
     await _consequences(session, shipment, progress, now=now)
     shipment.evaluated_at = now
+    shipment.evaluated_events = progress.events  # what this evaluation saw (ingest keeps `events_count`)
     due = next_check(watch, rules, now)
     if due is not None:
         due = due.replace(second=0, microsecond=0) + timedelta(minutes=1)

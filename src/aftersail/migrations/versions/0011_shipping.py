@@ -182,6 +182,7 @@ def upgrade() -> None:
         sa.Column("buyer_says_missing_at", aftersail.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("open_exceptions", sa.JSON(), nullable=False),
         sa.Column("evaluated_at", aftersail.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("evaluated_events", sa.Integer(), server_default="0", nullable=False),
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
