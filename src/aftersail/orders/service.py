@@ -195,15 +195,19 @@ async def list_live_sessions(session: AsyncSession, tenant_id: int) -> list[Live
 
 
 async def find_order_for_buyer(session: AsyncSession, tenant_id: int, number: str, email: str) -> Order:
-    """The buyer's own order by number and email (case-insensitive); any mismatch is the same NotFound."""
+    """The buyer's own order by number (as typed, or all in upper or lower case: still on the number's index)
+    and email (case-insensitive); any mismatch is the same NotFound."""
+    typed = number.strip()
     order = await session.scalar(
         select(Order)
         .join(Customer, (Customer.id == Order.customer_id) & (Customer.tenant_id == tenant_id))
         .where(
             Order.tenant_id == tenant_id,
-            Order.number == number.strip(),
+            Order.number.in_(sorted({typed, typed.upper(), typed.lower()})),
             func.lower(Customer.email) == email.strip().lower(),
         )
+        .order_by(Order.id)
+        .limit(1)
     )
     if order is None:
         raise NotFound("no order with that number and email")

@@ -16,7 +16,7 @@ from aftersail.orders import service as orders
 from aftersail.shipping import claims, service
 from aftersail.shipping.models import DeliveryClaim, Shipment, ShipmentException
 from aftersail.shipping.policy import do_set_tracking_rules, rules_as_settings, tracking_rules
-from aftersail.shipping.rules import ClaimStatus, Direction, ExceptionKind, Status, SubStatus
+from aftersail.shipping.rules import ClaimStatus, Direction, ExceptionKind, Status, SubStatus, TrackingRules
 from aftersail.web.deps import OrderWriter, Reader, SessionDep, StockWriter, TenantAdmin
 
 router = APIRouter(tags=["shipping"])
@@ -183,13 +183,18 @@ async def resolve_claim(
     return await claims.do_resolve_claim(session, claim, body.outcome, actor=principal.actor, now=utcnow())
 
 
+def _shown(rules: TrackingRules) -> dict[str, Any]:
+    """The rules as stored, the webhook secret replaced by whether one is set."""
+    shown = rules_as_settings(rules)
+    shown["notify_webhook_secret_set"] = bool(shown.pop("notify_webhook_secret"))
+    return shown
+
+
 @router.get("/settings/tracking")
 async def get_tracking_rules(session: SessionDep, principal: Reader) -> dict[str, Any]:
     """The tenant's exception rules (the webhook secret is never shown; `notify_webhook_secret_set` says
     whether one is stored)."""
-    shown = rules_as_settings(await tracking_rules(session, principal.tenant_id))
-    shown["notify_webhook_secret_set"] = bool(shown.pop("notify_webhook_secret"))
-    return shown
+    return _shown(await tracking_rules(session, principal.tenant_id))
 
 
 @router.put("/settings/tracking")
@@ -204,7 +209,4 @@ async def put_tracking_rules(
     raw = dict(body)
     if "notify_webhook_secret" not in raw:
         raw["notify_webhook_secret"] = current.notify_webhook_secret
-    rules = await do_set_tracking_rules(session, principal.tenant_id, raw)
-    shown = rules_as_settings(rules)
-    shown["notify_webhook_secret_set"] = bool(shown.pop("notify_webhook_secret"))
-    return shown
+    return _shown(await do_set_tracking_rules(session, principal.tenant_id, raw))

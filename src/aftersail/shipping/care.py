@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.catalog import service as catalog
 from aftersail.kit.i18n import N_, format_day, translations
 from aftersail.kit.outbox import emit
 from aftersail.orders import service as orders
@@ -119,8 +119,6 @@ def carrier_name(slug: str) -> str:
 
 
 def country_name(code: str, language: str) -> str:
-    from babel import Locale
-
     try:
         return Locale.parse(language).territories.get(code.upper(), code)
     except (ValueError, TypeError):
@@ -336,7 +334,3 @@ async def do_apply_findings(
         await do_take_care(session, shipment, row, finding, rules, links=links, now=now)
     await session.flush()
     return opened
-
-
-async def warehouse_code(session: AsyncSession, shipment: Shipment) -> str:
-    return (await catalog.access_warehouse(session, shipment.tenant_id, shipment.warehouse_id)).code

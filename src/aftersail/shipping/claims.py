@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
@@ -105,7 +106,8 @@ async def do_report_missing(
     session: AsyncSession, shipment: Shipment, *, note: str, actor: str, now: datetime
 ) -> DeliveryClaim:
     """The buyer (or an agent for them) says the delivered parcel is not there. Once per parcel: asking
-    again returns the claim made the first time."""
+    again, even at the same moment from two requests, returns the claim made the first time."""
+    tenant_id, shipment_id = shipment.tenant_id, shipment.id
     existing = await shipment_claim(session, shipment)
     if existing is not None:
         return existing
@@ -113,9 +115,30 @@ async def do_report_missing(
         raise Conflict(
             "Only a parcel the carrier shows as delivered can be reported missing.", field="shipment"
         )
-    rules = await tracking_rules(session, shipment.tenant_id)
-    order = await orders.access_order(session, shipment.tenant_id, shipment.order_id)
-    customer = await orders.access_customer(session, shipment.tenant_id, shipment.customer_id)
+    rules = await tracking_rules(session, tenant_id)
+    claim = DeliveryClaim(
+        tenant_id=tenant_id,
+        shipment_id=shipment_id,
+        status=ClaimStatus.WAITING_CARRIER,
+        buyer_note=note.strip()[:2000],
+        decide_at=now + timedelta(days=rules.claim_wait_days),
+    )
+    try:
+        async with session.begin_nested():  # the claim first: a concurrent report stops here
+            session.add(claim)
+            await session.flush()
+    except IntegrityError:
+        # Another request made the claim meanwhile (its row committed first); the rollback expired the
+        # session's rows, so the claim is read by its keys.
+        first = await session.scalar(
+            select(DeliveryClaim).where(
+                DeliveryClaim.tenant_id == tenant_id, DeliveryClaim.shipment_id == shipment_id
+            )
+        )
+        assert first is not None
+        return first
+    order = await orders.access_order(session, tenant_id, shipment.order_id)
+    customer = await orders.access_customer(session, tenant_id, shipment.customer_id)
     ticket = await case_for(
         session,
         order,
@@ -125,15 +148,7 @@ async def do_report_missing(
         now=now,
     )
     await raise_priority(session, ticket, rules.priority(ExceptionKind.NOT_RECEIVED), now=now)
-    claim = DeliveryClaim(
-        tenant_id=shipment.tenant_id,
-        shipment_id=shipment.id,
-        status=ClaimStatus.WAITING_CARRIER,
-        buyer_note=note.strip()[:2000],
-        decide_at=now + timedelta(days=rules.claim_wait_days),
-        ticket_id=ticket.id,
-    )
-    session.add(claim)
+    claim.ticket_id = ticket.id
     shipment.buyer_says_missing_at = now
     await session.flush()
     if note.strip() and ticket.status is not TicketStatus.CLOSED:
@@ -151,12 +166,12 @@ async def do_report_missing(
         DECIDE_TOPIC,
         {"claim_id": claim.id},
         claim.decide_at,
-        shipment.tenant_id,
-        dedupe_key=f"shipping.claim:{shipment.tenant_id}:{claim.id}",
+        tenant_id,
+        dedupe_key=f"shipping.claim:{tenant_id}:{claim.id}",
     )
     # No new event, but the buyer's word changes the verdict: evaluated even if up to date.
     await emit_many(
-        session, [(EVALUATE_TOPIC, {"shipment_id": shipment.id, "force": True})], tenant_id=shipment.tenant_id
+        session, [(EVALUATE_TOPIC, {"shipment_id": shipment_id, "force": True})], tenant_id=tenant_id
     )
     return claim
 

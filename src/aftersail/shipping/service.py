@@ -373,9 +373,6 @@ async def do_ship_allocation(
     allocation with the same number again returns the parcel recorded the first time."""
     number = check_number(tracking_number)
     allocation = await fulfilment.access_allocation(session, tenant_id, allocation_id)
-    existing = await find_shipment(session, tenant_id, number)
-    if existing is not None and existing.allocation_id == allocation.id:
-        return existing
     when = shipped_at or utcnow()
     order = await fulfilment.do_ship_allocation(
         session, allocation, actor=actor, now=when, details={"carrier": carrier, "tracking_number": number}

@@ -4,8 +4,6 @@ seller's own endpoint of an exception (signed JSON)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable
 
@@ -25,14 +23,9 @@ from aftersail.shipping.care import NOTIFY_TOPIC, Links
 from aftersail.shipping.models import DeliveryClaim, Shipment
 from aftersail.shipping.policy import tracking_rules
 from aftersail.shipping.service import EVALUATE_TOPIC
+from aftersail.shipping.sources import generic
 from aftersail.shipping.watch import CHECK_TOPIC, do_evaluate, up_to_date
 from aftersail.tenants.links import BuyerLinkSigner
-
-SIGNATURE_HEADER = "X-AfterSail-Signature"
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @register(claims.DECIDE_TOPIC, name="shipping.claim_due")
@@ -75,7 +68,8 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
         body = json.dumps({"id": delivery.event_id, **delivery.payload}, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "X-AfterSail-Event-Id": str(delivery.event_id)}
         if rules.notify_webhook_secret:
-            headers[SIGNATURE_HEADER] = signature(rules.notify_webhook_secret, body)
+            # signed as AfterSail's own webhook format is (one signature for both directions)
+            headers[generic.SIGNATURE_HEADER] = generic.sign(rules.notify_webhook_secret, body)
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(rules.notify_webhook_url, content=body, headers=headers)
         response.raise_for_status()

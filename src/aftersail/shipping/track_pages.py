@@ -9,7 +9,6 @@ buyer who can track an order can also ask for a return of it or chat about it.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,7 +19,6 @@ from babel.dates import format_skeleton, format_time, get_timezone_location
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -29,7 +27,7 @@ from aftersail.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from aftersail.kit.i18n import N_, translations, zone
 from aftersail.kit.ratelimit import RateLimited, RateLimiter
 from aftersail.orders import service as orders
-from aftersail.orders.models import Customer, Order, OrderStatus
+from aftersail.orders.models import Order, OrderStatus
 from aftersail.shipping import claims
 from aftersail.shipping import service as shipping
 from aftersail.shipping.models import DeliveryClaim, Shipment, TrackingEvent
@@ -332,26 +330,14 @@ async def track_find_order(request: Request, session: SessionDep, services: Serv
 async def _find_order(
     session: AsyncSession, services: Services, shop: str, number: str, email: str
 ) -> Order | None:
-    """The order by its number (as typed, or in upper or lower case) and its buyer's e-mail in any case."""
+    """The order by its number and its buyer's e-mail (`orders.find_order_for_buyer`) in the shop's tenant."""
     await as_system(session, services)
     try:
         tenant = await tenants.find_tenant_by_slug(session, shop)
+        await scope_to_tenant(session, services, tenant.id)
+        return await orders.find_order_for_buyer(session, tenant.id, number, email)
     except NotFound:
         return None
-    await scope_to_tenant(session, services, tenant.id)
-    spellings = {number, number.upper(), number.lower()}
-    rows = (
-        await session.execute(
-            select(Order, Customer)
-            .join(Customer, (Customer.id == Order.customer_id) & (Customer.tenant_id == tenant.id))
-            .where(Order.tenant_id == tenant.id, Order.number.in_(sorted(spellings)))
-            .order_by(Order.id)
-        )
-    ).all()
-    for order, customer in rows:
-        if hmac.compare_digest(email.lower().encode(), customer.email.strip().lower().encode()):
-            return order
-    return None
 
 
 # --- 2. the parcels of an order ----------------------------------------------------------------------------
@@ -625,12 +611,8 @@ async def track_report_missing(
         raise NotFound(LINK_INVALID)
     if shipment.status is not Status.DELIVERED:
         raise PermissionDenied(NOT_DELIVERED)
-    anchor = f"parcel-{shipment.id}"  # read now: a rolled-back savepoint expires the row's attributes
-    try:
-        async with session.begin_nested():
-            await claims.do_report_missing(
-                session, shipment, note=_text(form, "note", MAX_NOTE), actor="buyer", now=utcnow()
-            )
-    except IntegrityError:
-        pass  # a second click raced the first one: the first one's claim stands
+    anchor = f"parcel-{shipment.id}"
+    await claims.do_report_missing(
+        session, shipment, note=_text(form, "note", MAX_NOTE), actor="buyer", now=utcnow()
+    )
     return RedirectResponse(f"{track_path(token)}?lang={locale}&done=missing#{anchor}", status_code=303)
