@@ -10,6 +10,7 @@ from aftersail.returns import models as returns_models
 from aftersail.shipping import models as shipping_models
 from aftersail.support import models as support_models
 from aftersail.tenants import models as tenants_models
+from aftersail.video import models as video_models
 
 __all__ = [
     "Base",
@@ -22,6 +23,7 @@ __all__ = [
     "shipping_models",
     "support_models",
     "tenants_models",
+    "video_models",
 ]
 
 
