@@ -22,6 +22,8 @@ from aftersail.returns.records import do_move, do_record, return_lines
 from aftersail.returns.rules import Resolution, ReturnStatus
 from aftersail.support import attachments as files
 from aftersail.support import service as tickets
+from aftersail.video import evidence
+from aftersail.video.chain import EvidenceKind
 
 RECEIVABLE = frozenset({ReturnStatus.APPROVED, ReturnStatus.IN_TRANSIT})
 # What a grade usually becomes; the operator may choose otherwise.
@@ -130,7 +132,7 @@ async def do_grade(
             )
         restock_value += _worth(line, grade)
     ret.restock_value_minor = restock_value
-    await _store_photos(session, ret, photos or [], files_dir)
+    await _store_photos(session, ret, photos or [], files_dir, actor=actor, now=now)
     await do_move(session, ret, ReturnStatus.GRADED, actor=actor, now=now)
     await do_record(
         session,
@@ -174,7 +176,13 @@ def _worth(line: ReturnLine, grade: LineGrade) -> int:
 
 
 async def _store_photos(
-    session: AsyncSession, ret: ReturnRequest, photos: list[Upload], files_dir: Path
+    session: AsyncSession,
+    ret: ReturnRequest,
+    photos: list[Upload],
+    files_dir: Path,
+    *,
+    actor: str,
+    now: datetime,
 ) -> None:
     if not photos or ret.ticket_id is None:
         return
@@ -192,5 +200,15 @@ async def _store_photos(
             ReturnEvidence(
                 tenant_id=ret.tenant_id, attachment_id=stored.id, return_id=ret.id, source="warehouse"
             )
+        )
+        await evidence.do_append_evidence(  # the case's evidence chain (video.evidence)
+            session,
+            tenant_id=ret.tenant_id,
+            ticket_id=ticket.id,
+            kind=EvidenceKind.GRADING_PHOTO,
+            attachment=stored,
+            captured_by=actor,
+            received_at=now,
+            return_id=ret.id,
         )
     await session.flush()

@@ -59,6 +59,7 @@ from aftersail.support import attachments as files
 from aftersail.support import service as tickets
 from aftersail.support.messages import do_add_customer_message
 from aftersail.support.models import Attachment, Channel, Ticket
+from aftersail.video import evidence
 
 __all__ = [  # the returns use cases, one import for pages, jobs and tests
     "CYCLE_DUE_TOPIC",
@@ -219,6 +220,17 @@ async def do_request_return(
             ReturnEvidence(
                 tenant_id=order.tenant_id, attachment_id=attachment, return_id=ret.id, source="buyer"
             )
+        )
+        sent = await files.access_attachment(session, order.tenant_id, attachment)
+        await evidence.do_append_evidence(  # the case's evidence chain (video.evidence)
+            session,
+            tenant_id=order.tenant_id,
+            ticket_id=ticket.id,
+            kind=evidence.upload_kind(sent.content_type),
+            attachment=sent,
+            captured_by=actor,
+            received_at=now,
+            return_id=ret.id,
         )
     await session.flush()
     await do_record(

@@ -93,4 +93,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.shipping.console_actions import router as parcel_actions
 
     app.include_router(parcel_actions)  # /orders/{id}/allocations/{id}/ship, /shipments/{id}/claim (console)
+    from aftersail.video.evidence_api import router as evidence_api
+
+    app.include_router(evidence_api, prefix=API_PREFIX)  # /api/v1/tickets/{id}/evidence…, /settings/video
     include_pages(app)  # console and buyer pages (no prefix) and /static
