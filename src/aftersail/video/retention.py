@@ -9,6 +9,7 @@ schedules the next for the earliest item still kept. Workers load it through `vi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,6 +132,7 @@ async def _mark_calls_deleted(session: AsyncSession, tenant_id: int, call_ids: s
     await session.flush()
 
 
+@functools.cache  # one handler object per folder: loaded twice (video.tasks and this module), it is one
 def retention_handler(files_dir: Path) -> Handler:
     async def sweep(session: AsyncSession, delivery: Delivery) -> None:
         if delivery.tenant_id is not None:
