@@ -39,12 +39,12 @@ def jpeg(seed: int) -> bytes:
 def mp4(seed: int, size: int = 4096) -> bytes:
     """Bytes an MP4 sniffer accepts (an `ftyp` box first), different for every seed."""
     head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-    return head + bytes((seed + i) % 251 for i in range(size))
+    return head + seed.to_bytes(8, "big") + bytes((seed + i) % 251 for i in range(size))
 
 
 def webm(seed: int, size: int = 64 * 1024) -> bytes:
     """Bytes of a 'recording' (an EBML header, then filler), different for every seed."""
-    return b"\x1a\x45\xdf\xa3" + bytes((seed * 7 + i) % 253 for i in range(size))
+    return b"\x1a\x45\xdf\xa3" + seed.to_bytes(8, "big") + bytes((seed * 7 + i) % 253 for i in range(size))
 
 
 @dataclass

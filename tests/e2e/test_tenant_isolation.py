@@ -9,8 +9,11 @@ fails the test until someone says here how to probe it. Routes under /api/v1 tha
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import uuid
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -305,6 +308,26 @@ async def seed_tracking(database: Any, tenant: TenantFixture, seeded: Seeded) ->
     seeded["markers"].append(number)
 
 
+async def seed_evidence(database: Any, tenant: TenantFixture, seeded: Seeded) -> None:
+    """The seeded attachment in the seeded ticket's evidence chain (as a buyer's photo)."""
+    from aftersail.support import attachments
+    from aftersail.video.chain import EvidenceKind
+    from aftersail.video.evidence import do_append_evidence
+
+    async with database.transaction(tenant_id=tenant.tenant_id) as session:
+        attachment = await attachments.access_attachment(
+            session, tenant.tenant_id, seeded["ids"]["attachment_id"]
+        )
+        await do_append_evidence(
+            session,
+            tenant_id=tenant.tenant_id,
+            ticket_id=seeded["ids"]["ticket_id"],
+            kind=EvidenceKind.BUYER_PHOTO,
+            attachment=attachment,
+            captured_by="buyer",
+        )
+
+
 async def snapshot(
     client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded, app: FastAPI
 ) -> dict[str, Any]:
@@ -321,8 +344,19 @@ async def snapshot(
         assert answer.status_code == 200, (path, answer.text[:300])
         is_json = answer.headers["content-type"].startswith("application/json")
         seen[path] = answer.json() if is_json else answer.content  # files: their bytes
+        if answer.headers["content-type"] == "application/zip":  # an evidence bundle: made when asked
+            seen[path] = bundle_contents(answer.content)
     seen["/api-keys"] = [{k: v for k, v in key.items() if k != "last_used_at"} for key in seen["/api-keys"]]
     return seen
+
+
+def bundle_contents(data: bytes) -> dict[str, Any]:
+    """A zip's files by name, its manifest without the time it was generated."""
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        found: dict[str, Any] = {name: bundle.read(name) for name in bundle.namelist()}
+    manifest = json.loads(found.pop("manifest.json"))
+    manifest.pop("generated_at")
+    return {**found, "manifest.json": manifest}
 
 
 def path_bodies(b: Seeded) -> dict[tuple[str, str], Callable[[], dict[str, Any] | None]]:
@@ -463,6 +497,7 @@ async def test_every_api_route_hides_other_tenants(
     for tenant, seeded in ((tenant_a, a), (tenant_b, b)):
         await seed_return(database, app, tenant, seeded)
         await seed_tracking(database, tenant, seeded)
+        await seed_evidence(database, tenant, seeded)
     before = await snapshot(client, tenant_a, a, app)
     hb = tenant_b.headers(Role.ADMIN)
     bodies, probes, creates = path_bodies(b), reference_probes(a, b), self_contained(a)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aftersail.cli import admin, data, demo, nlu, outbox, server
+from aftersail.cli import admin, data, demo, evidence, nlu, outbox, server
 
 app = typer.Typer(
     help="AfterSail: after-sales service desk for cross-border sellers.",
@@ -17,6 +17,7 @@ data.register(app)
 admin.register(app)
 outbox.register(app)
 nlu.register(app)
+evidence.register(app)
 
 
 def main() -> None:
