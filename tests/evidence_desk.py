@@ -58,18 +58,23 @@ class Case:
         return self.delivered.tenant_id
 
 
-async def case_with_buyer_evidence(db: Database, files_dir: Path, *, seed: int = 1) -> Case:
-    """A return asked for with one photo and one video: the case's chain starts with both."""
+async def case_with_buyer_evidence(
+    db: Database, files_dir: Path, *, seed: int = 1, uploads: bool = True
+) -> Case:
+    """A return asked for with one photo and one video: the case's chain starts with both (with `uploads`
+    off, a return for a bad fit with nothing sent, and an empty chain)."""
     delivered = await make_delivered(db)
     line_ids = await order_line_ids(db, delivered)
     ask = returns.ReturnAsk(
-        Reason.DAMAGED,
+        Reason.DAMAGED if uploads else Reason.DOES_NOT_FIT,
         Resolution.REFUND,
         [returns.LineAsk(line_ids["lamp"], 1)],
         uploads=[
             returns.Upload(f"crack-{seed}.jpg", jpeg(seed), "image/jpeg"),
             returns.Upload(f"unboxing-{seed}.mp4", mp4(seed), "video/mp4"),
-        ],
+        ]
+        if uploads
+        else [],
     )
     return_id = await request_return(db, delivered, ask, files_dir)
     async with db.transaction(tenant_id=delivered.tenant_id, readonly=True) as session:

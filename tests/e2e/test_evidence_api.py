@@ -160,3 +160,37 @@ async def test_video_settings_for_admins(client: httpx.AsyncClient, database: An
             f"{API}/settings/video", json={"retention_days": 40}, headers=tenant.headers(role)
         )
         assert put.status_code == 403
+
+
+async def test_console_panel_and_evidence_page(
+    client: httpx.AsyncClient, database: Any, app: FastAPI
+) -> None:
+    from tests.e2e.test_pages_shop import sign_in
+
+    files_dir: Path = app.state.services.settings.data_dir
+    seed = random.randrange(10**9)
+    # No photo on the buyer's message: the thread shows those with their photo checks, beside the point here.
+    case = await case_with_buyer_evidence(database, files_dir, seed=seed, uploads=False)
+    for n, kind in enumerate((EvidenceKind.SNAPSHOT, EvidenceKind.RECORDING)):
+        await add_item(
+            database, case, files_dir, kind, webm(seed + n), filename=f"{n}.webm", content_type="video/webm"
+        )
+    await sign_in(client, case.delivered.tenant.admin_email)
+    thread = await client.get(f"/inbox/{case.ticket_id}")
+    assert thread.status_code == 200
+    assert 'data-evidence-check="ok"' in thread.text
+    assert 'data-evidence-seq="1"' in thread.text and 'data-evidence-seq="2"' in thread.text
+    assert f'href="/api/v1/tickets/{case.ticket_id}/evidence/export"' in thread.text
+    page = await client.get(f"/evidence/{case.ticket_id}")
+    assert page.status_code == 200 and 'data-evidence-report="ok"' in page.text
+    entries = (await client.get(f"{API}/tickets/{case.ticket_id}/evidence")).json()["entries"]
+    files.blob_path(files_dir, entries[1]["sha256"]).unlink()  # the recording is gone
+    thread = await client.get(f"/inbox/{case.ticket_id}")
+    assert 'data-evidence-check="broken"' in thread.text
+    page = await client.get(f"/evidence/{case.ticket_id}")
+    assert 'data-evidence-report="broken"' in page.text
+    assert 'data-evidence-seq="2" data-state="missing"' in page.text
+    other = await make_tenant(database, name="Other Seller")
+    client.cookies.clear()
+    await sign_in(client, other.admin_email)
+    assert (await client.get(f"/evidence/{case.ticket_id}")).status_code == 404

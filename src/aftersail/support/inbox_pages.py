@@ -57,6 +57,7 @@ from aftersail.support.rules import TRANSITIONS
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role, User
 from aftersail.tenants.rules import Permission, role_allows
+from aftersail.video import evidence_pages, evidence_panel
 from aftersail.web.console import ConsoleContext, ConsoleDep
 from aftersail.web.deps import ServicesDep, SessionDep
 from aftersail.web.live_status import connection_labels
@@ -599,6 +600,10 @@ async def thread_context(
         "return_currencies": {item.ret.id: item.ret.currency for item in panel},
         "parcels": parcels,
         "parcel_labels": parcel_pages.page_labels(),
+        "evidence": await evidence_panel.ticket_evidence(
+            session, tenant_id, ticket.id, services.settings.data_dir
+        ),
+        "evidence_labels": evidence_pages.evidence_labels(),
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
         "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),

@@ -96,4 +96,7 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.video.evidence_api import router as evidence_api
 
     app.include_router(evidence_api, prefix=API_PREFIX)  # /api/v1/tickets/{id}/evidence…, /settings/video
+    from aftersail.video.evidence_pages import router as evidence_pages
+
+    app.include_router(evidence_pages)  # /evidence/{ticket_id}: a case's evidence, every file re-hashed
     include_pages(app)  # console and buyer pages (no prefix) and /static
