@@ -25,6 +25,8 @@ from aftersail.kit.migrate import upgrade_async
 # Servers the tests start do not train the assistant's model at start-up (each would spend ~15 s of CPU);
 # a test that needs it warm says so (and hands the server the model trained once per run).
 os.environ.setdefault("AFTERSAIL_ASSISTANT_WARM_UP", "false")
+# Nor do they start a Janus each: the video tests ask for one (on free ports).
+os.environ.setdefault("AFTERSAIL_VIDEO_MEDIA", "off")
 POSTGRES_URL = os.environ.get("AFTERSAIL_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("AFTERSAIL_TEST_REDIS_URL", "")
 REQUIRE_ALL = os.environ.get("AFTERSAIL_TEST_REQUIRE_ALL", "") == "1"

@@ -20,6 +20,7 @@ from aftersail.kit.logging import configure_logging
 from aftersail.orders import intake_route
 from aftersail.returns.buyer_pages import UPLOAD_BODY_LIMIT, UPLOAD_PATH_PREFIX
 from aftersail.tenants.links import BuyerLinkSigner
+from aftersail.video.backend import video_readiness
 from aftersail.web.background import start_background, stop_background
 from aftersail.web.routes import include_routers
 from aftersail.web.services import Services
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        """Dependencies answer: the database, and Redis when configured."""
+        """Dependencies answer: the database, and Redis when configured. `features.video` says whether video
+        calls work ("ok"), are off and why ("disabled: …"), or their media server fails ("error: …", 503)."""
         checks: dict[str, Any] = {}
         try:
             async with db.engine.connect() as conn:
@@ -113,8 +115,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
+        media = services.extras.get("media")
+        features = {"video": await video_readiness(media)}
+        ready = ready and not features["video"].startswith("error")
         return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+            {"status": "ok" if ready else "unavailable", "checks": checks, "features": features},
+            status_code=200 if ready else 503,
         )
 
     include_routers(app)

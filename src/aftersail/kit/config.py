@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -97,6 +99,26 @@ class Settings(BaseSettings):
     # Carriers without webhooks, polled through 17TRACK's pull API (shipping/polling.py); empty: no polling.
     tracking_poll_base_url: str = Field(default="", description="e.g. https://api.17track.net")
     tracking_poll_api_key: SecretStr | None = Field(default=None, description="17TRACK API key (17token)")
+    # Video inspection calls (video/): "auto" starts a local Janus beside the server when it is installed,
+    # "external" uses the Janus at janus_http_url, "off" disables video calls.
+    video_media: Literal["auto", "external", "off"] = "auto"
+    janus_http_url: str = Field(default="", description="Janus HTTP API the server uses (external Janus)")
+    janus_browser_url: str = Field(
+        default="", description="Janus WebSocket URL browsers use, e.g. wss://media.example.com/janus"
+    )
+    janus_http_port: int = Field(default=8088, ge=0, le=65535, description="Local Janus's HTTP API port")
+    janus_ws_port: int = Field(default=8188, ge=0, le=65535, description="Local Janus's WebSocket port")
+    janus_rtp_ports: str = Field(default="20000-40000", pattern=r"^\d+-\d+$")
+    janus_interfaces: str = Field(default="", description="Interfaces Janus gathers ICE candidates on")
+    janus_public_ip: str = Field(default="", description="Public address of a Janus behind 1:1 NAT")
+    janus_token_secret: SecretStr | None = Field(default=None, description="Defaults to one derived")
+    janus_admin_key: SecretStr | None = Field(default=None, description="Defaults to one derived")
+    # TURN for buyers behind strict NATs (coturn, see docs/video.md): given to browsers and to Janus.
+    turn_url: str = Field(default="", description="e.g. turn:turn.example.com:3478?transport=udp")
+    turn_username: str = ""
+    turn_password: SecretStr | None = None
+    stun_url: str = Field(default="", description="e.g. stun:stun.example.com:3478")
+    video_bitrate: int = Field(default=1_000_000, ge=64_000, le=8_000_000, description="Video cap, bit/s")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -133,6 +155,11 @@ class Settings(BaseSettings):
     @property
     def worker_import_modules(self) -> list[str]:
         return [name.strip() for name in self.worker_imports.split(",") if name.strip()]
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret of its own for `purpose`, derived from the secret key (so a worker derives the same)."""
+        key = self.secret_key.get_secret_value().encode()
+        return hmac.new(key, purpose.encode(), hashlib.sha256).hexdigest()
 
     @property
     def is_sqlite(self) -> bool:

@@ -75,6 +75,44 @@ async def do_store_attachment(
     return attachment
 
 
+async def do_store_file(
+    session: AsyncSession, ticket: Ticket, *, path: Path, filename: str, content_type: str, files_dir: Path
+) -> Attachment:
+    """`do_store_attachment` for a file on disk too big to hold in memory (a call's recording): hashed while
+    it is copied in, then moved under its SHA-256."""
+    digest, size = await asyncio.to_thread(_copy_in, path, files_dir)
+    attachment = Attachment(
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.id,
+        filename=_clean_name(filename),
+        content_type=content_type,
+        size_bytes=size,
+        sha256=digest,
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+def _copy_in(source: Path, files_dir: Path) -> tuple[str, int]:
+    staging = files_dir / "attachments" / f".{os.getpid()}.{source.name}.part"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, staging.open("wb") as writer:
+        while chunk := reader.read(1 << 20):
+            digest.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+    target = blob_path(files_dir, digest.hexdigest())
+    if target.exists():
+        staging.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+    return digest.hexdigest(), size
+
+
 def _write_once(path: Path, data: bytes) -> None:
     if path.exists():
         return

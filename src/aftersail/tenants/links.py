@@ -17,6 +17,7 @@ class LinkScope(StrEnum):
     TICKET = "ticket"
     RETURN = "return"
     CUSTOMER = "customer"  # a buyer's own chat: every conversation of one customer
+    CALL = "call"  # a video inspection call (its own expiry is the call's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import logging
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -38,13 +38,10 @@ class JanusLayout:
     admin_key: str
     rtp_ports: str = "20000-40000"
     bind_ip: str = "127.0.0.1"
-    stun_server: str = ""
-    turn_server: str = ""
-    turn_port: int = 3478
-    turn_type: str = "udp"
-    turn_user: str = ""
-    turn_password: str = ""
-    interfaces: tuple[str, ...] = field(default=("lo",))
+    interfaces: tuple[str, ...] = ()  # empty: every interface but Janus's default ignore list
+    public_ip: str = ""  # 1:1 NAT (a cloud host): the address put in host candidates
+    stun_server: str = ""  # host:port
+    turn: tuple[str, int, str, str, str] | None = None  # host, port, transport, user, password
 
 
 def find_janus() -> tuple[Path, Path] | None:
@@ -74,15 +71,18 @@ def write_config(folder: Path, layout: JanusLayout) -> Path:
     lib = layout.lib_dir
     nat = [f"ice_enforce_list = {_quote(','.join(layout.interfaces))}"] if layout.interfaces else []
     if layout.stun_server:
-        host, _, port = layout.stun_server.partition(":")
-        nat += [f"stun_server = {_quote(host)}", f"stun_port = {int(port or 3478)}"]
-    if layout.turn_server:
+        stun_host, _, stun_port = layout.stun_server.partition(":")
+        nat += [f"stun_server = {_quote(stun_host)}", f"stun_port = {int(stun_port or 3478)}"]
+    if layout.public_ip:
+        nat += [f"nat_1_1_mapping = {_quote(layout.public_ip)}"]
+    if layout.turn:
+        host, port, transport, user, password = layout.turn
         nat += [
-            f"turn_server = {_quote(layout.turn_server)}",
-            f"turn_port = {layout.turn_port}",
-            f"turn_type = {_quote(layout.turn_type)}",
-            f"turn_user = {_quote(layout.turn_user)}",
-            f"turn_pwd = {_quote(layout.turn_password)}",
+            f"turn_server = {_quote(host)}",
+            f"turn_port = {port}",
+            f"turn_type = {_quote(transport)}",
+            f"turn_user = {_quote(user)}",
+            f"turn_pwd = {_quote(password)}",
         ]
     (folder / "janus.jcfg").write_text(
         "general: {\n"

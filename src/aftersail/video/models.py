@@ -69,7 +69,8 @@ class CallSeat(TenantMixin, Base):
     room_token: Mapped[str] = mapped_column(String(64))  # the room admits only its seats' tokens
     client_id: Mapped[str] = mapped_column(String(64), default="")
     user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
-    feed_id: Mapped[int | None] = mapped_column(BigInteger)
+    feed_id: Mapped[int | None] = mapped_column(BigInteger)  # the media feed it publishes now
+    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # every feed it published (reconnects)
     joined_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     media_up: Mapped[bool] = mapped_column(default=False)

@@ -13,6 +13,7 @@ from aftersail.kit.worker import build_dispatcher
 from aftersail.support.chat_writer import ChatWriter
 from aftersail.support.mail_service import InboundMail
 from aftersail.support.tasks import translator_from
+from aftersail.video.backend import start_local_janus
 from aftersail.web.services import Services
 
 
@@ -51,6 +52,11 @@ async def start_background(services: Services) -> None:
     if mail.configured:
         await mail.start()
         services.extras["inbound_mail"] = mail
+    # Video calls: a local Janus beside the server (before the dispatcher, whose jobs reach it), or the reason
+    # they are off.
+    janus, media = await start_local_janus(services.settings)
+    services.extras["janus"] = janus
+    services.extras["media"] = media
     if services.settings.run_dispatcher:
         dispatcher = build_dispatcher(services.db, bus, services.settings)
         dispatcher.start()
@@ -67,6 +73,9 @@ async def stop_background(services: Services) -> None:
     dispatcher = services.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()
+    janus = services.extras.pop("janus", None)
+    if janus is not None:
+        await janus.stop()
     training = services.extras.pop("assistant_warm_up", None)
     if training is not None:  # a training process still running is stopped
         training.cancel()

@@ -99,4 +99,13 @@ def include_routers(app: FastAPI) -> None:
     from aftersail.video.evidence_pages import router as evidence_pages
 
     app.include_router(evidence_pages)  # /evidence/{ticket_id}: a case's evidence, every file re-hashed
+    from aftersail.video.api import router as calls_api
+    from aftersail.video.buyer_pages import calls_api as buyer_calls_api
+    from aftersail.video.buyer_pages import router as buyer_call_pages
+    from aftersail.video.pages import router as call_pages
+
+    app.include_router(calls_api, prefix=API_PREFIX)  # /api/v1/tickets/{id}/calls, /api/v1/calls/{id}/…
+    app.include_router(buyer_calls_api)  # /v/{token}/seat|report|leave: the buyer's call page, by its link
+    app.include_router(buyer_call_pages)  # /v/{token}: the buyer's call page
+    app.include_router(call_pages)  # /calls/{id}, /tickets/{id}/calls (console)
     include_pages(app)  # console and buyer pages (no prefix) and /static

@@ -145,6 +145,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("feed_id", sa.BigInteger(), nullable=True),
+        sa.Column("feeds", sa.JSON(), nullable=False),
         sa.Column("joined_at", aftersail.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_seen_at", aftersail.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("media_up", sa.Boolean(), nullable=False),
