@@ -328,6 +328,43 @@ async def seed_evidence(database: Any, tenant: TenantFixture, seeded: Seeded) ->
         )
 
 
+async def seed_call(database: Any, tenant: TenantFixture, seeded: Seeded) -> None:
+    """An inspection call on the seeded ticket, connected, with a snapshot (rows as the call service leaves
+    them; the walk's app runs no media server)."""
+    import secrets
+
+    from aftersail.kit.clock import utcnow
+    from aftersail.video.models import CallSeat, CallSnapshot, InspectionCall
+    from aftersail.video.rules import CallPurpose, CallStatus, Seat
+
+    now = utcnow()
+    async with database.transaction(tenant_id=tenant.tenant_id) as session:
+        call = InspectionCall(
+            tenant_id=tenant.tenant_id,
+            ticket_id=seeded["ids"]["ticket_id"],
+            purpose=CallPurpose.RETURN_INSPECTION,
+            status=CallStatus.CONNECTED,
+            status_since=now,
+            language="en",
+            room=secrets.randbelow(2**52) + 1,
+            room_pin="walk",
+            bitrate=500_000,
+            created_at=now,
+            link_expires_at=now,
+            connected_at=now,
+        )
+        session.add(call)
+        await session.flush()
+        for seat in Seat:
+            session.add(
+                CallSeat(tenant_id=tenant.tenant_id, call_id=call.id, seat=seat, room_token=seat.value)
+            )
+        snapshot = CallSnapshot(tenant_id=tenant.tenant_id, call_id=call.id, seat=Seat.BUYER, taken_at=now)
+        session.add(snapshot)
+        await session.flush()
+        seeded["ids"].update(call_id=call.id, snapshot_id=snapshot.id)
+
+
 async def snapshot(
     client: httpx.AsyncClient, tenant: TenantFixture, a: Seeded, app: FastAPI
 ) -> dict[str, Any]:
@@ -498,6 +535,7 @@ async def test_every_api_route_hides_other_tenants(
         await seed_return(database, app, tenant, seeded)
         await seed_tracking(database, tenant, seeded)
         await seed_evidence(database, tenant, seeded)
+        await seed_call(database, tenant, seeded)
     before = await snapshot(client, tenant_a, a, app)
     hb = tenant_b.headers(Role.ADMIN)
     bodies, probes, creates = path_bodies(b), reference_probes(a, b), self_contained(a)

@@ -131,8 +131,8 @@ async def start_call(
 ) -> CallOut:
     """Open a recorded room for the case and, unless `send_link` is false, send the buyer the link (on the
     ticket's channel, in the buyer's language). The link is in the answer either way."""
-    media = media_of(services)
     ticket = await tickets.access_ticket(session, principal.tenant_id, ticket_id)
+    media = media_of(services)
     now = utcnow()
     call = await service.do_start_call(
         session,

@@ -58,18 +58,21 @@ class Segment:
 
 
 def find_segments(folder: Path, feeds: dict[int, Seat]) -> list[Segment]:
+    """The raw files of a call's room grouped by feed, in the order they began."""
     found: dict[int, Segment] = {}
+    began: dict[int, int] = {}
     for path in sorted(folder.glob("*.mjr")) if folder.is_dir() else []:
         match = RAW_NAME.match(path.name)
         if match is None:
             continue
         feed = int(match.group(2))
         segment = found.setdefault(feed, Segment(seat=feeds.get(feed), feed=feed))
+        began[feed] = min(began.get(feed, int(match.group(3))), int(match.group(3)))
         if match.group(4) == "video":
             segment.video = path
         else:
             segment.audio = path
-    return sorted(found.values(), key=lambda s: (s.video or s.audio or Path()).name)
+    return sorted(found.values(), key=lambda s: began[s.feed])
 
 
 async def _run(*command: str) -> tuple[int, str]:
