@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AFTERSAIL_DATA_DIR ?= ./var
 export AFTERSAIL_PORT ?= 8000
 
-.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat bench-assistant bench-tracking clean help
+.PHONY: run test test-unit lint format install bench bench-allocation bench-ceiling bench-intake-cpu bench-chat bench-assistant bench-tracking bench-video clean help
 
 help:
 	@echo "make run    set up and start AfterSail at http://127.0.0.1:$(AFTERSAIL_PORT) (SQLite, demo data)"
@@ -58,6 +58,11 @@ bench-assistant: $(STAMP)
 # raw allocation transaction; needs PostgreSQL and pgbench. See benchmarks/README.md.
 bench-tracking: $(STAMP)
 	$(BIN)/python -m benchmarks.tracking $(BENCH_ARGS)
+
+# Click-to-first-remote-frame of video calls through AfterSail's pages and Janus (two headless Chromium, a fake
+# camera) against Janus's own EchoTest; needs janus, janus-tools, ffmpeg and Chromium. See benchmarks/README.md.
+bench-video: $(STAMP)
+	$(BIN)/python -m benchmarks.video $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
