@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -140,16 +141,23 @@ async def test_an_inspection_call_is_recorded_as_evidence_that_verifies(
             ready = (await http.get(f"{server.base_url}/readyz")).json()
         assert ready["features"]["video"].startswith("ok"), ready
         staff, ticket_id = await agent_ready(database, desk, staff_browser, server.base_url)
-        started = await start_call(staff, ticket_id)
-        call_id, link = int(started["id"]), str(started["buyer_link"])
+        # From the ticket: the agent starts the call beside the thread and lands on the call's page.
+        await staff.goto(f"{server.base_url}/inbox/{ticket_id}")
+        calls = staff.locator("[data-calls]")
+        await calls.locator("select[name=purpose]").select_option("return_inspection")
+        await calls.get_by_role("button").click()
+        await staff.wait_for_url(re.compile(r".*/calls/\d+$"))
+        call_id = int(staff.url.rsplit("/", 1)[1])
+        link = await staff.locator("[data-test=buyer-link]").input_value()
         async with database.transaction(tenant_id=desk.tenant_id) as session:
             sent = await session.scalars(
                 select(TicketMessage.body).where(TicketMessage.ticket_id == ticket_id)
             )
-            invitation = [body for body in sent if link in body]
-        assert invitation and "Video" in invitation[0], "Lena gets the link on her ticket, in German"
+            invitation = [body for body in sent if f"{server.base_url}/v/" in body]
+        assert invitation and "Videoanruf" in invitation[0], "Lena gets the link on her ticket, in German"
+        sent_token = invitation[0].split("/v/", 1)[1].split()[0]
+        assert server.app.state.services.links.verify(sent_token).object_id == call_id
 
-        await staff.goto(f"{server.base_url}/calls/{call_id}")
         await staff.locator("#join").click()
         await expect(staff.locator("#call")).to_have_attribute("data-state", "waiting", timeout=15_000)
 

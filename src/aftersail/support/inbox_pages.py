@@ -57,7 +57,7 @@ from aftersail.support.rules import TRANSITIONS
 from aftersail.tenants import service as tenants
 from aftersail.tenants.models import Role, User
 from aftersail.tenants.rules import Permission, role_allows
-from aftersail.video import evidence_pages, evidence_panel
+from aftersail.video import call_panel, evidence_pages, evidence_panel
 from aftersail.web.console import ConsoleContext, ConsoleDep
 from aftersail.web.deps import ServicesDep, SessionDep
 from aftersail.web.live_status import connection_labels
@@ -604,6 +604,7 @@ async def thread_context(
             session, tenant_id, ticket.id, services.settings.data_dir
         ),
         "evidence_labels": evidence_pages.evidence_labels(),
+        "calls": await call_panel.ticket_calls(session, tenant_id, ticket.id, services),
         "macros": macro_choices(await macros.list_macros(session, tenant_id), console.locale),
         "next_statuses": TRANSITIONS[ticket.status],
         "translation_configured": bool(services.settings.translation_provider),
