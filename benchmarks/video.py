@@ -77,6 +77,7 @@ from benchmarks.harness import ServerProcess, descendants, free_port
 console = Console(stderr=True)
 TARGET_MEDIAN_MS = 600.0
 TARGET_RATIO = 1.3
+IDLE_SECONDS = 3.0
 PASSWORD = "video-bench-password-1"
 PHONE = {"width": 390, "height": 844}
 STATIC_JS = Path(aftersail.__file__).parent / "web" / "static" / "js"
@@ -212,6 +213,12 @@ class BenchError(Exception):
 class Sample:
     first_frame_ms: float
     phases: dict[str, float]
+    marks: list[tuple[str, float]] = field(default_factory=list)  # relative to the click, for --trace
+
+
+def sample_of(marks: list[list[Any]], clicked_at: float, first_frame_ms: float) -> Sample:
+    relative = [(str(name), float(at) - clicked_at) for name, at in marks]
+    return Sample(first_frame_ms, phases_of(marks, clicked_at, first_frame_ms), relative)
 
 
 @dataclass
@@ -269,7 +276,10 @@ def chromium_args(video: Path, audio: Path) -> list[str]:
 
 def proc_times(pid: int) -> tuple[float, float]:
     """(utime + stime, cutime + cstime) in seconds: a process's own CPU, and its waited-for children's."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError as exc:
+        raise BenchError(f"process {pid} (Janus or the server) exited during the run") from exc
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
 
@@ -460,7 +470,7 @@ async def echo_sample(browser: Any, site: EchoSite, janus_url: str, token: str, 
         if got[2]:
             raise BenchError(f"the EchoTest call failed: {got[2]}")
         first, clicked, marks = float(got[0]), float(got[1]), list(got[3])
-        return Sample(first, phases_of(marks, clicked, first))
+        return sample_of(marks, clicked, first)
     finally:
         await context.close()
 
@@ -569,7 +579,7 @@ async def one_call(rig: Rig, index: int, ticket_id: int) -> CallResult:
     return CallResult(
         index=index,
         call_id=call_id,
-        sample=Sample(first, phases_of(marks, clicked, first)),
+        sample=sample_of(marks, clicked, first),
         connected_s=wall1 - wall0,
         janus_cpu_s=janus1 - janus0,
         server_cpu_s=server1 - server0,
@@ -642,6 +652,11 @@ async def measure(
                         + (f"   [red]{result.problem}[/red]" if result.problem else ""),
                         soft_wrap=True,
                     )
+                    if args.trace:
+                        for name, sample in (("echo", echo), ("call", result.sample)):
+                            console.print(
+                                f"  {name}: " + ", ".join(f"{m} {t:.0f}" for m, t in sample.marks if t > -5)
+                            )
                     if not warm:
                         echoes.append(echo)
                         calls.append(result)
@@ -699,7 +714,7 @@ def report(
         "CPU % of a core: Janus + server",
         f"{janus_pct:.1f} + {server_pct:.1f} = {janus_pct + server_pct:.1f}",
     )
-    other.add_row("idle CPU % before the calls: Janus + server", f"{idle[0]:.1f} + {idle[1]:.1f}")
+    other.add_row("idle CPU % after the calls: Janus + server", f"{idle[0]:.1f} + {idle[1]:.1f}")
     other.add_row(
         "recordings ready and playable",
         f"{sum(c.recording_ok for c in calls)} / {len(calls)}"
@@ -745,6 +760,9 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds any one step may take")
     parser.add_argument("--chromium", default=os.environ.get("AFTERSAIL_BENCH_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument(
+        "--trace", action="store_true", help="print each sample's timeline (ms from the click)"
+    )
     parser.add_argument("--logs", type=Path, help="keep the server's and Janus's logs in this folder")
     args = parser.parse_args()
     if args.calls < 1:
@@ -818,12 +836,6 @@ def main() -> None:
                 f"[bold]server[/bold] pid {server_pid} on {server.base_url}, Janus pid {janus_pid};"
                 f" {args.warmup} warm-up + {args.calls} calls, each held {args.hold:.1f} s"
             )
-            idle_janus0, idle_server0 = proc_times(janus_pid)[0], proc_times(server_pid)[0]
-            time.sleep(3.0)
-            idle = (
-                (proc_times(janus_pid)[0] - idle_janus0) * 100 / 3.0,
-                (proc_times(server_pid)[0] - idle_server0) * 100 / 3.0,
-            )
             janus_token = sign_token(token_secret, (VIDEOROOM, ECHOTEST), int(time.time()) + 3600)
             calls, echoes = asyncio.run(
                 measure(
@@ -840,6 +852,12 @@ def main() -> None:
                         "token": janus_token,
                     },
                 )
+            )
+            idle_janus0, idle_server0 = proc_times(janus_pid)[0], proc_times(server_pid)[0]
+            time.sleep(IDLE_SECONDS)  # the same processes with no call: what they cost anyway
+            idle = (
+                (proc_times(janus_pid)[0] - idle_janus0) * 100 / IDLE_SECONDS,
+                (proc_times(server_pid)[0] - idle_server0) * 100 / IDLE_SECONDS,
             )
         except BenchError as exc:
             console.print(server.tail())
