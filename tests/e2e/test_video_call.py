@@ -302,3 +302,41 @@ async def test_a_dropped_call_keeps_the_recording_up_to_the_drop(
             dropped_at - datetime.fromisoformat(str(buyer_recording.meta["started_at"]))
         ).total_seconds()
         assert abs(duration - expected) <= 1.0, (duration, expected)
+
+
+async def test_a_phone_that_changes_network_rejoins_and_keeps_its_seat(
+    db_url: str, database: Database, tmp_path: Path, browsers: tuple[Browser, Browser]
+) -> None:
+    """The phone moves from Wi-Fi to 4G (its page hears "online"): it leaves the room and joins again with the
+    same client id, so its seat is still its own; the agent's page picks up the new feed; the buyer's side is
+    recorded in two segments, both on the case."""
+    staff_browser, buyer_browser = browsers
+    desk = await make_desk(database)
+    async with video_server(db_url, tmp_path) as server:
+        staff, ticket_id = await agent_ready(database, desk, staff_browser, server.base_url)
+        started = await start_call(staff, ticket_id)
+        call_id, link = int(started["id"]), str(started["buyer_link"])
+        await staff.goto(f"{server.base_url}/calls/{call_id}")
+        await staff.locator("#join").click()
+        buyer = await (await buyer_browser.new_context(viewport=PHONE, is_mobile=True)).new_page()
+        await buyer.goto(link)
+        await buyer.locator("#allow-camera").click()
+        await expect(buyer.locator("#connect")).to_be_enabled(timeout=15_000)
+        await buyer.locator("#connect").click()
+        await both_connected(staff, buyer)
+        await asyncio.sleep(1.5)
+        first_feed = await buyer.evaluate("window.aftersailCall.feed")
+        await buyer.evaluate("window.dispatchEvent(new Event('online'))")
+        await buyer.wait_for_function(
+            f"() => window.aftersailCall.feed && window.aftersailCall.feed !== {first_feed}", timeout=15_000
+        )
+        await both_connected(staff, buyer)
+        await asyncio.sleep(1.5)
+        await staff.locator("#end-call").click()
+        call = await wait_for_recording(database, desk.tenant_id, call_id)
+        assert call.recording_status is RecordingStatus.READY, call.recording_error
+        entries = await chain_of(database, desk.tenant_id, ticket_id)
+        buyer_feeds = {
+            e.meta["feed"] for e in entries if e.kind is EvidenceKind.RECORDING and e.meta["seat"] == "buyer"
+        }
+        assert len(buyer_feeds) == 2 and first_feed in buyer_feeds

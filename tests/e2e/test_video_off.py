@@ -46,3 +46,43 @@ def test_a_machine_without_janus_is_told_what_to_install(
     state = media_from_settings(Settings(video_media="auto", data_dir=tmp_path))
     assert state.backend is None
     assert "Janus is not installed" in state.problem and "janus-tools" in state.problem
+
+
+async def test_an_expired_call_link_gets_a_clear_page_and_no_seat(
+    client: httpx.AsyncClient, database: Database, app: object
+) -> None:
+    from datetime import timedelta
+
+    from aftersail.tenants.links import BuyerGrant, LinkScope
+    from aftersail.video.models import CallSeat, InspectionCall
+    from aftersail.video.rules import CallPurpose, Seat
+
+    desk = await make_desk(database)
+    ticket_id = await open_ticket(database, desk, category="damaged", at=utcnow())
+    now = utcnow()
+    async with database.transaction(tenant_id=desk.tenant_id) as session:
+        call = InspectionCall(
+            tenant_id=desk.tenant_id,
+            ticket_id=ticket_id,
+            purpose=CallPurpose.RETURN_INSPECTION,
+            language="fr",
+            room=424242 + ticket_id,
+            room_pin="pin",
+            bitrate=500_000,
+            created_at=now - timedelta(days=2),
+            link_expires_at=now - timedelta(days=1),  # nobody answered in time
+        )
+        session.add(call)
+        await session.flush()
+        for seat in Seat:
+            session.add(CallSeat(tenant_id=desk.tenant_id, call_id=call.id, seat=seat, room_token=seat.value))
+        call_id = call.id
+    token = app.state.services.links.sign(BuyerGrant(desk.tenant_id, LinkScope.CALL, call_id))  # type: ignore[attr-defined]
+    page = await client.get(f"/v/{token}?lang=fr")
+    assert page.status_code == 401
+    assert "Ce lien d'appel a expiré" in page.text.replace("&#39;", "'")
+    seat = await client.post(f"/v/{token}/seat", json={"client_id": "phone-12345678"})
+    assert seat.status_code == 401 and "expired" in seat.json()["error"]["message"]
+    # a link for something else (an order) is not a call link
+    order_link = app.state.services.links.sign(BuyerGrant(desk.tenant_id, LinkScope.ORDER, call_id))  # type: ignore[attr-defined]
+    assert (await client.get(f"/v/{order_link}")).status_code == 404

@@ -84,29 +84,19 @@ async def test_one_live_call_per_ticket_and_none_on_a_closed_one(
         ticket = await tickets.access_ticket(session, desk.tenant_id, ticket_id)
         agent = await session.get(User, desk.wang_id)
         assert agent is not None
-        with pytest.raises(Conflict):
-            await service.do_start_call(
-                session,
-                ticket,
-                purpose=CallPurpose.USAGE_HELP,
-                started_by=agent,
-                media=janus,
-                recordings_root=tmp_path,
-                bitrate=800_000,
-                now=utcnow(),
-            )
-        ticket.status = TicketStatus.CLOSED
-        with pytest.raises(InvalidInput):
-            await service.do_start_call(
-                session,
-                ticket,
-                purpose=CallPurpose.USAGE_HELP,
-                started_by=agent,
-                media=janus,
-                recordings_root=tmp_path,
-                bitrate=800_000,
-                now=utcnow(),
-            )
+        for ticket_status, refusal in ((ticket.status, Conflict), (TicketStatus.CLOSED, InvalidInput)):
+            ticket.status = ticket_status  # a second live call; then any call on a closed ticket
+            with pytest.raises(refusal):
+                await service.do_start_call(
+                    session,
+                    ticket,
+                    purpose=CallPurpose.USAGE_HELP,
+                    started_by=agent,
+                    media=janus,
+                    recordings_root=tmp_path,
+                    bitrate=800_000,
+                    now=utcnow(),
+                )
         await session.rollback()
     async with database.transaction(tenant_id=desk.tenant_id) as session:
         seats = await service.call_seats(session, await service.access_call(session, desk.tenant_id, call_id))

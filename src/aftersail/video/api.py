@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from aftersail.kit.clock import utcnow
@@ -15,9 +15,9 @@ from aftersail.kit.errors import PermissionDenied, ServiceUnavailable
 from aftersail.kit.validation import Out, PathId, Strict
 from aftersail.support import service as tickets
 from aftersail.tenants.models import User
-from aftersail.tenants.rules import Permission, role_allows
 from aftersail.tenants.service import Principal
 from aftersail.video import service
+from aftersail.video.backend import video_off_reason
 from aftersail.video.invite import do_invite_buyer
 from aftersail.video.media import MediaBackend
 from aftersail.video.models import CallSnapshot, InspectionCall
@@ -29,12 +29,7 @@ router = APIRouter(tags=["video"])
 
 
 async def _call_staff(principal: PrincipalDep) -> Principal:
-    """Agents (tickets) and warehouse staff (stock) hold inspection calls."""
-    if not (
-        role_allows(principal.role, Permission.WRITE_TICKETS)
-        or role_allows(principal.role, Permission.WRITE_STOCK)
-    ):
-        raise PermissionDenied(f"The {principal.role.value} role may not hold inspection calls.")
+    service.check_may_hold_calls(principal.role)
     return principal
 
 
@@ -45,7 +40,7 @@ def media_of(services: Services) -> MediaBackend:
     """The media backend, or a 503 that says why video calls are off."""
     state = services.extras.get("media")
     if state is None or state.backend is None:
-        raise ServiceUnavailable(state.problem if state else "Video calls are not available.")
+        raise ServiceUnavailable(video_off_reason(state))
     backend: MediaBackend = state.backend
     return backend
 
@@ -229,7 +224,7 @@ async def mark_snapshot(
 
 @router.post("/calls/{call_id}/end", response_model=CallOut)
 async def end_call(
-    request: Request, call_id: PathId, session: SessionDep, principal: CallStaff, services: ServicesDep
+    call_id: PathId, session: SessionDep, principal: CallStaff, services: ServicesDep
 ) -> CallOut:
     """Hang up: the room closes and the recording becomes evidence on the case shortly after."""
     call = await service.access_call(session, principal.tenant_id, call_id)

@@ -27,6 +27,18 @@ class MediaState:
     problem: str = ""  # why video calls are off; empty when they are on
 
 
+def browser_url(state: MediaState | None) -> str:
+    """The media server's address for browsers, or "" when video calls are off."""
+    return state.backend.browser_media(60).url if state is not None and state.backend is not None else ""
+
+
+def video_off_reason(state: MediaState | None) -> str:
+    """Why video calls cannot start here, or "" when they can."""
+    if state is not None and state.backend is not None:
+        return ""
+    return state.problem if state is not None else "Video calls are not available."
+
+
 def ice_servers(settings: Settings) -> list[dict[str, Any]]:
     servers: list[dict[str, Any]] = []
     if settings.stun_url:

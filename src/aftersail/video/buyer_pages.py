@@ -19,6 +19,7 @@ from aftersail.tenants import service as tenants
 from aftersail.tenants.links import LinkScope
 from aftersail.video import service
 from aftersail.video.api import Report, SeatAsk, media_of
+from aftersail.video.backend import browser_url, video_off_reason
 from aftersail.video.models import InspectionCall
 from aftersail.video.rules import CallPurpose, CallStatus, EndReason, Seat
 from aftersail.web.deps import ServicesDep, SessionDep, scope_to_tenant
@@ -48,13 +49,16 @@ LINK_INVALID = N_(
 CALL_OVER = N_("This call has ended. Thank you! If you need another call, ask us for a new link.")
 
 
-def content_security_policy(janus_url: str) -> str:
-    """The page's policy: its own origin, plus the media server's WebSocket."""
-    return (
+def with_call_headers(response: Response, janus_url: str) -> Response:
+    """A call page's policies: its own origin plus the media server's WebSocket, and the camera and
+    microphone for this origin (both the buyer's and the staff page)."""
+    response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"media-src 'self' blob:; connect-src 'self' {janus_url}; font-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ).replace("  ", " ")
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=(), payment=()"
+    return response
 
 
 async def _linked_call(token: str, session: AsyncSession, services: Services) -> InspectionCall:
@@ -89,7 +93,6 @@ async def call_page(request: Request, token: str, session: SessionDep, services:
     order = await orders.access_order(session, call.tenant_id, call.order_id) if call.order_id else None
     locale = buyer_locale(request, call.language)
     state = services.extras.get("media")
-    janus_url = state.backend.browser_media(60).url if state and state.backend else ""
     response = render(
         "buyer/call.html",
         {
@@ -99,14 +102,12 @@ async def call_page(request: Request, token: str, session: SessionDep, services:
             "order_number": order.number if order else "",
             "title": PURPOSE_TITLES[call.purpose],
             "lead": PURPOSE_LEADS[call.purpose],
-            "video_off": "" if janus_url else (state.problem if state else ""),
+            "video_off": video_off_reason(state),
         },
         locale=locale,
         headers=PAGE_HEADERS,
     )
-    response.headers["Content-Security-Policy"] = content_security_policy(janus_url)
-    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=(), payment=()"
-    return response
+    return with_call_headers(response, browser_url(state))
 
 
 @calls_api.post("/v/{token}/seat")

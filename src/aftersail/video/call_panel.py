@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.video import service
+from aftersail.video.backend import video_off_reason
 from aftersail.video.models import InspectionCall
 from aftersail.video.pages import PURPOSE_LABELS, RECORDING_LABELS, STATUS_LABELS
 from aftersail.web.services import Services
@@ -33,7 +34,7 @@ async def ticket_calls(
     return TicketCalls(
         calls=calls[:MOST],
         live=next((c for c in calls if c.status.value != "ended"), None),
-        video_off="" if state is not None and state.backend is not None else (state.problem if state else ""),
+        video_off=video_off_reason(state),
         purposes={p.value: label for p, label in PURPOSE_LABELS.items()},
         statuses={s.value: label for s, label in STATUS_LABELS.items()},
         recordings={r.value: label for r, label in RECORDING_LABELS.items()},

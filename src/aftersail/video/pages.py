@@ -7,18 +7,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aftersail.kit.clock import utcnow
-from aftersail.kit.errors import InvalidInput, PermissionDenied
+from aftersail.kit.errors import InvalidInput
 from aftersail.kit.i18n import N_
 from aftersail.kit.validation import PathId
 from aftersail.orders.page_forms import form_text
 from aftersail.support import service as tickets
-from aftersail.tenants.rules import Permission, role_allows
 from aftersail.video import service
 from aftersail.video.api import media_of
-from aftersail.video.buyer_pages import content_security_policy
+from aftersail.video.backend import browser_url, video_off_reason
+from aftersail.video.buyer_pages import with_call_headers
 from aftersail.video.invite import buyer_link, do_invite_buyer
 from aftersail.video.rules import CallPurpose, CallStatus, EndReason, RecordingStatus
-from aftersail.web.console import ConsoleContext, ConsoleDep
+from aftersail.web.console import ConsoleDep
 from aftersail.web.deps import ServicesDep, SessionDep
 from aftersail.web.rendering import ConsolePageRoute, render
 
@@ -52,18 +52,12 @@ RECORDING_LABELS = {
 }
 
 
-def _require_call_staff(console: ConsoleContext) -> None:
-    role = console.user.role
-    if not (role_allows(role, Permission.WRITE_TICKETS) or role_allows(role, Permission.WRITE_STOCK)):
-        raise PermissionDenied(f"The {role.value} role may not hold inspection calls.")
-
-
 @router.post("/tickets/{ticket_id}/calls")
 async def start_call_from_console(
     request: Request, ticket_id: PathId, console: ConsoleDep, session: SessionDep, services: ServicesDep
 ) -> Response:
     """Start a call on the ticket (or its return), send the buyer the link, and open the staff page."""
-    _require_call_staff(console)
+    service.check_may_hold_calls(console.user.role)
     form = await request.form()
     try:
         purpose = CallPurpose(form_text(form, "purpose", 40) or CallPurpose.RETURN_INSPECTION.value)
@@ -93,7 +87,6 @@ async def call_page(
 ) -> Response:
     call = await service.access_call(session, console.tenant.id, call_id)
     state = services.extras.get("media")
-    janus_url = state.backend.browser_media(60).url if state and state.backend else ""
     response = render(
         "console/call.html",
         {
@@ -106,10 +99,8 @@ async def call_page(
             "status_labels": STATUS_LABELS,
             "end_labels": END_LABELS,
             "recording_labels": RECORDING_LABELS,
-            "video_off": "" if janus_url else (state.problem if state else ""),
+            "video_off": video_off_reason(state),
         },
         locale=console.locale,
     )
-    response.headers["Content-Security-Policy"] = content_security_policy(janus_url)
-    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=(), payment=()"
-    return response
+    return with_call_headers(response, browser_url(state))

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftersail.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from aftersail.kit.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from aftersail.kit.outbox import emit, schedule_job
 from aftersail.support.models import Ticket, TicketStatus
-from aftersail.tenants.models import User
+from aftersail.tenants.models import Role, User
+from aftersail.tenants.rules import Permission, role_allows
 from aftersail.video.media import MediaBackend, RoomSpec, new_pin
 from aftersail.video.models import CallSeat, CallSnapshot, InspectionCall
 from aftersail.video.rules import (
@@ -81,6 +82,12 @@ class SeatGrant:
             "peer_feed": self.peer_feed,
             "ice_servers": self.ice_servers,
         }
+
+
+def check_may_hold_calls(role: Role) -> None:
+    """Agents (tickets) and warehouse staff (stock) hold inspection calls; viewers do not."""
+    if not (role_allows(role, Permission.WRITE_TICKETS) or role_allows(role, Permission.WRITE_STOCK)):
+        raise PermissionDenied(f"The {role.value} role may not hold inspection calls.")
 
 
 def recordings_dir(recordings_root: Path, call: InspectionCall) -> Path:

@@ -126,4 +126,5 @@ if (remote.requestVideoFrameCallback) {
   remote.addEventListener("loadstart", firstFrame);
   firstFrame();
 }
+window.aftersailCall = call; // for the tests and the benchmark: its seat, feed and state
 show(root.dataset.state || "explain");
