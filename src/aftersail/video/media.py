@@ -50,7 +50,7 @@ class MediaBackend(Protocol):
     name: str
 
     async def check(self) -> str:
-        """ "ok", or why the backend cannot take calls."""
+        """Return "ok", or why the backend cannot take calls."""
         ...
 
     async def open_room(self, spec: RoomSpec) -> None: ...
