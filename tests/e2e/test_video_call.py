@@ -206,6 +206,12 @@ async def test_an_inspection_call_is_recorded_as_evidence_that_verifies(
         call = await wait_for_recording(database, desk.tenant_id, call_id)
         assert call.recording_status is RecordingStatus.READY, call.recording_error
         assert call.end_reason is EndReason.HUNG_UP
+        raw_folder = service.recordings_dir(tmp_path / "recordings", call)
+        for _ in range(100):  # the raw folder goes once the evidence is committed
+            if not raw_folder.exists():
+                break
+            await asyncio.sleep(0.1)
+        assert not raw_folder.exists()
 
         entries = await chain_of(database, desk.tenant_id, ticket_id)
         kinds = [entry.kind for entry in entries]

@@ -20,6 +20,7 @@ from typing import Any
 import av
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftersail.kit.outbox import emit
 from aftersail.support import service as tickets
 from aftersail.support.attachments import do_store_attachment, do_store_file
 from aftersail.support.models import Attachment, Ticket
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # videoroom-<room>-user-<feed>-<microseconds>-<video|audio>-<mid>.mjr (Janus 1.x multistream)
 RAW_NAME = re.compile(r"^videoroom-(\d+)-user-(\d+)-(\d+)-(video|audio)(?:-\d+)?\.mjr$")
 TOOL_SECONDS = 600.0
+CLEANUP_TOPIC = "video.recording_cleanup"
 
 
 class PostProcessingFailed(Exception):
@@ -224,7 +226,15 @@ async def do_process_recording(
     else:
         call.recording_status = RecordingStatus.READY
     await session.flush()
-    shutil.rmtree(folder, ignore_errors=True)  # every byte is in the attachment store now
+    # Every byte is in the attachment store now; the raw folder goes once this transaction has committed
+    # (a rollback, then a retry, still finds it).
+    await emit(session, CLEANUP_TOPIC, {"call_id": call.id}, tenant_id=call.tenant_id)
+
+
+def remove_raw_folder(call: InspectionCall, recordings_root: Path) -> None:
+    """After the recording is on the case (ready or failed with its raw files chained)."""
+    if call.recording_status in {RecordingStatus.READY, RecordingStatus.FAILED}:
+        shutil.rmtree(recordings_dir(recordings_root, call), ignore_errors=True)
 
 
 def _captured_by(seat: Seat | None, staff: User | None) -> str:

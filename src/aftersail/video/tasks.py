@@ -14,7 +14,7 @@ from aftersail.kit.realtime import RealtimeBus
 from aftersail.video import retention
 from aftersail.video.backend import media_from_settings
 from aftersail.video.models import InspectionCall
-from aftersail.video.recording import do_process_recording
+from aftersail.video.recording import CLEANUP_TOPIC, do_process_recording, remove_raw_folder
 from aftersail.video.service import CHECK_TOPIC, RECORDING_TOPIC, do_check_call
 
 
@@ -41,8 +41,14 @@ def outbox_handlers(settings: Settings, bus: RealtimeBus) -> Iterable[Handler | 
                 session, call, media=media, files_dir=files_dir, recordings_root=recordings_root
             )
 
+    async def remove_raw(session: AsyncSession, delivery: Delivery) -> None:
+        call = await _call(session, delivery)
+        if call is not None:
+            remove_raw_folder(call, recordings_root)
+
     return [
         Handler(name="video.call_check", topics=(CHECK_TOPIC,), fn=check_call),
         Handler(name="video.recording", topics=(RECORDING_TOPIC,), fn=process_recording),
+        Handler(name="video.recording_cleanup", topics=(CLEANUP_TOPIC,), fn=remove_raw),
         *retention.outbox_handlers(settings, bus),
     ]

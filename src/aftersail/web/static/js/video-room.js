@@ -27,6 +27,11 @@ export class RoomSide {
     this.session.onclose = () => this._trouble("signalling");
     this.publisher = await this.session.attach(VIDEOROOM);
     this.publisher.on((message) => this._publisherEvent(message));
+    this.subscriberReady = this._attachSubscriber();
+    await this.subscriberReady;
+  }
+
+  async _attachSubscriber() {
     this.subscriber = await this.session.attach(VIDEOROOM);
     this.subscriber.on((message) => this._subscriberEvent(message));
   }
@@ -72,6 +77,7 @@ export class RoomSide {
   async _subscribe(feed) {
     if (this.subscribedFeed === feed) return;
     this.subscribedFeed = feed;
+    await this.subscriberReady; // a handle replaced after the other side left may still be attaching
     const reply = await this.subscriber.request({
       request: "join",
       ptype: "subscriber",
@@ -143,13 +149,10 @@ export class RoomSide {
     }
   }
 
-  async _resetSubscriber() {
+  _resetSubscriber() {
     if (this.subscriber) this.subscriber.detach();
     this.subscriber = null;
-    if (this.session && !this.session.closed) {
-      this.subscriber = await this.session.attach(VIDEOROOM);
-      this.subscriber.on((message) => this._subscriberEvent(message));
-    }
+    if (this.session && !this.session.closed) this.subscriberReady = this._attachSubscriber();
   }
 
   _iceState(state, which) {
