@@ -743,6 +743,7 @@ def report(
         "echo_samples": len(echo_ms),
         "janus_cpu_pct": round(janus_pct, 2),
         "server_cpu_pct": round(server_pct, 2),
+        "idle_cpu_pct": round(idle[0] + idle[1], 2),
         "recording_cpu_ms_per_call": round(median([c.recording_cpu_s for c in calls]) * 1000),
         "phases_ms": {k: round(v, 1) for k, v in call_phases.items()},
         "echo_phases_ms": {k: round(v, 1) for k, v in echo_phases.items()},
