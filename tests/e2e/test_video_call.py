@@ -313,9 +313,10 @@ async def test_a_dropped_call_keeps_the_recording_up_to_the_drop(
 async def test_a_phone_that_changes_network_rejoins_and_keeps_its_seat(
     db_url: str, database: Database, tmp_path: Path, browsers: tuple[Browser, Browser]
 ) -> None:
-    """The phone moves from Wi-Fi to 4G (its page hears "online"): it leaves the room and joins again with the
-    same client id, so its seat is still its own; the agent's page picks up the new feed; the buyer's side is
-    recorded in two segments, both on the case."""
+    """The agent's page reloads after the buyer's page prepared its subscription to the agent's old feed
+    (Connect still finds the agent); then the phone moves from Wi-Fi to 4G (its page hears "online"): it
+    leaves the room and joins again with the same client id, so its seat is still its own; the agent's page
+    picks up the new feed; the buyer's side is recorded in two segments, both on the case."""
     staff_browser, buyer_browser = browsers
     desk = await make_desk(database)
     async with video_server(db_url, tmp_path) as server:
@@ -328,6 +329,9 @@ async def test_a_phone_that_changes_network_rejoins_and_keeps_its_seat(
         await buyer.goto(link)
         await buyer.locator("#allow-camera").click()
         await expect(buyer.locator("#connect")).to_be_enabled(timeout=15_000)
+        await staff.reload()  # the agent's feed the buyer's page prepared for goes away
+        await staff.locator("#join").click()
+        await expect(staff.locator("#call")).to_have_attribute("data-state", "waiting", timeout=15_000)
         await buyer.locator("#connect").click()
         await both_connected(staff, buyer)
         await asyncio.sleep(1.5)

@@ -21,7 +21,8 @@ export class RoomSide {
     this.ended = false;
   }
 
-  // Open the media server session and the publisher's handle ahead of the click that joins.
+  // Ahead of the click that joins: the media server session, the publisher's handle, and — when the other
+  // side is already in the room — its subscription up to Janus's offer (nothing flows before the answer).
   async prepare() {
     this.session = await new JanusSession(this.grant.janus_url, this.grant.janus_token).connect();
     this.session.onclose = () => this._trouble("signalling");
@@ -29,6 +30,8 @@ export class RoomSide {
     this.publisher.on((message) => this._publisherEvent(message));
     this.subscriberReady = this._attachSubscriber();
     await this.subscriberReady;
+    const peer = this.grant.peer_feed;
+    this.offered = peer ? this._offer(peer).catch(() => null) : null;
   }
 
   async _attachSubscriber() {
@@ -36,19 +39,24 @@ export class RoomSide {
     this.subscriber.on((message) => this._subscriberEvent(message));
   }
 
-  // Join and publish; subscribe to the other side at the same time when its feed is already known.
+  // Join and publish; answer the prepared subscription at the same time.
   async join() {
     if (!this.session) await this.prepare();
     const publishing = this._publish();
-    const peer = this.grant.peer_feed;
-    const subscribing = peer ? this._subscribe(peer).catch(() => null) : Promise.resolve(null);
+    const offered = this.offered;
+    this.offered = null;
+    const subscribing = offered
+      ? offered.then((pc) => (pc ? this._answer(pc) : null)).catch(() => { this.subscribedFeed = null; })
+      : Promise.resolve(null);
     const joined = await publishing;
     this.callbacks.onFeed && this.callbacks.onFeed(joined.id);
     await subscribing;
-    if (!this.subscribedFeed) {
-      const other = (joined.publishers || []).find((p) => p.id !== joined.id);
-      if (other) await this._subscribe(other.id);
+    const others = (joined.publishers || []).filter((p) => p.id !== joined.id);
+    if (this.subscribedFeed && !others.some((p) => p.id === this.subscribedFeed)) {
+      this.subscribedFeed = null; // the feed prepared for left before the click (the agent reloaded, say)
+      this._resetSubscriber();
     }
+    if (!this.subscribedFeed && others.length) await this._subscribe(others[0].id);
     return joined.id;
   }
 
@@ -76,9 +84,16 @@ export class RoomSide {
 
   async _subscribe(feed) {
     if (this.subscribedFeed === feed) return;
+    const pc = await this._offer(feed);
+    await this._answer(pc);
+  }
+
+  // Join as the feed's subscriber and take Janus's offer (the first half of subscribing).
+  async _offer(feed) {
     this.subscribedFeed = feed;
     await this.subscriberReady; // a handle replaced after the other side left may still be attaching
-    const reply = await this.subscriber.request({
+    const handle = this.subscriber;
+    const reply = await handle.request({
       request: "join",
       ptype: "subscriber",
       room: this.grant.room,
@@ -86,7 +101,7 @@ export class RoomSide {
       token: this.grant.room_token,
       streams: [{ feed }],
     });
-    const pc = this.subscriber.peerConnection(this.grant.ice_servers);
+    const pc = handle.peerConnection(this.grant.ice_servers);
     pc.oniceconnectionstatechange = () => this._iceState(pc.iceConnectionState, "subscriber");
     const remote = new MediaStream();
     pc.ontrack = (event) => {
@@ -94,6 +109,13 @@ export class RoomSide {
       this.callbacks.onRemoteStream(remote);
     };
     await pc.setRemoteDescription(reply.jsep);
+    return pc;
+  }
+
+  // The second half: answer, and Janus starts sending. Refused when the handle was replaced meanwhile (the
+  // feed left before the click).
+  async _answer(pc) {
+    if (!this.subscriber || this.subscriber.pc !== pc) throw new Error("The other side left.");
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await this.subscriber.request({ request: "start" }, { type: answer.type, sdp: answer.sdp });
@@ -150,6 +172,7 @@ export class RoomSide {
   }
 
   _resetSubscriber() {
+    this.offered = null;
     if (this.subscriber) this.subscriber.detach();
     this.subscriber = null;
     if (this.session && !this.session.closed) this.subscriberReady = this._attachSubscriber();
