@@ -39,6 +39,7 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
 def test_demo_then_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
     """`AFTERSAIL_DATA_DIR=$(mktemp -d) aftersail demo` then `aftersail serve --port P`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSAIL_")}
+    env["AFTERSAIL_VIDEO_MEDIA"] = "off"  # no Janus of its own (the video tests start theirs)
     env["AFTERSAIL_DATA_DIR"] = str(tmp_path)
     env["AFTERSAIL_ASSISTANT_WARM_UP"] = "false"  # training the model (~15 s) would outlast the stop below
     subprocess.run(

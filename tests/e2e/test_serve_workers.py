@@ -91,6 +91,7 @@ def _wait(check: object, within: float, what: str) -> None:
 def test_workers_share_connections_are_replaced_and_stop_together(postgres_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSAIL_")}
+    env["AFTERSAIL_VIDEO_MEDIA"] = "off"  # no Janus of its own (the video tests start theirs)
     env |= {
         "AFTERSAIL_DATABASE_URL": postgres_url,
         "AFTERSAIL_DATA_DIR": str(tmp_path),

@@ -43,6 +43,7 @@ def run_demo(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProce
 
 def clean_env(**values: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AFTERSAIL_")}
+    env["AFTERSAIL_VIDEO_MEDIA"] = "off"  # no Janus of its own (the video tests start theirs)
     env["COLUMNS"] = "200"  # keep Rich from wrapping the printed logins
     env.update(values)
     return env

@@ -113,6 +113,7 @@ def free_port() -> int:
 
 def subprocess_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AFTERSAIL_")}
+    env["AFTERSAIL_VIDEO_MEDIA"] = "off"  # no Janus of its own (the video tests start theirs)
     env.update(
         {
             "AFTERSAIL_ENV": "test",

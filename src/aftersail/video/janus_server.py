@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ JANUS_LIB = (
     "/usr/lib/janus",
     "/opt/janus/lib/janus",
 )
+PR_SET_PDEATHSIG = 1
 KEPT_PLUGINS = ("libjanus_videoroom.so", "libjanus_echotest.so")
 KEPT_TRANSPORTS = ("libjanus_websockets.so", "libjanus_http.so")
 
@@ -124,6 +128,13 @@ def write_config(folder: Path, layout: JanusLayout) -> Path:
     return folder
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Janus gets SIGTERM when the process that started it dies, even killed
+    (Linux), so no Janus outlives its server holding the ports."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,6 +166,7 @@ class JanusProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = asyncio.get_running_loop().time() + wait_seconds
         async with httpx.AsyncClient(timeout=1.0) as client:
