@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftersail.kit.clock import utcnow
 from aftersail.kit.errors import PermissionDenied, ServiceUnavailable
@@ -56,12 +57,47 @@ class SeatAsk(Strict):
     network: str = Field(default="", max_length=20)
     downlink: float | None = Field(default=None, ge=0, le=10_000)
 
+    async def take(
+        self,
+        session: AsyncSession,
+        call: InspectionCall,
+        seat: Seat,
+        media: MediaBackend,
+        user_id: int | None,
+    ) -> dict[str, Any]:
+        """Seat the asking page (the buyer's or the staff page): what it needs to join the room."""
+        grant = await service.do_take_seat(
+            session,
+            call,
+            seat,
+            client_id=self.client_id,
+            media=media,
+            now=utcnow(),
+            user_id=user_id,
+            network=self.network,
+            downlink_mbps=self.downlink,
+        )
+        return grant.as_json()
+
 
 class Report(Strict):
     client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     feed_id: int | None = Field(default=None, gt=0)
     media_up: bool | None = None
     peer_present: bool | None = None
+
+    async def apply(self, session: AsyncSession, call: InspectionCall, seat: Seat) -> None:
+        """One page's heartbeat and what it sees (`service.do_report`)."""
+        await service.do_report(
+            session,
+            call,
+            seat,
+            client_id=self.client_id,
+            now=utcnow(),
+            feed_id=self.feed_id,
+            media_up=self.media_up,
+            peer_present=self.peer_present,
+        )
 
 
 class SnapshotAsk(Strict):
@@ -161,18 +197,7 @@ async def take_staff_seat(
 ) -> dict[str, Any]:
     """The staff seat: what the page needs to join the room (a second staff page is refused, 409)."""
     call = await service.access_call(session, principal.tenant_id, call_id)
-    grant = await service.do_take_seat(
-        session,
-        call,
-        Seat.STAFF,
-        client_id=body.client_id,
-        media=media_of(services),
-        now=utcnow(),
-        user_id=principal.user_id,
-        network=body.network,
-        downlink_mbps=body.downlink,
-    )
-    return grant.as_json()
+    return await body.take(session, call, Seat.STAFF, media_of(services), principal.user_id)
 
 
 @router.post("/calls/{call_id}/report", response_model=CallOut)
@@ -180,16 +205,7 @@ async def report_staff_side(
     call_id: PathId, body: Report, session: SessionDep, principal: CallStaff
 ) -> CallOut:
     call = await service.access_call(session, principal.tenant_id, call_id)
-    await service.do_report(
-        session,
-        call,
-        Seat.STAFF,
-        client_id=body.client_id,
-        now=utcnow(),
-        feed_id=body.feed_id,
-        media_up=body.media_up,
-        peer_present=body.peer_present,
-    )
+    await body.apply(session, call, Seat.STAFF)
     return _out(call)
 
 

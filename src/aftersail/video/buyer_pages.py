@@ -116,17 +116,7 @@ async def take_buyer_seat(
 ) -> dict[str, Any]:
     """Seat the buyer's page: refused (409) when another device holds the buyer's seat."""
     call = await _linked_call(token, session, services)
-    grant = await service.do_take_seat(
-        session,
-        call,
-        Seat.BUYER,
-        client_id=body.client_id,
-        media=media_of(services),
-        now=utcnow(),
-        network=body.network,
-        downlink_mbps=body.downlink,
-    )
-    return grant.as_json()
+    return await body.take(session, call, Seat.BUYER, media_of(services), None)
 
 
 @calls_api.post("/v/{token}/report")
@@ -134,16 +124,7 @@ async def report_buyer_side(
     token: str, body: Report, session: SessionDep, services: ServicesDep
 ) -> dict[str, str]:
     call = await _linked_call(token, session, services)
-    await service.do_report(
-        session,
-        call,
-        Seat.BUYER,
-        client_id=body.client_id,
-        now=utcnow(),
-        feed_id=body.feed_id,
-        media_up=body.media_up,
-        peer_present=body.peer_present,
-    )
+    await body.apply(session, call, Seat.BUYER)
     return {"status": call.status.value}
 
 
